@@ -1,0 +1,103 @@
+"""The protocol-neutral language carrier links speak to the rest of the gateway.
+
+Subscriptions, dispatch and reports see only these types, never a PDU field:
+a new wire protocol is a new link that produces and consumes them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class Lane(enum.IntEnum):
+    """Which queue an outbound message waits in; interactive goes first."""
+
+    INTERACTIVE = 0
+    BULK = 1
+
+
+class DataCoding(enum.IntEnum):
+    """How a part's payload is encoded (SMPP data_coding values, shared by the others)."""
+
+    GSM7 = 0x00
+    BINARY = 0x04
+    UCS2 = 0x08
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessagePart:
+    """One SM on the wire: payload octets, how they are coded, and whether a UDH leads."""
+
+    payload: bytes
+    data_coding: int
+    has_udh: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundMessage:
+    """An MT to one subscriber: one or more parts sent from a short code."""
+
+    source: str
+    destination: str
+    parts: tuple[MessagePart, ...]
+    want_receipt: bool = True
+    lane: Lane = Lane.BULK
+
+
+class SubmitOutcome(enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    """A permanent error from the SMSC; ``status`` says which."""
+    UNANSWERED = "unanswered"
+    """Sent, but no response: the SMSC may or may not have it."""
+    NOT_SENT = "not_sent"
+    """Never left the gateway (link shut down while queued)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitResult:
+    """What happened to one part of an outbound message."""
+
+    outcome: SubmitOutcome
+    message_id: str | None = None
+    status: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundMessage:
+    """An MO from a subscriber, as received on a carrier link."""
+
+    carrier: str
+    source: str
+    destination: str
+    text: str
+    received_at: datetime
+    carrier_message_id: str | None = None
+
+
+class ReceiptState(enum.Enum):
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+    ENROUTE = "enroute"
+    ACCEPTED = "accepted"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryReceipt:
+    """The SMSC's final word on a submitted part, matched by ``message_id``."""
+
+    carrier: str
+    message_id: str
+    state: ReceiptState
+    stat: str
+    error: str = ""
+    submitted_at: datetime | None = None
+    done_at: datetime | None = None
+    received_at: datetime

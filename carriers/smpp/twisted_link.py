@@ -1,0 +1,344 @@
+"""The thin Twisted transport around :class:`EsmeSession`.
+
+:class:`SmppLink` is a Twisted ``Service``: it keeps one TCP connection to an
+SMSC up through ``ClientService`` (exponential backoff with jitter), moves
+bytes between the socket and the sans-IO session, schedules the session's
+timers on an injected clock, and turns session events into Deferreds and
+protocol-neutral messages.  On stop it unbinds gracefully.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from twisted.application import service
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet import defer, protocol
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.python.failure import Failure
+
+from carriers.messages import (
+    DeliveryReceipt,
+    InboundMessage,
+    OutboundMessage,
+    SubmitOutcome,
+    SubmitResult,
+)
+from carriers.smpp.channel import PeerError
+from carriers.smpp.esme import (
+    BindRefused,
+    Bound,
+    CloseConnection,
+    EsmeEvent,
+    EsmeSession,
+    EsmeSettings,
+    EsmeState,
+    MessageReceived,
+    SubmitAccepted,
+    SubmitNotSent,
+    SubmitRejected,
+    SubmitUnanswered,
+    Throttled,
+    Unbound,
+)
+from carriers.smpp.pdus import CommandStatus
+from carriers.smpp.translate import UnreadableMessage, inbound_from, submits_for
+
+log = logging.getLogger(__name__)
+
+InboundHandler = Callable[[InboundMessage | DeliveryReceipt], "defer.Deferred[Any]"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconnectPolicy:
+    initial_delay: float = 1.0
+    max_delay: float = 60.0
+    factor: float = 2.0
+
+
+class _LinkProtocol(protocol.Protocol):
+    """Moves bytes between one TCP connection and the link's session."""
+
+    def __init__(self, link: SmppLink) -> None:
+        self.link = link
+
+    def connectionMade(self) -> None:
+        self.link._connection_made(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.link._data_received(data)
+
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        self.link._connection_lost(self, reason)
+
+
+class _LinkFactory(protocol.Factory):
+    def __init__(self, link: SmppLink) -> None:
+        self.link = link
+
+    def buildProtocol(self, addr: Any) -> _LinkProtocol:
+        return _LinkProtocol(self.link)
+
+
+class SmppLink(service.Service):
+    """One SMPP transceiver link to one SMSC, kept up for as long as the service runs."""
+
+    def __init__(
+        self,
+        *,
+        carrier: str,
+        endpoint: IStreamClientEndpoint,
+        settings: EsmeSettings,
+        clock: IReactorTime,
+        on_inbound: InboundHandler,
+        reconnect: ReconnectPolicy | None = None,
+        rng: random.Random | None = None,
+        peer: str = "",
+    ) -> None:
+        self.carrier = carrier
+        self.peer = peer
+        self.setName(f"smpp-link:{carrier}")
+        self.session = EsmeSession(settings)
+        self._clock = clock
+        self._on_inbound = on_inbound
+        self._protocol: _LinkProtocol | None = None
+        self._timer: Any = None
+        self._pending: dict[int, tuple[defer.Deferred[SubmitResult], int]] = {}
+        self._closed = defer.Deferred[None]()
+        self._bound_waiters: list[defer.Deferred[None]] = []
+        policy = reconnect or ReconnectPolicy()
+        jitter_source = rng or random.Random()
+        self._client = ClientService(
+            endpoint,
+            _LinkFactory(self),
+            retryPolicy=backoffPolicy(
+                initialDelay=policy.initial_delay,
+                maxDelay=policy.max_delay,
+                factor=policy.factor,
+                jitter=jitter_source.random,
+            ),
+            clock=clock,
+        )
+        self.binds = 0
+        self.throttled = 0
+
+    # -- service lifecycle -------------------------------------------------------------
+
+    def startService(self) -> None:
+        super().startService()
+        log.info("%s link: connecting to %s", self.carrier, self.peer or "SMSC")
+        self._client.startService()
+
+    def stopService(self) -> defer.Deferred[None]:
+        """Unbind gracefully (waiting up to unbind_timeout for responses), then disconnect."""
+        super().stopService()
+        log.info("%s link: unbinding", self.carrier)
+        self._dispatch(self.session.unbind(self._now()))
+        self._flush()
+        limit = self.session.settings.unbind_timeout + self.session.settings.response_timeout
+        closed = self._closed
+        if self.session.state is EsmeState.CLOSED and self._protocol is None:
+            closed = defer.succeed(None)
+        waiter = _with_timeout(closed, limit, self._clock)
+
+        def stop_client(_: object) -> defer.Deferred[None]:
+            return self._client.stopService()
+
+        return waiter.addBoth(stop_client)
+
+    def when_bound(self) -> defer.Deferred[None]:
+        """Fires when the link is bound (at once if it already is)."""
+        if self.session.is_bound:
+            return defer.succeed(None)
+        waiter = defer.Deferred[None]()
+        self._bound_waiters.append(waiter)
+        return waiter
+
+    # -- API for the layer above ---------------------------------------------------------
+
+    def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]:
+        """Queue every part of ``message``; fires with one result per part."""
+        now = self._now()
+        results: list[defer.Deferred[SubmitResult]] = []
+        for index, pdu in enumerate(submits_for(message)):
+            try:
+                token = self.session.submit(pdu, now, message.lane)
+            except RuntimeError as exc:
+                results.append(defer.succeed(
+                    SubmitResult(outcome=SubmitOutcome.NOT_SENT, reason=str(exc))
+                ))
+                continue
+            waiter = defer.Deferred[SubmitResult]()
+            self._pending[token] = (waiter, index)
+            results.append(waiter)
+        self._flush()
+        gathered = defer.gatherResults(results)
+        return gathered
+
+    @property
+    def queued(self) -> int:
+        return self.session.queued
+
+    # -- called by the protocol ----------------------------------------------------------
+
+    def _connection_made(self, proto: _LinkProtocol) -> None:
+        self._protocol = proto
+        log.info("%s link: connected to %s, binding as %s", self.carrier, self.peer or "SMSC",
+                 self.session.settings.system_id)
+        self.session.connection_made(self._now())
+        self._flush()
+
+    def _data_received(self, data: bytes) -> None:
+        self._dispatch(self.session.receive_data(data, self._now()))
+        self._flush()
+
+    def _connection_lost(self, proto: _LinkProtocol, reason: Failure) -> None:
+        if proto is not self._protocol:
+            return
+        self._protocol = None
+        was_bound = self.session.is_bound
+        self._dispatch(self.session.connection_lost(self._now()))
+        if self.session.state is EsmeState.CLOSED:
+            log.info("%s link: closed", self.carrier)
+            if not self._closed.called:
+                self._closed.callback(None)
+        elif was_bound or self.running:
+            log.warning("%s link: connection lost (%s); reconnecting", self.carrier,
+                        reason.getErrorMessage())
+        self._schedule()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._clock.seconds()
+
+    def _flush(self) -> None:
+        data = self.session.data_to_send()
+        if data and self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.write(data)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        deadline = self.session.next_deadline()
+        if self._timer is not None and self._timer.active():
+            if deadline is not None and abs(self._timer.getTime() - deadline) < 1e-6:
+                return
+            self._timer.cancel()
+        self._timer = None
+        if deadline is not None and self._protocol is not None:
+            delay = max(0.0, deadline - self._now())
+            self._timer = self._clock.callLater(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._dispatch(self.session.tick(self._now()))
+        self._flush()
+
+    def _resolve(self, token: int, result: SubmitResult) -> None:
+        entry = self._pending.pop(token, None)
+        if entry is not None:
+            entry[0].callback(result)
+
+    def _dispatch(self, events: list[EsmeEvent]) -> None:
+        for event in events:
+            if isinstance(event, SubmitAccepted):
+                self._resolve(event.token, SubmitResult(
+                    outcome=SubmitOutcome.ACCEPTED, message_id=event.message_id))
+            elif isinstance(event, SubmitRejected):
+                self._resolve(event.token, SubmitResult(
+                    outcome=SubmitOutcome.REJECTED, status=event.status,
+                    reason=_status_name(event.status)))
+            elif isinstance(event, SubmitUnanswered):
+                self._resolve(event.token, SubmitResult(
+                    outcome=SubmitOutcome.UNANSWERED, reason=event.reason))
+            elif isinstance(event, SubmitNotSent):
+                self._resolve(event.token, SubmitResult(
+                    outcome=SubmitOutcome.NOT_SENT, reason="link shut down"))
+            elif isinstance(event, MessageReceived):
+                self._receive(event)
+            elif isinstance(event, Bound):
+                self.binds += 1
+                log.info("%s link: bound to %s (SMSC %s)", self.carrier, self.peer or "SMSC",
+                         event.system_id)
+                waiters, self._bound_waiters = self._bound_waiters, []
+                for waiter in waiters:
+                    waiter.callback(None)
+            elif isinstance(event, BindRefused):
+                log.error("%s link: bind refused: %s", self.carrier, _status_name(event.status))
+            elif isinstance(event, Throttled):
+                self.throttled += 1
+                log.info("%s link: SMSC said %s; pausing %.2fs", self.carrier,
+                         _status_name(event.status), event.pause)
+            elif isinstance(event, PeerError):
+                log.warning("%s link: bad PDU from %s: %s; pdu=%s", self.carrier,
+                            self.peer or "SMSC", event.reason, event.frame_hex or "-")
+            elif isinstance(event, Unbound):
+                log.info("%s link: unbound (%s)", self.carrier,
+                         "by the SMSC" if event.by_peer else "by us")
+            elif isinstance(event, CloseConnection):
+                log.info("%s link: closing connection: %s", self.carrier, event.reason)
+                if self._protocol is not None and self._protocol.transport is not None:
+                    self._flush()
+                    self._protocol.transport.loseConnection()
+
+    def _receive(self, event: MessageReceived) -> None:
+        try:
+            message = inbound_from(event.pdu, carrier=self.carrier,
+                                   received_at=datetime.fromtimestamp(self._now(), UTC))
+        except UnreadableMessage as exc:
+            log.warning("%s link: unreadable deliver_sm from %s refused: %s", self.carrier,
+                        event.pdu.source_addr, exc)
+            self.session.acknowledge(event, CommandStatus.ESME_RX_P_APPN)
+            self._flush()
+            return
+        try:
+            stored = self._on_inbound(message)
+        except Exception:  # the handler itself blew up before giving a Deferred
+            stored = defer.fail(Failure())
+
+        def acknowledge(_: object) -> None:
+            if not self.session.acknowledge(event):
+                log.info("%s link: connection changed before ack; the SMSC will re-deliver",
+                         self.carrier)
+            self._flush()
+
+        def refuse(failure: Failure) -> None:
+            log.error("%s link: could not store inbound message from %s: %s", self.carrier,
+                      event.pdu.source_addr, failure.getErrorMessage())
+            self.session.acknowledge(event, CommandStatus.ESME_RX_T_APPN)
+            self._flush()
+
+        stored.addCallbacks(acknowledge, refuse)
+
+
+def _status_name(status: int) -> str:
+    try:
+        return f"{CommandStatus(status).name} (0x{status:02X})"
+    except ValueError:
+        return f"status 0x{status:02X}"
+
+
+def _with_timeout(
+    deferred: defer.Deferred[None], seconds: float, clock: IReactorTime
+) -> defer.Deferred[None]:
+    """Fire when ``deferred`` does or after ``seconds``, whichever is first; never errback."""
+    result = defer.Deferred[None]()
+
+    def done(_: object) -> None:
+        if not result.called:
+            result.callback(None)
+
+    timer = clock.callLater(seconds, done, None)
+
+    def cancel_timer(_: object) -> None:
+        if timer.active():
+            timer.cancel()
+        done(None)
+
+    deferred.addBoth(cancel_timer)
+    return result

@@ -1,0 +1,299 @@
+"""Configuration: one TOML file turned into frozen dataclasses.
+
+The schema *is* the dataclasses below: every field's type hint says what the
+key must hold, a field without a default is required, and a key that no field
+names is an error.  Validation problems raise :class:`ConfigError` whose text
+is one line naming the file, the dotted key and what was expected.
+
+Nothing here reads the environment at import time; :func:`load_config` is the
+only entry point and it is called by the composition root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/gateway.toml")
+CONFIG_ENV_VAR = "SDGW_CONFIG"
+CARRIER_NAMES = ("china_mobile", "china_unicom", "china_telecom")
+RECEIPT_STATS = ("DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatabaseConfig:
+    url: str = "sqlite:///../var/sdgw.db"
+    """SQLAlchemy URL. A relative SQLite path is taken relative to the config file."""
+    pool_threads: int = 4
+    """Threads that run blocking database work off the reactor."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewspaperConfig:
+    name: str
+    """Shown in every message, e.g. 山东手机报."""
+    price: str
+    """Monthly price as shown to subscribers, e.g. 3元/月."""
+    signature: str
+    """Put in 【】 at the front of every pushed message."""
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkConfig:
+    protocol: str = "smpp"
+    host: str = "127.0.0.1"
+    port: int
+    system_id: str
+    password: str | None = None
+    password_env: str | None = None
+    """Name of an environment variable holding the password (wins over ``password``)."""
+    system_type: str = ""
+    window: int = 16
+    tps: float = 100.0
+    """Submits per second on this link; 0 lifts the cap."""
+    enquire_link_interval: float = 30.0
+    response_timeout: float = 10.0
+    connect_timeout: float = 10.0
+    reconnect_initial_delay: float = 1.0
+    reconnect_max_delay: float = 60.0
+    unbind_timeout: float = 5.0
+    """How long a graceful shutdown waits for outstanding responses and unbind_resp."""
+    throttle_backoff: float = 1.0
+    """Pause before resending after ESME_RTHROTTLED / ESME_RMSGQFUL."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulatorConfig:
+    enabled: bool = True
+    """Start an embedded simulated SMSC for this carrier inside ``sdgw run``."""
+    host: str = "127.0.0.1"
+    port: int
+    control_port: int
+    """Loopback HTTP endpoint used by ``sdgw sim mo`` and by tests."""
+    tps: float = 0.0
+    """The SMSC's own submit cap (ESME_RTHROTTLED above it); 0 = unlimited."""
+    window: int = 0
+    """Unanswered requests the SMSC accepts before ESME_RMSGQFUL; 0 = unlimited."""
+    receipt_delay: float = 1.0
+    receipt_mix: dict[str, float] = field(
+        default_factory=lambda: {"DELIVRD": 0.95, "UNDELIV": 0.03, "EXPIRED": 0.02}
+    )
+    seed: int | None = None
+    """Seed for the receipt mix; unset = random."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CarrierConfig:
+    short_code: str
+    link: LinkConfig
+    simulator: SimulatorConfig | None = None
+
+    def resolved_password(self) -> str:
+        """The link password, read from ``password_env`` when that is set."""
+        if self.link.password_env:
+            value = os.environ.get(self.link.password_env)
+            if value is None:
+                raise ConfigError(
+                    "environment",
+                    self.link.password_env,
+                    "environment variable named by link.password_env is not set",
+                )
+            return value
+        return self.link.password or ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoggingConfig:
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayConfig:
+    newspaper: NewspaperConfig
+    carriers: dict[str, CarrierConfig]
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    path: Path = Path("config/gateway.toml")
+    """The file this was read from (set by the loader, not a key)."""
+
+    def carrier(self, name: str) -> CarrierConfig:
+        try:
+            return self.carriers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.carriers))
+            raise ConfigError(str(self.path), f"carriers.{name}", f"not configured; have {known}")
+
+    @property
+    def database_url(self) -> str:
+        return resolve_database_url(self.database.url, self.path.parent)
+
+
+def resolve_database_url(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite file path absolute against ``base_dir``."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix) :]
+        if rest and rest != ":memory:" and not rest.startswith("/"):
+            return prefix + str((base_dir / rest).resolve())
+    return url
+
+
+def config_path_from(cli_value: str | None, environ: Mapping[str, str]) -> Path:
+    """The config file to use: ``--config`` wins over ``SDGW_CONFIG`` over the default."""
+    if cli_value:
+        return Path(cli_value)
+    if environ.get(CONFIG_ENV_VAR):
+        return Path(environ[CONFIG_ENV_VAR])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path) -> GatewayConfig:
+    """Read and validate ``path``; raise :class:`ConfigError` on any problem."""
+    shown = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(shown, "", f"cannot read the file ({exc.strerror or exc})") from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(shown, "", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(shown, "", f"is not valid TOML ({exc})") from None
+    config = _build(GatewayConfig, document, shown, "", exclude=("path",))
+    config = dataclasses.replace(config, path=path)
+    _check_semantics(config, shown)
+    return config
+
+
+def _check_semantics(config: GatewayConfig, shown: str) -> None:
+    for name, carrier in config.carriers.items():
+        key = f"carriers.{name}"
+        if name not in CARRIER_NAMES:
+            raise ConfigError(shown, key, f"unknown carrier; expected one of {CARRIER_NAMES}")
+        if not carrier.short_code.isdigit():
+            raise ConfigError(shown, f"{key}.short_code", "expected digits only")
+        link = carrier.link
+        if link.protocol != "smpp":
+            raise ConfigError(shown, f"{key}.link.protocol", 'expected "smpp" (the only link type)')
+        if link.password is None and link.password_env is None:
+            raise ConfigError(shown, f"{key}.link.password", "required (or link.password_env)")
+        _check_range(shown, f"{key}.link.port", link.port, 1, 65535)
+        _check_range(shown, f"{key}.link.window", link.window, 1, 1000)
+        _check_range(shown, f"{key}.link.tps", link.tps, 0, 1_000_000)
+        for attr in ("enquire_link_interval", "response_timeout", "connect_timeout",
+                     "reconnect_initial_delay", "reconnect_max_delay", "unbind_timeout",
+                     "throttle_backoff"):
+            value = getattr(link, attr)
+            if value <= 0:
+                raise ConfigError(shown, f"{key}.link.{attr}", "expected a number of seconds > 0")
+        if len(link.system_id.encode()) > 15:
+            raise ConfigError(shown, f"{key}.link.system_id", "expected at most 15 characters")
+        if link.password is not None and len(link.password.encode()) > 8:
+            raise ConfigError(shown, f"{key}.link.password", "expected at most 8 characters")
+        sim = carrier.simulator
+        if sim is not None:
+            _check_range(shown, f"{key}.simulator.port", sim.port, 1, 65535)
+            _check_range(shown, f"{key}.simulator.control_port", sim.control_port, 1, 65535)
+            for stat, weight in sim.receipt_mix.items():
+                if stat not in RECEIPT_STATS:
+                    raise ConfigError(
+                        shown, f"{key}.simulator.receipt_mix.{stat}",
+                        f"unknown receipt stat; expected one of {RECEIPT_STATS}",
+                    )
+                if weight < 0:
+                    raise ConfigError(shown, f"{key}.simulator.receipt_mix.{stat}", "expected >= 0")
+            if sim.receipt_mix and sum(sim.receipt_mix.values()) <= 0:
+                raise ConfigError(shown, f"{key}.simulator.receipt_mix", "expected a positive sum")
+    level = config.logging.level.lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise ConfigError(shown, "logging.level", "expected debug, info, warning or error")
+
+
+def _check_range(shown: str, key: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(shown, key, f"expected a value from {low} to {high}, got {value}")
+
+
+# -- generic dataclass builder ------------------------------------------------
+
+_TYPE_NAMES: dict[Any, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+}
+
+
+def _build(cls: type, data: object, shown: str, prefix: str, exclude: tuple[str, ...] = ()) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(shown, prefix.rstrip(".") or "(top level)", "expected a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in exclude}
+    for key in data:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(shown, f"{prefix}{key}", f"unknown key; expected one of: {known}")
+    values: dict[str, Any] = {}
+    for name, spec in fields.items():
+        key = f"{prefix}{name}"
+        if name not in data:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                raise ConfigError(shown, key, f"missing; expected {_describe(hints[name])}")
+            continue
+        values[name] = _convert(hints[name], data[name], shown, key)
+    return cls(**values)
+
+
+def _describe(hint: Any) -> str:
+    if hint in _TYPE_NAMES:
+        return _TYPE_NAMES[hint]
+    if dataclasses.is_dataclass(hint):
+        return "a table"
+    origin = typing.get_origin(hint)
+    if origin is dict:
+        return "a table"
+    if origin is list or origin is tuple:
+        return "an array"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(hint) if a is not type(None))
+    return str(hint)
+
+
+def _convert(hint: Any, value: object, shown: str, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return _convert(args[0], value, shown, key)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, shown, f"{key}.")  # type: ignore[arg-type]
+    if origin is dict:
+        _, value_type = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(shown, key, "expected a table")
+        return {k: _convert(value_type, v, shown, f"{key}.{k}") for k, v in value.items()}
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    shown_value = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    raise ConfigError(shown, key, f"expected {_describe(hint)}, got {shown_value}")

@@ -1,0 +1,1 @@
+"""Persistence: typed models, engine set-up and Alembic migrations."""
