@@ -131,7 +131,9 @@ class GatewayConfig:
             return self.carriers[name]
         except KeyError:
             known = ", ".join(sorted(self.carriers))
-            raise ConfigError(str(self.path), f"carriers.{name}", f"not configured; have {known}")
+            raise ConfigError(
+                str(self.path), f"carriers.{name}", f"not configured; have {known}"
+            ) from None
 
     @property
     def database_url(self) -> str:
@@ -292,8 +294,7 @@ def _convert(hint: Any, value: object, shown: str, key: str) -> Any:
     elif hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
-    elif hint is str:
-        if isinstance(value, str):
-            return value
+    elif hint is str and isinstance(value, str):
+        return value
     shown_value = repr(value) if not isinstance(value, dict | list) else type(value).__name__
     raise ConfigError(shown, key, f"expected {_describe(hint)}, got {shown_value}")

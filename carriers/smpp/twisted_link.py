@@ -78,6 +78,8 @@ class _LinkProtocol(protocol.Protocol):
 
 
 class _LinkFactory(protocol.Factory):
+    noisy = False
+
     def __init__(self, link: SmppLink) -> None:
         self.link = link
 

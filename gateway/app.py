@@ -1,0 +1,170 @@
+"""The composition root: configuration in, a Twisted service tree out.
+
+Nothing else in the gateway builds engines, links or simulators; everything
+is created here from :class:`GatewayConfig` and handed what it needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from twisted.application import service, strports
+from twisted.internet import defer
+from twisted.internet.endpoints import TCP4ClientEndpoint
+
+from carriers.messages import DeliveryReceipt, InboundMessage
+from carriers.simulator.control import control_site
+from carriers.simulator.smsc_service import SimulatedSmsc, SimulatorSettings
+from carriers.smpp.esme import EsmeSettings
+from carriers.smpp.smsc import SmscSettings
+from carriers.smpp.twisted_link import ReconnectPolicy, SmppLink
+from gateway.config import CarrierConfig, GatewayConfig
+from gateway.db.engine import make_session_factory
+from gateway.db.threads import DatabaseThreads
+from gateway.message_log import apply_receipt, record_inbound
+
+log = logging.getLogger(__name__)
+
+InboundHandler = Callable[[InboundMessage | DeliveryReceipt], "defer.Deferred[Any]"]
+
+
+class OrderedServices(service.MultiService):
+    """Starts children in order and stops them one by one in reverse order.
+
+    Links must unbind before the simulators they talk to go away, and both
+    before the database threads stop.
+    """
+
+    def stopService(self) -> defer.Deferred[None]:
+        service.Service.stopService(self)
+        children = list(self)[::-1]
+
+        @defer.inlineCallbacks
+        def stop_in_turn() -> Any:
+            for child in children:
+                if child.running:
+                    yield defer.maybeDeferred(child.stopService)
+
+        return stop_in_turn()
+
+
+@dataclass(slots=True)
+class Gateway:
+    """The running gateway's parts, for the CLI and tests to reach into."""
+
+    root: service.MultiService
+    database: DatabaseThreads
+    links: dict[str, SmppLink] = field(default_factory=dict)
+    simulators: dict[str, SimulatedSmsc] = field(default_factory=dict)
+
+
+def simulator_settings(carrier: str, config: CarrierConfig) -> SimulatorSettings:
+    """The simulator for ``carrier`` accepts the gateway link's own credentials."""
+    sim = config.simulator
+    assert sim is not None
+    return SimulatorSettings(
+        carrier=carrier,
+        accounts={config.link.system_id: config.resolved_password()},
+        smsc=SmscSettings(tps=sim.tps, window=sim.window),
+        receipt_delay=sim.receipt_delay,
+        receipt_mix=dict(sim.receipt_mix),
+    )
+
+
+def build_simulator(
+    carrier: str, config: CarrierConfig, *, reactor: Any, parent: service.MultiService,
+    port: int | None = None, control_port: int | None = None,
+) -> SimulatedSmsc:
+    sim = config.simulator
+    assert sim is not None
+    simulator = SimulatedSmsc(
+        simulator_settings(carrier, config),
+        reactor=reactor,
+        clock=reactor,
+        host=sim.host,
+        port=sim.port if port is None else port,
+        rng=random.Random(sim.seed),
+    )
+    simulator.setServiceParent(parent)
+    control = strports.service(
+        f"tcp:{sim.control_port if control_port is None else control_port}:interface={sim.host}",
+        control_site(simulator, reactor),
+    )
+    control.setName(f"simulator-control:{carrier}")
+    control.setServiceParent(parent)
+    return simulator
+
+
+def build_link(
+    carrier: str, config: CarrierConfig, *, reactor: Any, on_inbound: InboundHandler
+) -> SmppLink:
+    link = config.link
+    settings = EsmeSettings(
+        system_id=link.system_id,
+        password=config.resolved_password(),
+        system_type=link.system_type,
+        window=link.window,
+        tps=link.tps,
+        enquire_link_interval=link.enquire_link_interval,
+        response_timeout=link.response_timeout,
+        unbind_timeout=link.unbind_timeout,
+        throttle_backoff=link.throttle_backoff,
+    )
+    endpoint = TCP4ClientEndpoint(reactor, link.host, link.port, timeout=link.connect_timeout)
+    return SmppLink(
+        carrier=carrier,
+        endpoint=endpoint,
+        settings=settings,
+        clock=reactor,
+        on_inbound=on_inbound,
+        reconnect=ReconnectPolicy(initial_delay=link.reconnect_initial_delay,
+                                  max_delay=link.reconnect_max_delay),
+        peer=f"{link.host}:{link.port}",
+    )
+
+
+def message_recorder(database: DatabaseThreads) -> InboundHandler:
+    """Store MOs and apply receipts; the link acknowledges once this has committed."""
+
+    def handle(message: InboundMessage | DeliveryReceipt) -> defer.Deferred[Any]:
+        if isinstance(message, DeliveryReceipt):
+            return database.transaction(lambda session: apply_receipt(session, message))
+        log.info("MO on %s from %s to %s: %r", message.carrier, message.source,
+                 message.destination, message.text)
+        return database.transaction(lambda session: record_inbound(session, message, "stored"))
+
+    return handle
+
+
+def build_gateway(
+    config: GatewayConfig,
+    engine: Engine,
+    *,
+    reactor: Any,
+    with_simulators: bool = True,
+    inbound_handler: Callable[[Gateway], InboundHandler] | None = None,
+) -> Gateway:
+    root = OrderedServices()
+    database = DatabaseThreads(
+        make_session_factory(engine), reactor=reactor, threads=config.database.pool_threads
+    )
+    database.setServiceParent(root)
+    gateway = Gateway(root=root, database=database)
+    handler = (inbound_handler or (lambda gw: message_recorder(gw.database)))(gateway)
+    # Simulators start before links so the first connection attempt finds them.
+    if with_simulators:
+        for carrier, carrier_config in config.carriers.items():
+            if carrier_config.simulator is not None and carrier_config.simulator.enabled:
+                gateway.simulators[carrier] = build_simulator(
+                    carrier, carrier_config, reactor=reactor, parent=root
+                )
+    for carrier, carrier_config in config.carriers.items():
+        link = build_link(carrier, carrier_config, reactor=reactor, on_inbound=handler)
+        link.setServiceParent(root)
+        gateway.links[carrier] = link
+    return gateway
