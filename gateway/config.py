@@ -172,6 +172,13 @@ def load_config(path: Path) -> GatewayConfig:
         raise ConfigError(shown, "", "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, "", f"is not valid TOML ({exc})") from None
+    carriers = document.get("carriers")
+    if isinstance(carriers, dict):
+        for name in carriers:
+            if name not in CARRIER_NAMES:
+                raise ConfigError(
+                    shown, f"carriers.{name}", f"unknown carrier; expected one of {CARRIER_NAMES}"
+                )
     config = _build(GatewayConfig, document, shown, "", exclude=("path",))
     config = dataclasses.replace(config, path=path)
     _check_semantics(config, shown)
@@ -181,8 +188,6 @@ def load_config(path: Path) -> GatewayConfig:
 def _check_semantics(config: GatewayConfig, shown: str) -> None:
     for name, carrier in config.carriers.items():
         key = f"carriers.{name}"
-        if name not in CARRIER_NAMES:
-            raise ConfigError(shown, key, f"unknown carrier; expected one of {CARRIER_NAMES}")
         if not carrier.short_code.isdigit():
             raise ConfigError(shown, f"{key}.short_code", "expected digits only")
         link = carrier.link

@@ -243,6 +243,7 @@ class EsmeSession:
                 self._events.append(CloseConnection(item.reason))
             else:
                 self._handle(item, now)
+        self._finish_draining(now)
         self._pump(now)
         return self._take_events()
 
@@ -261,10 +262,7 @@ class EsmeSession:
                 self._events.append(CloseConnection("bind not answered"))
             elif outstanding.kind == "unbind":
                 self._finish_unbind(by_peer=False)
-        if self.state is EsmeState.DRAINING and (
-            not self._submits_outstanding() or now >= self._drain_deadline
-        ):
-            self._send_unbind(now)
+        self._finish_draining(now)
         if (
             self.state is EsmeState.BOUND
             and now - self._last_activity >= s.enquire_link_interval
@@ -433,10 +431,13 @@ class EsmeSession:
         if is_throttling(status) and item.throttle_retries < s.max_throttle_retries:
             item.throttle_retries += 1
             self._lanes[item.lane].appendleft(item)
-            pause = self._throttle_pause
-            self._paused_until = max(self._paused_until, now + pause)
-            self._throttle_pause = min(pause * 2, s.max_throttle_backoff)
-            self._events.append(Throttled(status, pause))
+            if now >= self._paused_until:
+                # A new throttling episode: pause, and pause longer if it happens again.
+                # Further refusals of the same burst share this pause.
+                pause = self._throttle_pause
+                self._paused_until = now + pause
+                self._throttle_pause = min(pause * 2, s.max_throttle_backoff)
+                self._events.append(Throttled(status, pause))
             return
         self._events.append(SubmitRejected(item.token, status))
 
@@ -454,6 +455,13 @@ class EsmeSession:
         self._events.extend(self._abandon_queue())
         self._events.append(Unbound(by_peer=by_peer))
         self._events.append(CloseConnection("unbound"))
+
+    def _finish_draining(self, now: float) -> None:
+        """Unbind once the last response is in, or when the drain time is up."""
+        if self.state is EsmeState.DRAINING and (
+            not self._submits_outstanding() or now >= self._drain_deadline
+        ):
+            self._send_unbind(now)
 
     def _send_unbind(self, now: float) -> None:
         self.state = EsmeState.UNBINDING

@@ -1,0 +1,131 @@
+"""`sdgw run` as a user runs it: a subprocess on a config of its own, stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT, free_port
+
+CARRIERS = {
+    "china_mobile": "10658000",
+    "china_unicom": "106558000678",
+    "china_telecom": "106597009",
+}
+
+
+def write_config(tmp_path: Path) -> Path:
+    sections = []
+    for carrier, code in CARRIERS.items():
+        port, control = free_port(), free_port()
+        sections.append(f"""
+[carriers.{carrier}]
+short_code = "{code}"
+[carriers.{carrier}.link]
+port = {port}
+system_id = "gw_{carrier[6:9]}"
+password_env = "TEST_SDGW_PASSWORD"
+reconnect_initial_delay = 0.2
+[carriers.{carrier}.simulator]
+port = {port}
+control_port = {control}
+receipt_delay = 0.1
+""")
+    path = tmp_path / "gateway.toml"
+    path.write_text(f"""
+[database]
+url = "sqlite:///{tmp_path / 'gw.db'}"
+[newspaper]
+name = "测试手机报"
+price = "3元/月"
+signature = "测试手机报"
+{''.join(sections)}
+""", encoding="utf-8")
+    return path
+
+
+def sdgw(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(config), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, env=_env(),
+    )
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "TEST_SDGW_PASSWORD": "pw-1234"}
+
+
+class LogReader:
+    """Collects a child's stderr in a thread so the test can wait for lines without blocking."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert process.stderr is not None
+        self._thread = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(1 for line in self.lines if re.search(pattern, line)) >= count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} x{count} not logged:\n{''.join(self.lines)}")
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def test_run_refuses_an_out_of_date_schema(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = sdgw(config, "run")
+    assert result.returncode == 2
+    assert "db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_binds_serves_mo_and_unbinds_on_sigterm(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    upgraded = sdgw(config, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(config), "run"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO_ROOT,
+        env=_env(),
+    )
+    log = LogReader(process)
+    try:
+        log.wait_for(r"link: bound to", count=3)
+        for carrier, code in CARRIERS.items():
+            result = sdgw(config, "sim", "mo", "--carrier", carrier, "--from", "13800138000",
+                          "--to", code, "--text", "SD", "--wait", "1")
+            assert result.returncode == 0, result.stderr
+            assert f"MO  13800138000 → {code} ({carrier}): SD" in result.stdout
+            log.wait_for(rf"MO on {carrier} from 13800138000", timeout=5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    log.wait_for(r"stopped")
+    assert code == 0, log.text
+    assert log.text.count("unbound (by us)") == 3, log.text
+    assert "Traceback" not in log.text
+
+
+def test_sim_mo_without_a_running_gateway_says_so(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = sdgw(config, "sim", "mo", "--carrier", "china_unicom", "--from", "13000000000",
+                  "--text", "SD", "--wait", "1")
+    assert result.returncode == 2
+    assert "is `sdgw run`" in result.stderr
+    assert "Traceback" not in result.stderr

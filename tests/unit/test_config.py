@@ -1,0 +1,126 @@
+"""Configuration loading and validation: one clear line for every mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import config_path_from, load_config, resolve_database_url
+from gateway.errors import ConfigError
+from tests.conftest import REPO_ROOT
+
+DEFAULT = REPO_ROOT / "config" / "gateway.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gw.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def default_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = DEFAULT.read_text(encoding="utf-8")
+    assert old in text
+    return write(tmp_path, text.replace(old, new, 1))
+
+
+def test_default_config_is_valid() -> None:
+    config = load_config(DEFAULT)
+    assert set(config.carriers) == {"china_mobile", "china_unicom", "china_telecom"}
+    assert config.carriers["china_unicom"].short_code == "106558000678"
+    assert config.carriers["china_mobile"].link.window == 16
+    assert config.database_url.startswith("sqlite:////")
+    assert config.database_url.endswith("/var/sdgw.db")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "expected"),
+    [
+        ("window = 16", "window = 16\nwindoww = 3", "carriers.china_mobile.link.windoww",
+         "unknown key"),
+        ("window = 16", 'window = "16"', "carriers.china_mobile.link.window", "an integer"),
+        ('short_code = "10658000"', "short_code = 10658000", "carriers.china_mobile.short_code",
+         "a string"),
+        ("port = 12775\nsystem_id", "system_id", "carriers.china_mobile.link.port", "missing"),
+        ('name = "山东手机报"\n', "", "newspaper.name", "missing"),
+        ("tps = 100", "tps = -1", "carriers.china_mobile.link.tps", "from 0"),
+        ("enabled = true", 'enabled = "yes"', "carriers.china_mobile.simulator.enabled",
+         "true or false"),
+        ('password = "cm-pass1"', 'password = "far-too-long-password"',
+         "carriers.china_mobile.link.password", "at most 8"),
+        ("[carriers.china_mobile]", "[carriers.china_mobil]", "carriers.china_mobil",
+         "unknown carrier"),
+        ("receipt_delay = 1.0", "receipt_delay = 1.0\nreceipt_mix = { DELIVERED = 1.0 }",
+         "carriers.china_mobile.simulator.receipt_mix.DELIVERED", "unknown receipt stat"),
+    ],
+)
+def test_mistakes_name_file_key_and_expectation(
+    tmp_path: Path, old: str, new: str, key: str, expected: str
+) -> None:
+    path = default_with(tmp_path, old, new)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {key}: "), message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[newspaper\nname="))
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.toml"
+    path.write_bytes('[newspaper]\nname = "山东"\n'.encode("gbk"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(path)
+
+
+def test_password_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = default_with(tmp_path, 'password = "cm-pass1"', 'password_env = "CM_PW"')
+    config = load_config(path)
+    monkeypatch.setenv("CM_PW", "s3cret")
+    assert config.carriers["china_mobile"].resolved_password() == "s3cret"
+    monkeypatch.delenv("CM_PW")
+    with pytest.raises(ConfigError, match="CM_PW"):
+        config.carriers["china_mobile"].resolved_password()
+
+
+def test_config_path_precedence() -> None:
+    assert config_path_from("a.toml", {"SDGW_CONFIG": "b.toml"}) == Path("a.toml")
+    assert config_path_from(None, {"SDGW_CONFIG": "b.toml"}) == Path("b.toml")
+    assert config_path_from(None, {}) == Path("config/gateway.toml")
+
+
+def test_relative_sqlite_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    assert resolve_database_url("sqlite:///../var/x.db", tmp_path / "config") == (
+        f"sqlite:///{tmp_path / 'var' / 'x.db'}")
+    assert resolve_database_url("sqlite:////abs/x.db", tmp_path) == "sqlite:////abs/x.db"
+    assert resolve_database_url("postgresql+psycopg://h/db", tmp_path) == (
+        "postgresql+psycopg://h/db")
+
+
+def test_config_check_command_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
+    bad = default_with(tmp_path, "window = 16", 'window = "sixteen"')
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(bad), "config", "check"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "carriers.china_mobile.link.window: expected an integer" in result.stderr
+    good = subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(DEFAULT), "config", "check"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+    )
+    assert good.returncode == 0 and "OK" in good.stdout
