@@ -8,6 +8,7 @@ sessions built on it do.  Pure: no sockets, no clock.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -17,6 +18,7 @@ from carriers.smpp import codec
 from carriers.smpp.pdus import CommandStatus, Pdu, error_response
 
 HEADER_LENGTH = 16
+_SEQUENCE = struct.Struct(">I")
 MAX_PDU_LENGTH = 70_000
 """Large enough for a 64 KiB message_payload, small enough to refuse garbage early."""
 MAX_SEQUENCE = 0x7FFFFFFF
@@ -64,6 +66,12 @@ class PduChannel:
     def send_raw(self, data: bytes) -> None:
         """Queue bytes as they are (the simulator's garbage fault)."""
         self._outbox += data
+
+    def send_encoded(self, frame: bytes, sequence_number: int) -> None:
+        """Queue an already encoded request under ``sequence_number`` (patched into its header)."""
+        start = len(self._outbox)
+        self._outbox += frame
+        _SEQUENCE.pack_into(self._outbox, start + 12, sequence_number)
 
     def data_to_send(self) -> bytes:
         data = bytes(self._outbox)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from carriers.messages import Lane
 from carriers.smpp.channel import (
@@ -24,6 +24,7 @@ from carriers.smpp.channel import (
     PeerError,
     is_throttling,
 )
+from carriers.smpp.codec import encode
 from carriers.smpp.pdus import (
     BindTransceiver,
     BindTransceiverResp,
@@ -151,16 +152,22 @@ EsmeEvent = (
 @dataclass(slots=True)
 class _Queued:
     token: int
-    pdu: SubmitSm
+    frame: bytes
+    """The encoded submit_sm; its sequence number is patched in when it is sent."""
     lane: Lane
     throttle_retries: int = 0
 
 
 @dataclass(slots=True)
-class _Outstanding:
-    kind: str  # "submit", "enquire_link", "bind", "unbind"
+class _InFlight:
+    item: _Queued
     deadline: float
-    item: _Queued | None = None
+
+
+@dataclass(slots=True)
+class _Control:
+    kind: str  # "enquire_link", "bind", "unbind"
+    deadline: float
 
 
 _ONE_TOKEN = 1.0 - 1e-9
@@ -188,7 +195,10 @@ class EsmeSession:
         self.settings = settings
         self.state = EsmeState.DISCONNECTED
         self._lanes: tuple[deque[_Queued], deque[_Queued]] = (deque(), deque())
-        self._outstanding: dict[int, _Outstanding] = {}
+        # Submits awaiting a response, by sequence number. Every entry's deadline is
+        # "sent + response_timeout", so insertion order is deadline order.
+        self._in_flight: dict[int, _InFlight] = {}
+        self._control: dict[int, _Control] = {}
         self._channel = PduChannel()
         self._connection = 0
         self._next_token = 1
@@ -206,7 +216,8 @@ class EsmeSession:
         """A TCP connection is up: start binding."""
         self._connection += 1
         self._channel = PduChannel()
-        self._outstanding.clear()
+        self._in_flight.clear()
+        self._control.clear()
         self.state = EsmeState.BINDING
         self._last_activity = now
         s = self.settings
@@ -218,15 +229,13 @@ class EsmeSession:
                 system_type=s.system_type,
             )
         )
-        self._outstanding[bind.sequence_number] = _Outstanding("bind", now + s.response_timeout)
+        self._control[bind.sequence_number] = _Control("bind", now + s.response_timeout)
 
     def connection_lost(self, now: float) -> list[EsmeEvent]:
         """The connection is gone; unanswered submits are reported, queued ones wait."""
         events = self._take_events()
-        for outstanding in self._outstanding.values():
-            if outstanding.kind == "submit" and outstanding.item is not None:
-                events.append(SubmitUnanswered(outstanding.item.token, "connection lost"))
-        self._outstanding.clear()
+        events.extend(self._give_up_in_flight("connection lost"))
+        self._control.clear()
         if self.state in (EsmeState.DRAINING, EsmeState.UNBINDING, EsmeState.CLOSED):
             self.state = EsmeState.CLOSED
             events.extend(self._abandon_queue())
@@ -250,13 +259,18 @@ class EsmeSession:
     def tick(self, now: float) -> list[EsmeEvent]:
         """Handle timeouts and keep-alives due at ``now``; release queued submits."""
         s = self.settings
-        for sequence, outstanding in list(self._outstanding.items()):
+        in_flight = self._in_flight
+        while in_flight:
+            sequence = next(iter(in_flight))
+            if in_flight[sequence].deadline > now:
+                break
+            expired = in_flight.pop(sequence)
+            self._events.append(SubmitUnanswered(expired.item.token, "response timeout"))
+        for sequence, outstanding in list(self._control.items()):
             if outstanding.deadline > now:
                 continue
-            del self._outstanding[sequence]
-            if outstanding.kind == "submit" and outstanding.item is not None:
-                self._events.append(SubmitUnanswered(outstanding.item.token, "response timeout"))
-            elif outstanding.kind == "enquire_link":
+            del self._control[sequence]
+            if outstanding.kind == "enquire_link":
                 self._events.append(CloseConnection("enquire_link not answered"))
             elif outstanding.kind == "bind":
                 self._events.append(CloseConnection("bind not answered"))
@@ -266,10 +280,10 @@ class EsmeSession:
         if (
             self.state is EsmeState.BOUND
             and now - self._last_activity >= s.enquire_link_interval
-            and not any(o.kind == "enquire_link" for o in self._outstanding.values())
+            and not any(o.kind == "enquire_link" for o in self._control.values())
         ):
             link = self._channel.send_request(EnquireLink(sequence_number=0))
-            self._outstanding[link.sequence_number] = _Outstanding(
+            self._control[link.sequence_number] = _Control(
                 "enquire_link", now + s.response_timeout
             )
             self._last_activity = now
@@ -278,7 +292,9 @@ class EsmeSession:
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called, or None when nothing is timed."""
-        candidates = [o.deadline for o in self._outstanding.values()]
+        candidates = [o.deadline for o in self._control.values()]
+        if self._in_flight:
+            candidates.append(next(iter(self._in_flight.values())).deadline)
         if self.state is EsmeState.BOUND:
             candidates.append(self._last_activity + self.settings.enquire_link_interval)
             if self.queued and self._window_free():
@@ -298,7 +314,7 @@ class EsmeSession:
             raise RuntimeError("the link is shutting down; no new submits")
         token = self._next_token
         self._next_token += 1
-        self._lanes[lane].append(_Queued(token, pdu, lane))
+        self._lanes[lane].append(_Queued(token, encode(pdu), lane))
         self._pump(now)
         return token
 
@@ -326,7 +342,7 @@ class EsmeSession:
         if self.state is EsmeState.BOUND:
             self.state = EsmeState.DRAINING
             self._drain_deadline = now + self.settings.unbind_timeout
-            if not self._submits_outstanding():
+            if not self._in_flight:
                 self._send_unbind(now)
         elif self.state in (EsmeState.DISCONNECTED, EsmeState.BINDING):
             self.state = EsmeState.CLOSED
@@ -342,7 +358,7 @@ class EsmeSession:
 
     @property
     def in_flight(self) -> int:
-        return self._submits_outstanding()
+        return len(self._in_flight)
 
     @property
     def is_bound(self) -> bool:
@@ -368,12 +384,12 @@ class EsmeSession:
         elif isinstance(pdu, EnquireLink):
             self._channel.send(EnquireLinkResp(sequence_number=pdu.sequence_number))
         elif isinstance(pdu, EnquireLinkResp):
-            self._outstanding.pop(pdu.sequence_number, None)
+            self._control.pop(pdu.sequence_number, None)
         elif isinstance(pdu, Unbind):
             self._channel.send(UnbindResp(sequence_number=pdu.sequence_number))
             self._finish_unbind(by_peer=True)
         elif isinstance(pdu, UnbindResp):
-            self._outstanding.pop(pdu.sequence_number, None)
+            self._control.pop(pdu.sequence_number, None)
             self._finish_unbind(by_peer=False)
         elif isinstance(pdu, GenericNack):
             self._on_generic_nack(pdu, now)
@@ -388,7 +404,7 @@ class EsmeSession:
         self._events.append(PeerError(reason, CommandStatus.ESME_RINVBNDSTS, ""))
 
     def _on_bind_resp(self, pdu: BindTransceiverResp, now: float) -> None:
-        if self._outstanding.pop(pdu.sequence_number, None) is None:
+        if self._control.pop(pdu.sequence_number, None) is None:
             return
         if pdu.command_status != CommandStatus.ESME_ROK:
             self._events.append(BindRefused(pdu.command_status))
@@ -401,8 +417,8 @@ class EsmeSession:
         self._events.append(Bound(pdu.system_id))
 
     def _on_submit_resp(self, pdu: SubmitSmResp, now: float) -> None:
-        outstanding = self._outstanding.pop(pdu.sequence_number, None)
-        if outstanding is None or outstanding.item is None:
+        outstanding = self._in_flight.pop(pdu.sequence_number, None)
+        if outstanding is None:
             self._events.append(
                 PeerError(f"submit_sm_resp for unknown sequence {pdu.sequence_number}", 0, "")
             )
@@ -410,15 +426,16 @@ class EsmeSession:
         self._on_submit_status(outstanding.item, pdu.command_status, pdu.message_id, now)
 
     def _on_generic_nack(self, pdu: GenericNack, now: float) -> None:
-        outstanding = self._outstanding.pop(pdu.sequence_number, None)
-        if outstanding is None:
+        in_flight = self._in_flight.pop(pdu.sequence_number, None)
+        if in_flight is not None:
+            self._on_submit_status(in_flight.item, pdu.command_status or 0xFF, "", now)
+            return
+        control = self._control.pop(pdu.sequence_number, None)
+        if control is None:
             self._events.append(
                 PeerError(f"generic_nack 0x{pdu.command_status:02X} for unknown request", 0, "")
             )
-            return
-        if outstanding.kind == "submit" and outstanding.item is not None:
-            self._on_submit_status(outstanding.item, pdu.command_status or 0xFF, "", now)
-        elif outstanding.kind == "bind":
+        elif control.kind == "bind":
             self._events.append(BindRefused(pdu.command_status))
             self._events.append(CloseConnection("bind answered with generic_nack"))
 
@@ -442,10 +459,8 @@ class EsmeSession:
         self._events.append(SubmitRejected(item.token, status))
 
     def _finish_unbind(self, *, by_peer: bool) -> None:
-        for outstanding in self._outstanding.values():
-            if outstanding.kind == "submit" and outstanding.item is not None:
-                self._events.append(SubmitUnanswered(outstanding.item.token, "unbound"))
-        self._outstanding.clear()
+        self._events.extend(self._give_up_in_flight("unbound"))
+        self._control.clear()
         if by_peer and self.state in (EsmeState.BOUND, EsmeState.BINDING):
             self.state = EsmeState.DISCONNECTED
             self._events.append(Unbound(by_peer=True))
@@ -459,18 +474,15 @@ class EsmeSession:
     def _finish_draining(self, now: float) -> None:
         """Unbind once the last response is in, or when the drain time is up."""
         if self.state is EsmeState.DRAINING and (
-            not self._submits_outstanding() or now >= self._drain_deadline
+            not self._in_flight or now >= self._drain_deadline
         ):
             self._send_unbind(now)
 
     def _send_unbind(self, now: float) -> None:
         self.state = EsmeState.UNBINDING
-        for sequence, outstanding in list(self._outstanding.items()):
-            if outstanding.kind == "submit" and outstanding.item is not None:
-                del self._outstanding[sequence]
-                self._events.append(SubmitUnanswered(outstanding.item.token, "unbind timeout"))
+        self._events.extend(self._give_up_in_flight("unbind timeout"))
         unbind = self._channel.send_request(Unbind(sequence_number=0))
-        self._outstanding[unbind.sequence_number] = _Outstanding(
+        self._control[unbind.sequence_number] = _Control(
             "unbind", now + self.settings.response_timeout
         )
 
@@ -481,11 +493,15 @@ class EsmeSession:
             lane.clear()
         return events
 
-    def _submits_outstanding(self) -> int:
-        return sum(1 for o in self._outstanding.values() if o.kind == "submit")
+    def _give_up_in_flight(self, reason: str) -> list[EsmeEvent]:
+        events: list[EsmeEvent] = [
+            SubmitUnanswered(in_flight.item.token, reason) for in_flight in self._in_flight.values()
+        ]
+        self._in_flight.clear()
+        return events
 
     def _window_free(self) -> bool:
-        return len(self._outstanding) < self.settings.window
+        return len(self._in_flight) + len(self._control) < self.settings.window
 
     def _bucket_capacity(self) -> float:
         return max(1.0, self.settings.tps / 10.0)
@@ -507,11 +523,12 @@ class EsmeSession:
             self._tokens = min(capacity, self._tokens + (now - self._bucket_at) * tps)
             self._bucket_at = now
         lanes = self._lanes
-        outstanding = self._outstanding
+        in_flight = self._in_flight
+        room = s.window - len(self._control)
         channel = self._channel
         deadline = now + s.response_timeout
         sent = False
-        while len(outstanding) < s.window:
+        while len(in_flight) < room:
             lane = lanes[0] if lanes[0] else lanes[1]
             if not lane:
                 break
@@ -521,8 +538,8 @@ class EsmeSession:
                 self._tokens -= 1.0
             item = lane.popleft()
             sequence = channel.next_sequence()
-            channel.send(replace(item.pdu, sequence_number=sequence))
-            outstanding[sequence] = _Outstanding("submit", deadline, item)
+            channel.send_encoded(item.frame, sequence)
+            in_flight[sequence] = _InFlight(item, deadline)
             sent = True
         if sent:
             self._last_activity = now

@@ -179,8 +179,9 @@ class SmppLink(service.Service):
             self._pending[token] = (waiter, index)
             results.append(waiter)
         self._flush()
-        gathered = defer.gatherResults(results)
-        return gathered
+        if len(results) == 1:
+            return results[0].addCallback(lambda result: [result])
+        return defer.gatherResults(results)
 
     @property
     def queued(self) -> int:
@@ -228,8 +229,8 @@ class SmppLink(service.Service):
     def _schedule(self) -> None:
         deadline = self.session.next_deadline()
         if self._timer is not None and self._timer.active():
-            if deadline is not None and abs(self._timer.getTime() - deadline) < 1e-6:
-                return
+            if deadline is not None and self._timer.getTime() <= deadline + 1e-6:
+                return  # an earlier (or equal) tick is already due; it reschedules
             self._timer.cancel()
         self._timer = None
         if deadline is not None and self._protocol is not None:

@@ -1,0 +1,26 @@
+# The two commands a newcomer needs:  make run   and   make test
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## set up, migrate the embedded SQLite database, run the gateway
+	$(VENV)/bin/sdgw db upgrade
+	$(VENV)/bin/sdgw run
+
+test: $(STAMP)  ## set up, lint, run the whole test suite
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)  ## the benchmarks in bench/ (print their figures)
+	$(PY) -m bench.link_bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
