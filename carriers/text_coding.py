@@ -6,7 +6,7 @@ numbers for the codings that matter here (0 GSM/ASCII, 8 UCS2, 15 GBK).
 
 from __future__ import annotations
 
-from gateway.editions.gsm7 import Gsm7Error, decode_gsm7_unpacked
+from carriers.gsm7 import Gsm7Error, decode_gsm7_unpacked
 
 GBK = 0x0F
 

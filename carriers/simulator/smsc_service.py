@@ -49,7 +49,7 @@ from carriers.smpp.smsc import (
     SubmitRefused,
 )
 from carriers.text_coding import decode_payload
-from gateway.editions.gsm7 import encode_gsm7_unpacked, is_gsm7
+from carriers.gsm7 import encode_gsm7_unpacked, is_gsm7
 
 log = logging.getLogger(__name__)
 

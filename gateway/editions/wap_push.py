@@ -1,0 +1,119 @@
+"""MMS notification over SMS: m-notification-ind inside a WSP push inside binary short messages.
+
+The handset receives one or more 8-bit short messages (data_coding 0x04) whose UDH addresses
+WAP push port 2948 from port 9200; their reassembled payload is a connectionless WSP Push PDU
+whose body is the m-notification-ind telling the handset where to fetch the MMS.
+
+Setting the UDHI bit (esm_class 0x40 in SMPP, TP_udhi in CMPP/SGIP/SMGP) and data_coding is the
+link's job; the octets here are the complete short_message of each part.
+"""
+
+from __future__ import annotations
+
+from gateway.editions.mms import (
+    FIELD_CONTENT_LOCATION,
+    FIELD_EXPIRY,
+    FIELD_FROM,
+    FIELD_MESSAGE_CLASS,
+    FIELD_MESSAGE_SIZE,
+    FIELD_MESSAGE_TYPE,
+    FIELD_MMS_VERSION,
+    FIELD_SUBJECT,
+    FIELD_TRANSACTION_ID,
+    MESSAGE_CLASS_TOKENS,
+    MESSAGE_TYPE_NOTIFICATION_IND,
+    MMS_VERSION_1_2,
+    MessageClass,
+    encode_from,
+)
+from gateway.editions.segmentation import MAX_SEGMENTS
+from gateway.editions.wsp import (
+    encode_long_integer,
+    encode_text_string,
+    encode_uintvar,
+    encode_utf8_string_value,
+    with_value_length,
+)
+
+WAP_PUSH_DATA_CODING = 0x04  # 8-bit data
+WAP_PUSH_PORT = 2948  # destination: WAP push (connectionless WSP)
+WSP_PORT = 9200  # source: connectionless WSP
+PDU_TYPE_PUSH = 0x06
+CONTENT_TYPE_MMS_MESSAGE = 0xBE  # application/vnd.wap.mms-message
+HEADER_X_WAP_APPLICATION_ID = 0xAF
+APPLICATION_ID_MMS_UA = 0x84  # x-wap-application:mms.ua
+RELATIVE_TOKEN = 0x81
+
+USER_DATA_OCTETS = 140
+_PORT_IE = bytes((0x05, 0x04)) + WAP_PUSH_PORT.to_bytes(2, "big") + WSP_PORT.to_bytes(2, "big")
+
+
+class PushTooLongError(ValueError):
+    """The push needs more than 255 short messages."""
+
+
+def encode_mms_notification_ind(
+    *,
+    transaction_id: str,
+    content_location: str,
+    message_size: int,
+    expiry_seconds: int,
+    subject: str | None = None,
+    from_: str | None = None,
+    message_class: MessageClass = "personal",
+) -> bytes:
+    """m-notification-ind (MMS 1.2), fields in the order handsets expect.
+
+    ``message_size`` is the length of the m-retrieve-conf the handset will download;
+    ``expiry_seconds`` is relative to reception. ``from_`` None sends the insert-address token.
+    """
+    if message_size < 0 or expiry_seconds < 0:
+        raise ValueError("message_size and expiry_seconds must not be negative")
+    out = bytearray((FIELD_MESSAGE_TYPE, MESSAGE_TYPE_NOTIFICATION_IND))
+    out += bytes((FIELD_TRANSACTION_ID,)) + encode_text_string(transaction_id)
+    out += bytes((FIELD_MMS_VERSION, MMS_VERSION_1_2))
+    out += bytes((FIELD_FROM,)) + encode_from(from_)
+    if subject is not None:
+        out += bytes((FIELD_SUBJECT,)) + encode_utf8_string_value(subject)
+    out += bytes((FIELD_MESSAGE_CLASS, MESSAGE_CLASS_TOKENS[message_class]))
+    out += bytes((FIELD_MESSAGE_SIZE,)) + encode_long_integer(message_size)
+    out += bytes((FIELD_EXPIRY,)) + with_value_length(
+        bytes((RELATIVE_TOKEN,)) + encode_long_integer(expiry_seconds)
+    )
+    out += bytes((FIELD_CONTENT_LOCATION,)) + encode_text_string(content_location)
+    return bytes(out)
+
+
+def wrap_wap_push(body: bytes, *, transaction_id: int = 0) -> bytes:
+    """Connectionless WSP Push: TID, PDU type 0x06, headers length, Content-Type
+    application/vnd.wap.mms-message, X-Wap-Application-Id mms.ua, then ``body``."""
+    if not 0 <= transaction_id <= 0xFF:
+        raise ValueError(f"the WSP transaction id is one octet, not {transaction_id}")
+    headers = bytes((CONTENT_TYPE_MMS_MESSAGE, HEADER_X_WAP_APPLICATION_ID, APPLICATION_ID_MMS_UA))
+    return bytes((transaction_id, PDU_TYPE_PUSH)) + encode_uintvar(len(headers)) + headers + body
+
+
+def wap_push_segments(push_pdu: bytes, reference: int) -> list[bytes]:
+    """Cut ``push_pdu`` into binary short messages of at most 140 octets, UDH included.
+
+    Every part carries the 16-bit application port IE (``05 04 0B 84 23 F0``); when more than
+    one part is needed each also carries the 8-bit-reference concatenation IE
+    (``00 03 RR TT SS``). Send with data_coding 0x04 and the UDHI bit set; that is the link's job.
+    """
+    if not 0 <= reference <= 0xFF:
+        raise ValueError(f"the concatenation reference is one octet, not {reference}")
+    single_udh = bytes((len(_PORT_IE),)) + _PORT_IE
+    if len(single_udh) + len(push_pdu) <= USER_DATA_OCTETS:
+        return [single_udh + push_pdu]
+    room = USER_DATA_OCTETS - (1 + len(_PORT_IE) + 5)
+    chunks = [push_pdu[start : start + room] for start in range(0, len(push_pdu), room)]
+    if len(chunks) > MAX_SEGMENTS:
+        raise PushTooLongError(f"the push needs {len(chunks)} short messages; at most 255 fit")
+    total = len(chunks)
+    return [
+        bytes((len(_PORT_IE) + 5,))
+        + _PORT_IE
+        + bytes((0x00, 0x03, reference, total, number))
+        + chunk
+        for number, chunk in enumerate(chunks, start=1)
+    ]
