@@ -113,6 +113,18 @@ class CarrierConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionsConfig:
+    confirm_window_hours: float = 24.0
+    """How long a pending SD waits for its Y (second confirmation)."""
+    help_period_minutes: float = 60.0
+    """At most one help reply per number per this period."""
+    duplicate_window_seconds: float = 120.0
+    """The same text from the same number to the same code within this is a re-delivery."""
+    event_retention_days: int = 183
+    """Events are kept this long after a subscription ends (``sdgw events purge``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoggingConfig:
     level: str = "info"
 
@@ -122,6 +134,9 @@ class GatewayConfig:
     newspaper: NewspaperConfig
     carriers: dict[str, CarrierConfig]
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    subscriptions: SubscriptionsConfig = field(default_factory=SubscriptionsConfig)
+    templates_dir: str = ""
+    """Folder of the Jinja2 templates; empty = the ``templates/`` folder shipped with sdgw."""
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     path: Path = Path("config/gateway.toml")
     """The file this was read from (set by the loader, not a key)."""
@@ -134,6 +149,12 @@ class GatewayConfig:
             raise ConfigError(
                 str(self.path), f"carriers.{name}", f"not configured; have {known}"
             ) from None
+
+    @property
+    def templates_path(self) -> Path:
+        if self.templates_dir:
+            return (self.path.parent / self.templates_dir).resolve()
+        return Path(__file__).resolve().parent.parent / "templates"
 
     @property
     def database_url(self) -> str:
@@ -222,6 +243,15 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
                     raise ConfigError(shown, f"{key}.simulator.receipt_mix.{stat}", "expected >= 0")
             if sim.receipt_mix and sum(sim.receipt_mix.values()) <= 0:
                 raise ConfigError(shown, f"{key}.simulator.receipt_mix", "expected a positive sum")
+    subs = config.subscriptions
+    for attr in ("confirm_window_hours", "help_period_minutes", "duplicate_window_seconds"):
+        if getattr(subs, attr) <= 0:
+            raise ConfigError(shown, f"subscriptions.{attr}", "expected a number > 0")
+    if subs.event_retention_days < 1:
+        raise ConfigError(shown, "subscriptions.event_retention_days", "expected days >= 1")
+    codes = [c.short_code for c in config.carriers.values()]
+    if len(set(codes)) != len(codes):
+        raise ConfigError(shown, "carriers", "expected a different short_code for each carrier")
     level = config.logging.level.lower()
     if level not in ("debug", "info", "warning", "error"):
         raise ConfigError(shown, "logging.level", "expected debug, info, warning or error")

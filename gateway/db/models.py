@@ -80,3 +80,69 @@ class OutboundSegment(Base):
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_segment_carrier_msgid", "carrier", "smsc_message_id"),)
+
+
+class Subscriber(Base):
+    """One number's subscription to the newspaper (one row per number)."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    msisdn: Mapped[str] = mapped_column(String(16), unique=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    """The carrier whose link delivered the number's latest MO (number portability)."""
+    prefix_carrier: Mapped[str | None] = mapped_column(String(32))
+    """The carrier the number's prefix belongs to, when it differs from ``carrier``."""
+    short_code: Mapped[str] = mapped_column(String(32))
+    extension: Mapped[str] = mapped_column(String(16), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    pending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    """The MO that confirmed (Y / 是): the consent evidence."""
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_help_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message_format: Mapped[str] = mapped_column(String(8), default="sms")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_subscribers_carrier_status", "carrier", "status"),)
+
+
+class SubscriptionEvent(Base):
+    """An append-only log of every subscription transition. Never updated by the engine."""
+
+    __tablename__ = "subscription_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    msisdn: Mapped[str] = mapped_column(String(16))
+    carrier: Mapped[str] = mapped_column(String(32))
+    short_code: Mapped[str] = mapped_column(String(32))
+    extension: Mapped[str] = mapped_column(String(16), default="")
+    mo_text: Mapped[str] = mapped_column(Text)
+    carrier_message_id: Mapped[str | None] = mapped_column(String(80))
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    old_status: Mapped[str] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class UnmatchedReceipt(Base):
+    """A delivery receipt that arrived before its submit's message id was stored."""
+
+    __tablename__ = "unmatched_receipts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(16))
+    stat: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(String(200))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_unmatched_carrier_msgid", "carrier", "message_id"),)

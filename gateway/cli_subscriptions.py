@@ -1,0 +1,9 @@
+"""``sdgw subscribers`` and ``sdgw events purge``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(commands: Any) -> None:
+    """Add this module's subcommands to the ``sdgw`` parser."""
