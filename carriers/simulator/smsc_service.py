@@ -25,6 +25,7 @@ from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IListeningPort, IReactorTCP, IReactorTime
 from twisted.python.failure import Failure
 
+from carriers.gsm7 import encode_gsm7_unpacked, is_gsm7
 from carriers.smpp.channel import PeerError
 from carriers.smpp.pdus import (
     ESM_CLASS_DELIVERY_RECEIPT,
@@ -49,7 +50,6 @@ from carriers.smpp.smsc import (
     SubmitRefused,
 )
 from carriers.text_coding import decode_payload
-from carriers.gsm7 import encode_gsm7_unpacked, is_gsm7
 
 log = logging.getLogger(__name__)
 
