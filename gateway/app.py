@@ -10,6 +10,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -26,7 +27,9 @@ from carriers.smpp.twisted_link import ReconnectPolicy, SmppLink
 from gateway.config import CarrierConfig, GatewayConfig
 from gateway.db.engine import make_session_factory
 from gateway.db.threads import DatabaseThreads
-from gateway.message_log import apply_receipt, record_inbound
+from gateway.inbound import InboundProcessor
+from gateway.subscriptions.service import ReplyRenderer, SubscriptionSettings, make_settings
+from gateway.templating import make_environment, render_text
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class Gateway:
     root: service.MultiService
     database: DatabaseThreads
     links: dict[str, SmppLink] = field(default_factory=dict)
+    inbound: InboundProcessor | None = None
     simulators: dict[str, SimulatedSmsc] = field(default_factory=dict)
 
 
@@ -128,17 +132,21 @@ def build_link(
     )
 
 
-def message_recorder(database: DatabaseThreads) -> InboundHandler:
-    """Store MOs and apply receipts; the link acknowledges once this has committed."""
+def subscription_settings(config: GatewayConfig) -> SubscriptionSettings:
+    subs = config.subscriptions
+    return make_settings(
+        short_codes={name: c.short_code for name, c in config.carriers.items()},
+        newspaper={"name": config.newspaper.name, "price": config.newspaper.price,
+                   "signature": config.newspaper.signature},
+        confirm_window=timedelta(hours=subs.confirm_window_hours),
+        help_period=timedelta(minutes=subs.help_period_minutes),
+        duplicate_window=timedelta(seconds=subs.duplicate_window_seconds),
+    )
 
-    def handle(message: InboundMessage | DeliveryReceipt) -> defer.Deferred[Any]:
-        if isinstance(message, DeliveryReceipt):
-            return database.transaction(lambda session: apply_receipt(session, message))
-        log.info("MO on %s from %s to %s: %r", message.carrier, message.source,
-                 message.destination, message.text)
-        return database.transaction(lambda session: record_inbound(session, message, "stored"))
 
-    return handle
+def reply_renderer(config: GatewayConfig) -> ReplyRenderer:
+    environment = make_environment(config.templates_path)
+    return lambda name, context: render_text(environment, name, **context)
 
 
 def build_gateway(
@@ -155,7 +163,16 @@ def build_gateway(
     )
     database.setServiceParent(root)
     gateway = Gateway(root=root, database=database)
-    handler = (inbound_handler or (lambda gw: message_recorder(gw.database)))(gateway)
+    processor = InboundProcessor(
+        database=database,
+        links=gateway.links,
+        settings=subscription_settings(config),
+        render=reply_renderer(config),
+        clock=reactor,
+    )
+    gateway.inbound = processor
+    handler = inbound_handler(gateway) if inbound_handler is not None else processor
+    started = datetime.fromtimestamp(reactor.seconds(), UTC)
     # Simulators start before links so the first connection attempt finds them.
     if with_simulators:
         for carrier, carrier_config in config.carriers.items():
@@ -167,4 +184,7 @@ def build_gateway(
         link = build_link(carrier, carrier_config, reactor=reactor, on_inbound=handler)
         link.setServiceParent(root)
         gateway.links[carrier] = link
+        link.when_bound().addCallback(
+            lambda _, carrier=carrier: processor.resend_queued(carrier, started)
+        )
     return gateway

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from carriers.messages import DeliveryReceipt, InboundMessage, ReceiptState
+from carriers.messages import (
+    DeliveryReceipt,
+    InboundMessage,
+    ReceiptState,
+    SubmitOutcome,
+    SubmitResult,
+)
 from gateway.db.models import InboundMessage as InboundRow
 from gateway.db.models import OutboundMessage as OutboundRow
-from gateway.db.models import OutboundSegment
+from gateway.db.models import OutboundSegment, UnmatchedReceipt
 
 FINAL_SEGMENT_STATES = {
     ReceiptState.DELIVERED: "delivered",
@@ -52,9 +61,84 @@ def apply_receipt(session: Session, receipt: DeliveryReceipt) -> bool:
     ).first()
     if segment is None:
         return False
+    _finish_segment(session, segment, state, receipt.error or None,
+                    receipt.done_at or receipt.received_at, receipt.received_at)
+    return True
+
+
+def keep_unmatched(session: Session, receipt: DeliveryReceipt) -> None:
+    """Keep a receipt whose segment is not stored yet; it is applied when the segment is."""
+    session.add(UnmatchedReceipt(
+        carrier=receipt.carrier, message_id=receipt.message_id, state=receipt.state.value,
+        stat=receipt.stat, error=receipt.error or None, done_at=receipt.done_at,
+        received_at=receipt.received_at,
+    ))
+
+
+_SEGMENT_STATUS = {
+    SubmitOutcome.ACCEPTED: "submitted",
+    SubmitOutcome.REJECTED: "rejected",
+    SubmitOutcome.UNANSWERED: "unknown",
+    SubmitOutcome.NOT_SENT: "failed",
+}
+
+
+def record_submit_results(
+    session: Session, outbound_id: int, carrier: str, results: Sequence[SubmitResult],
+    now: datetime,
+) -> str:
+    """Store one segment row per submitted part and the message's status; return it.
+
+    Receipts that raced ahead of this (kept as unmatched) are applied here.
+    """
+    segments = []
+    for seqnum, result in enumerate(results, 1):
+        segment = OutboundSegment(
+            outbound_id=outbound_id, seqnum=seqnum, carrier=carrier,
+            smsc_message_id=result.message_id, status=_SEGMENT_STATUS[result.outcome],
+            error=(result.reason or None) if result.outcome is not SubmitOutcome.ACCEPTED
+            else None,
+        )
+        session.add(segment)
+        segments.append(segment)
+    outcomes = {r.outcome for r in results}
+    if outcomes == {SubmitOutcome.ACCEPTED}:
+        status = "submitted"
+    elif SubmitOutcome.REJECTED in outcomes:
+        status = "rejected"
+    elif SubmitOutcome.UNANSWERED in outcomes:
+        status = "unknown"
+    else:
+        status = "failed"
+    session.execute(
+        update(OutboundRow).where(OutboundRow.id == outbound_id).values(
+            status=status, segment_count=len(results), submitted_at=now,
+        )
+    )
+    session.flush()
+    ids = [s.smsc_message_id for s in segments if s.smsc_message_id]
+    if ids:
+        early = session.scalars(select(UnmatchedReceipt).where(
+            UnmatchedReceipt.carrier == carrier, UnmatchedReceipt.message_id.in_(ids)
+        )).all()
+        for receipt in early:
+            segment = next(s for s in segments if s.smsc_message_id == receipt.message_id)
+            _finish_segment(session, segment, FINAL_SEGMENT_STATES[ReceiptState(receipt.state)],
+                            receipt.error, receipt.done_at or receipt.received_at,
+                            receipt.received_at)
+        if early:
+            session.execute(delete(UnmatchedReceipt).where(
+                UnmatchedReceipt.id.in_([r.id for r in early])))
+    return status
+
+
+def _finish_segment(
+    session: Session, segment: OutboundSegment, state: str, error: str | None,
+    done_at: datetime, received_at: datetime,
+) -> None:
     segment.status = state
-    segment.error = receipt.error or None
-    segment.done_at = receipt.done_at or receipt.received_at
+    segment.error = error
+    segment.done_at = done_at
     session.flush()
     statuses = session.scalars(
         select(OutboundSegment.status).where(OutboundSegment.outbound_id == segment.outbound_id)
@@ -66,7 +150,6 @@ def apply_receipt(session: Session, receipt: DeliveryReceipt) -> bool:
         session.execute(
             update(OutboundRow)
             .where(OutboundRow.id == segment.outbound_id)
-            .values(status=final, done_at=receipt.received_at)
+            .values(status=final, done_at=received_at)
         )
-    return True
 

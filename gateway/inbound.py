@@ -1,0 +1,161 @@
+"""What the gateway does with everything the carrier links hand up.
+
+MOs go through the subscription engine in one database transaction (off the
+reactor); when it has committed, the link acknowledges the MO and the reply is
+submitted on the interactive lane of the same carrier's link, from the short
+code and extension the MO came to.  Delivery receipts update the message log.
+Replies queued before a crash are sent when the link is next bound.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+
+from carriers.messages import (
+    DeliveryReceipt,
+    InboundMessage,
+    Lane,
+    MessagePart,
+    OutboundMessage,
+    SubmitResult,
+)
+from gateway.db.models import OutboundMessage as OutboundRow
+from gateway.db.threads import DatabaseThreads
+from gateway.editions.segmentation import segment_text
+from gateway.message_log import apply_receipt, keep_unmatched, record_submit_results
+from gateway.subscriptions.service import (
+    MoResult,
+    QueuedReply,
+    ReplyRenderer,
+    SubscriptionSettings,
+    handle_mo,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Link(Protocol):
+    def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]: ...
+
+    def when_bound(self) -> defer.Deferred[None]: ...
+
+
+def sms_parts(text: str, reference: int) -> tuple[MessagePart, ...]:
+    """The text as SMS parts (GSM 7-bit when it allows, else UCS2), UDH where concatenated."""
+    segmented = segment_text(text, reference=reference % 256)
+    return tuple(
+        MessagePart(payload=segment.short_message, data_coding=segmented.data_coding,
+                    has_udh=bool(segment.udh))
+        for segment in segmented.segments
+    )
+
+
+class InboundProcessor:
+    """The handler every link calls with its MOs and receipts."""
+
+    def __init__(
+        self,
+        *,
+        database: DatabaseThreads,
+        links: Mapping[str, Link],
+        settings: SubscriptionSettings,
+        render: ReplyRenderer,
+        clock: IReactorTime,
+    ) -> None:
+        self._database = database
+        self._links = links
+        self._settings = settings
+        self._render = render
+        self._clock = clock
+        self.on_mo_handled: Callable[[MoResult], None] | None = None
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.seconds(), UTC)
+
+    def __call__(self, message: InboundMessage | DeliveryReceipt) -> defer.Deferred[Any]:
+        if isinstance(message, DeliveryReceipt):
+            return self._database.transaction(lambda session: _store_receipt(session, message))
+        now = self._now()
+        stored = self._database.transaction(
+            lambda session: handle_mo(session, message, settings=self._settings,
+                                      render=self._render, now=now)
+        )
+        stored.addCallback(self._after_commit)
+        return stored
+
+    def _after_commit(self, result: MoResult) -> MoResult:
+        log.info("MO #%d handled: %s", result.inbound_id, result.outcome)
+        if result.reply is not None:
+            # Not chained: the MO is acknowledged now; the reply goes out on its own.
+            self.send_reply(result.reply)
+        if self.on_mo_handled is not None:
+            self.on_mo_handled(result)
+        return result
+
+    def send_reply(self, reply: QueuedReply) -> defer.Deferred[str]:
+        link = self._links.get(reply.carrier)
+        if link is None:
+            log.error("no link for %s; reply #%d stays queued", reply.carrier, reply.outbound_id)
+            return defer.succeed("queued")
+        message = OutboundMessage(
+            source=reply.source,
+            destination=reply.destination,
+            parts=sms_parts(reply.text, reply.outbound_id),
+            lane=Lane.INTERACTIVE,
+        )
+        sent = link.submit(message)
+
+        def record(results: list[SubmitResult]) -> defer.Deferred[str]:
+            now = self._now()
+            return self._database.transaction(
+                lambda session: record_submit_results(session, reply.outbound_id, reply.carrier,
+                                                      results, now)
+            )
+
+        def report(status: str) -> str:
+            log.info("reply #%d to %s: %s", reply.outbound_id, reply.destination, status)
+            return status
+
+        def failed(failure: Any) -> str:
+            log.error("reply #%d to %s could not be recorded: %s", reply.outbound_id,
+                      reply.destination, failure.getErrorMessage())
+            return "error"
+
+        return sent.addCallback(record).addCallback(report).addErrback(failed)
+
+    def resend_queued(self, carrier: str, before: datetime) -> defer.Deferred[int]:
+        """Send replies a previous run committed but never submitted (crash after commit).
+
+        Only replies created ``before`` this run started: newer ones are this run's own.
+        """
+
+        def load(session: Session) -> list[QueuedReply]:
+            rows = session.scalars(select(OutboundRow).where(
+                OutboundRow.carrier == carrier, OutboundRow.kind == "reply",
+                OutboundRow.status == "queued", OutboundRow.created_at < before,
+            ).order_by(OutboundRow.id)).all()
+            return [QueuedReply(outbound_id=r.id, carrier=r.carrier, source=r.source_addr,
+                                destination=r.destination_addr, text=r.text) for r in rows]
+
+        def send_all(replies: list[QueuedReply]) -> int:
+            for reply in replies:
+                self.send_reply(reply)
+            if replies:
+                log.info("%s: re-sending %d reply(ies) queued before a restart", carrier,
+                         len(replies))
+            return len(replies)
+
+        return self._database.transaction(load).addCallback(send_all)
+
+
+def _store_receipt(session: Session, receipt: DeliveryReceipt) -> None:
+    if not apply_receipt(session, receipt):
+        keep_unmatched(session, receipt)
