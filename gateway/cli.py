@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `sdgw subscribers | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--control-port", type=int, help="control port (default: from config)")
     serve.set_defaults(handler=_sim_serve)
 
+    from gateway import cli_editions, cli_subscriptions
+
+    cli_subscriptions.register(commands)
+    cli_editions.register(commands)
     return parser
 
 

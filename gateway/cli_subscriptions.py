@@ -2,8 +2,115 @@
 
 from __future__ import annotations
 
+import argparse
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from carriers.numbers import InvalidNumber, normalise_msisdn
+from gateway.config import CARRIER_NAMES
+from gateway.errors import GatewayError
+
+STATUSES = ("none", "pending", "active", "cancelled")
 
 
 def register(commands: Any) -> None:
     """Add this module's subcommands to the ``sdgw`` parser."""
+    subscribers = commands.add_parser(
+        "subscribers", help="list subscribers, or one number's whole history",
+        description="List subscribers (filtered), or with --number the subscriber's state "
+        "and whole history: transitions, MOs and MTs with their receipts.")
+    subscribers.add_argument("--carrier", choices=CARRIER_NAMES)
+    subscribers.add_argument("--status", choices=STATUSES)
+    subscribers.add_argument("--number", help="one number (any common format)")
+    subscribers.add_argument("--limit", type=int, default=200,
+                             help="at most this many rows (default 200; 0 = all)")
+    subscribers.set_defaults(handler=_subscribers)
+
+    events = commands.add_parser("events", help="the subscription event log")
+    event_commands = events.add_subparsers(title="events commands", metavar="COMMAND")
+    purge = event_commands.add_parser(
+        "purge", help="delete events past the retention period",
+        description="Delete the events of subscriptions that ended more than "
+        "subscriptions.event_retention_days ago (default 183). The engine never deletes "
+        "events; this command is the only thing that does.")
+    purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    purge.set_defaults(handler=_purge)
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from gateway.cli import load
+    from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
+
+    config = load(args)
+    _ZONE[:] = [ZoneInfo(config.newspaper.timezone)]
+    engine = make_engine(config.database_url)
+    ensure_schema_current(engine, config.path)
+    return config, make_session_factory(engine)
+
+
+def _subscribers(args: argparse.Namespace) -> int:
+    from gateway.subscriptions.records import history, iter_subscribers
+
+    _, sessions = _open(args)
+    msisdn = None
+    if args.number:
+        try:
+            msisdn = normalise_msisdn(args.number)
+        except InvalidNumber as exc:
+            raise GatewayError(f"--number {args.number!r}: {exc.reason}") from None
+    with sessions() as session:
+        rows = list(iter_subscribers(session, carrier=args.carrier, status=args.status,
+                                     msisdn=msisdn, limit=args.limit or None))
+        if not rows:
+            print("no subscribers match")
+            return 0
+        print(f"{'number':<13} {'carrier':<14} {'status':<10} {'code':<16} {'since':<20} "
+              "prefix")
+        for row in rows:
+            since = row.activated_at if row.status == "active" else (
+                row.cancelled_at if row.status == "cancelled" else
+                row.pending_since if row.status == "pending" else row.created_at)
+            mismatch = f"{row.prefix_carrier} (ported)" if row.prefix_carrier else ""
+            print(f"{row.msisdn:<13} {row.carrier:<14} {row.status:<10} "
+                  f"{row.short_code + row.extension:<16} {_when(since):<20} {mismatch}")
+        if msisdn is not None:
+            subscriber = rows[0]
+            if subscriber.consent_at is not None:
+                print(f"consent: {subscriber.consent_text!r} at {_when(subscriber.consent_at)} "
+                      f"(MO #{subscriber.consent_inbound_id})")
+            print("history:")
+            raw = (msisdn, "86" + msisdn, "+86" + msisdn, "0086" + msisdn)
+            for line in history(session, msisdn, raw):
+                print(f"  {_when(line.at)}  {line.kind:<5} {line.text}")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from gateway.subscriptions.records import purge_events
+
+    config, sessions = _open(args)
+    days = config.subscriptions.event_retention_days
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    with sessions.begin() as session:
+        deleted = purge_events(session, ended_before=cutoff)
+        if args.dry_run:
+            session.rollback()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {deleted} event(s) of subscriptions that ended before {_when(cutoff)} "
+          f"(retention {days} days)")
+    return 0
+
+
+_ZONE: list[ZoneInfo] = []
+
+
+def _when(value: datetime | None) -> str:
+    """A stored (UTC) time in the newspaper's time zone."""
+    if value is None:
+        return "-"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if _ZONE:
+        value = value.astimezone(_ZONE[0])
+    return value.strftime("%Y-%m-%d %H:%M:%S")
