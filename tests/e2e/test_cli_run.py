@@ -105,14 +105,28 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(tmp_path: Path) -> None:
         env=_env(),
     )
     log = LogReader(process)
+    numbers = {"china_mobile": "13800138000", "china_unicom": "13012345678",
+               "china_telecom": "13312345678"}
+    expected = [("SD", "回复Y确认订购", "pending"), ("Y", "成功订阅", "active"),
+                ("0000", "已订购", "active"), ("TD", "成功退订", "cancelled")]
     try:
         log.wait_for(r"link: bound to", count=3)
         for carrier, code in CARRIERS.items():
-            result = sdgw(config, "sim", "mo", "--carrier", carrier, "--from", "13800138000",
-                          "--to", code, "--text", "SD", "--wait", "1")
-            assert result.returncode == 0, result.stderr
-            assert f"MO  13800138000 → {code} ({carrier}): SD" in result.stdout
-            log.wait_for(rf"MO on {carrier} from 13800138000", timeout=5)
+            number = numbers[carrier]
+            for text, reply, status in expected:
+                result = sdgw(config, "sim", "mo", "--carrier", carrier, "--from", number,
+                              "--to", code, "--text", text, "--wait", "3")
+                assert result.returncode == 0, result.stderr
+                assert f"MO  {number} → {code} ({carrier}): {text}" in result.stdout
+                assert f"MT  {code} → {number}" in result.stdout, result.stdout
+                assert reply in result.stdout, result.stdout
+                assert "【测试手机报】" in result.stdout
+                shown = sdgw(config, "subscribers", "--number", number)
+                assert shown.returncode == 0, shown.stderr
+                assert f"{number}   {carrier}" in shown.stdout
+                assert f" {status} " in shown.stdout.splitlines()[1], shown.stdout
+        listing = sdgw(config, "subscribers", "--status", "cancelled")
+        assert all(n in listing.stdout for n in numbers.values())
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
@@ -120,6 +134,9 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(tmp_path: Path) -> None:
     assert code == 0, log.text
     assert log.text.count("unbound (by us)") == 3, log.text
     assert "Traceback" not in log.text
+    history = sdgw(config, "subscribers", "--number", "13800138000").stdout
+    assert "none → pending" in history and "active → cancelled" in history
+    assert "consent: 'Y'" in history
 
 
 def test_sim_mo_without_a_running_gateway_says_so(tmp_path: Path) -> None:

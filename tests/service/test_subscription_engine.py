@@ -1,0 +1,258 @@
+"""The subscription engine against a real database (SQLite, and PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, func, select
+
+from carriers.messages import InboundMessage
+from gateway.db.engine import make_session_factory
+from gateway.db.models import InboundMessage as InboundRow
+from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
+from gateway.subscriptions.machine import Status, replay
+from gateway.subscriptions.service import MoResult, handle_mo, make_settings
+from gateway.templating import make_environment, render_text
+from tests.conftest import REPO_ROOT
+
+T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+CODES = {"china_mobile": "10658000", "china_unicom": "106558000678",
+         "china_telecom": "106597009"}
+SETTINGS = make_settings(
+    short_codes=CODES,
+    newspaper={"name": "山东手机报", "price": "3元/月", "signature": "山东手机报"},
+    confirm_window=timedelta(hours=24),
+    help_period=timedelta(hours=1),
+    duplicate_window=timedelta(minutes=2),
+)
+ENVIRONMENT = make_environment(REPO_ROOT / "templates")
+
+
+def render(name: str, context: dict) -> str:
+    return render_text(ENVIRONMENT, name, **context)
+
+
+class Engine_:
+    """Sends MOs through handle_mo, one transaction each, on a clock the test moves."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.sessions = make_session_factory(engine)
+        self.now = T0
+        self._ids = itertools.count(1)
+
+    def mo(self, text: str, source: str = "13800138000", carrier: str = "china_mobile",
+           to: str | None = None, message_id: str | None = None,
+           advance: timedelta = timedelta(minutes=5)) -> MoResult:
+        self.now += advance
+        message = InboundMessage(carrier=carrier, source=source,
+                                 destination=to or CODES[carrier], text=text,
+                                 received_at=self.now, carrier_message_id=message_id)
+        with self.sessions.begin() as session:
+            return handle_mo(session, message, settings=SETTINGS, render=render, now=self.now)
+
+    def subscriber(self, msisdn: str = "13800138000") -> Subscriber | None:
+        with self.sessions() as session:
+            return session.scalars(select(Subscriber).where(Subscriber.msisdn == msisdn)).first()
+
+    def events(self, msisdn: str = "13800138000") -> list[SubscriptionEvent]:
+        with self.sessions() as session:
+            return list(session.scalars(select(SubscriptionEvent).where(
+                SubscriptionEvent.msisdn == msisdn).order_by(SubscriptionEvent.id)))
+
+
+@pytest.fixture
+def gw(engine: Engine) -> Engine_:
+    return Engine_(engine)
+
+
+def test_the_whole_dialog(gw: Engine_) -> None:
+    prompt = gw.mo("SD")
+    assert prompt.outcome == "confirm_prompt"
+    assert prompt.reply is not None
+    assert "回复Y确认" in prompt.reply.text and "3元/月" in prompt.reply.text
+    assert prompt.reply.text.startswith("【山东手机报】")
+    assert gw.subscriber().status == "pending"
+
+    welcome = gw.mo("Y")
+    assert welcome.outcome == "welcome"
+    subscriber = gw.subscriber()
+    assert subscriber.status == "active"
+    assert subscriber.consent_text == "Y" and subscriber.consent_inbound_id == welcome.inbound_id
+
+    listing = gw.mo("0000")
+    assert listing.outcome == "subscription_list"
+    assert "TD" in listing.reply.text and "10658000" in listing.reply.text
+
+    bye = gw.mo("TD")
+    assert bye.outcome == "unsubscribed"
+    assert gw.subscriber().status == "cancelled"
+    events = gw.events()
+    assert [(e.old_status, e.new_status) for e in events] == [
+        ("none", "pending"), ("pending", "active"), ("active", "cancelled")]
+    assert [e.mo_text for e in events] == ["SD", "Y", "TD"]
+    assert all(e.carrier == "china_mobile" and e.short_code == "10658000" for e in events)
+
+
+@pytest.mark.parametrize("text", ["SD", "sd", "ＳＤ", " SD。", "Sd 手机报", "sD！"])
+def test_subscribe_forms(gw: Engine_, text: str) -> None:
+    assert gw.mo(text).outcome == "confirm_prompt"
+
+
+@pytest.mark.parametrize("text", ["Y", "y", "Ｙ", "是", " y 。"])
+def test_confirm_forms(gw: Engine_, text: str) -> None:
+    gw.mo("SD")
+    assert gw.mo(text).outcome == "welcome"
+
+
+@pytest.mark.parametrize("text", ["TD", "td", "QX", "退订", "TD10658000", "td 10658000",
+                                  "ＴＤ", "00000"])
+def test_unsubscribe_forms(gw: Engine_, text: str) -> None:
+    gw.mo("SD")
+    gw.mo("Y")
+    assert gw.mo(text).outcome == "unsubscribed"
+    assert gw.subscriber().status == "cancelled"
+
+
+@pytest.mark.parametrize("text", ["你好", "SDXYZ", "", "YES", "TD999"])
+def test_anything_else_gets_help(gw: Engine_, text: str) -> None:
+    result = gw.mo(text)
+    assert result.outcome == "help"
+    assert "SD" in result.reply.text and "TD" in result.reply.text
+
+
+def test_confirmation_window_edges(gw: Engine_) -> None:
+    gw.mo("SD")
+    assert gw.mo("Y", advance=timedelta(hours=24)).outcome == "welcome"  # inclusive
+    other = "13900139000"
+    gw.mo("SD", source=other)
+    late = gw.mo("Y", source=other, advance=timedelta(hours=24, seconds=1))
+    assert late.outcome == "confirm_expired"
+    assert gw.subscriber(other).status == "none"
+
+
+def test_replies_that_change_nothing(gw: Engine_) -> None:
+    assert gw.mo("Y").outcome == "nothing_pending"
+    assert gw.mo("TD").outcome == "not_subscribed"
+    assert gw.subscriber() is None
+    gw.mo("SD")
+    gw.mo("Y")
+    before = len(gw.events())
+    assert gw.mo("SD").outcome == "already_subscribed"
+    assert gw.subscriber().status == "active"
+    assert len(gw.events()) == before
+
+
+def test_redelivered_mo_is_processed_once(gw: Engine_) -> None:
+    assert gw.mo("SD", message_id="abc").outcome == "confirm_prompt"
+    again = gw.mo("SD", message_id="abc", advance=timedelta(hours=3))
+    assert again.outcome == "duplicate" and again.reply is None
+    # Without a carrier id: the same number, code and text within the window is a re-delivery.
+    assert gw.mo("Y", advance=timedelta(minutes=1)).outcome == "welcome"
+    assert gw.mo("Y", advance=timedelta(seconds=30)).outcome == "duplicate"
+    assert gw.mo("Y", advance=timedelta(minutes=3)).outcome == "already_subscribed"
+    assert [e.new_status for e in gw.events()] == ["pending", "active"]
+
+
+def test_crash_before_commit_then_redelivery_applies_once(gw: Engine_, engine: Engine) -> None:
+    message = InboundMessage(carrier="china_mobile", source="13800138000",
+                             destination="10658000", text="SD", received_at=T0)
+    with pytest.raises(RuntimeError), gw.sessions.begin() as session:
+        handle_mo(session, message, settings=SETTINGS, render=render, now=T0)
+        raise RuntimeError("process killed before commit")
+    assert gw.subscriber() is None
+    with gw.sessions.begin() as session:
+        assert handle_mo(session, message, settings=SETTINGS, render=render,
+                         now=T0).outcome == "confirm_prompt"
+    with gw.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboundRow)) == 1
+    assert len(gw.events()) == 1
+
+
+def test_help_is_rate_limited_per_number(gw: Engine_) -> None:
+    assert gw.mo("hello").outcome == "help"
+    assert gw.mo("what?").outcome == "help_suppressed"
+    assert gw.mo("anyone", source="13900000000").outcome == "help"
+    assert gw.mo("still there?", advance=timedelta(hours=1)).outcome == "help"
+    with gw.sessions() as session:
+        replies = session.scalar(select(func.count()).select_from(OutboundMessage))
+    assert replies == 3
+
+
+@pytest.mark.parametrize("number", ["12345", "+1 415 555 0100", "2380013800", "abc",
+                                    "10658000123"])
+def test_invalid_numbers_never_become_subscribers(gw: Engine_, number: str) -> None:
+    result = gw.mo("SD", source=number)
+    assert result.outcome == "invalid_number" and result.reply is None
+    with gw.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
+        assert session.scalar(select(InboundRow.outcome)) == "invalid_number"
+
+
+@pytest.mark.parametrize("number", ["+86 138 0013 8000", "86-138-0013-8000", "008613800138000"])
+def test_number_formats_are_normalised(gw: Engine_, number: str) -> None:
+    gw.mo("SD", source=number)
+    assert gw.subscriber("13800138000").status == "pending"
+
+
+def test_extension_routing(gw: Engine_) -> None:
+    result = gw.mo("SD", to="10658000123")
+    assert result.reply.source == "10658000123"
+    subscriber = gw.subscriber()
+    assert (subscriber.short_code, subscriber.extension) == ("10658000", "123")
+    assert gw.events()[0].extension == "123"
+    assert gw.mo("SD", to="10690000").outcome == "unknown_service"
+    assert gw.mo("SD", carrier="china_unicom", to="10658000").outcome == "unknown_service"
+
+
+def test_portability_the_link_decides_the_carrier(gw: Engine_) -> None:
+    unicom_number = "13012345678"
+    gw.mo("SD", source=unicom_number, carrier="china_mobile")
+    subscriber = gw.subscriber(unicom_number)
+    assert subscriber.carrier == "china_mobile"
+    assert subscriber.prefix_carrier == "china_unicom"
+    gw.mo("Y", source=unicom_number, carrier="china_unicom")
+    subscriber = gw.subscriber(unicom_number)
+    assert subscriber.carrier == "china_unicom" and subscriber.prefix_carrier is None
+    assert subscriber.status == "active"
+
+
+_NUMBERS = [f"1380000{n:04d}" for n in range(6)]
+_TEXTS = ["SD", "Y", "TD", "0000", "00000", "是", "退订", "hi", "sd", "QX"]
+_runs = itertools.count()
+
+
+def test_random_mo_sequences_leave_state_matching_the_event_log(engine: Engine) -> None:
+    """Random MO sequences from many numbers: each number ends in exactly one state, and
+    that state is what its event log replays to."""
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.sampled_from(range(len(_NUMBERS))), st.sampled_from(_TEXTS),
+                              st.integers(min_value=0, max_value=40 * 3600)),
+                    min_size=1, max_size=40))
+    def check(steps: list[tuple[int, str, int]]) -> None:
+        gw = Engine_(engine)
+        run = next(_runs)
+        prefix = f"13{run % 10}{run // 10 % 10}"  # fresh numbers per example, same database
+        numbers = [prefix + n[4:] for n in _NUMBERS]
+        for index, text, seconds in steps:
+            gw.mo(text, source=numbers[index], advance=timedelta(seconds=seconds + 200))
+        with gw.sessions() as session:
+            for number in numbers:
+                rows = session.scalars(
+                    select(Subscriber).where(Subscriber.msisdn == number)).all()
+                events = list(session.scalars(select(SubscriptionEvent).where(
+                    SubscriptionEvent.msisdn == number).order_by(SubscriptionEvent.id)))
+                if not rows:
+                    assert events == []
+                    continue
+                [subscriber] = rows
+                replayed = replay([(Status(e.old_status), Status(e.new_status),
+                                    e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC))
+                                   for e in events])
+                assert replayed.status.value == subscriber.status
+
+    check()
