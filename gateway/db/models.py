@@ -105,6 +105,10 @@ class Subscriber(Base):
     consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_help_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_format: Mapped[str] = mapped_column(String(8), default="sms")
+    undeliverable_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Consecutive editions that came back undeliverable."""
+    flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set when the streak reaches the configured limit: operators should look."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

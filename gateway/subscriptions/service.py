@@ -23,6 +23,7 @@ from carriers.numbers import InvalidNumber, normalise_msisdn, prefix_carrier
 from carriers.service_codes import Route, ServiceCodeRouter
 from gateway.db.models import InboundMessage as InboundRow
 from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
+from gateway.dispatch.store import cancel_for_subscriber
 from gateway.message_log import record_inbound
 from gateway.subscriptions.help_limit import help_allowed
 from gateway.subscriptions.keywords import CommandKind, parse_command
@@ -138,6 +139,11 @@ def handle_mo(
         if decision.transition is not None:
             subscriber = subscriber or _new_subscriber(session, msisdn, message, route, now)
             _store_state(subscriber, decision.state, message, route, now)
+            if decision.transition.new is Status.CANCELLED:
+                cancelled = cancel_for_subscriber(session, subscriber.id)
+                if cancelled:
+                    log.info("%s unsubscribed: %d digest message(s) not yet sent are cancelled",
+                             msisdn, cancelled)
             if outcome is Outcome.WELCOME:
                 subscriber.consent_inbound_id = inbound_id
                 subscriber.consent_text = message.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from gateway.db import edition_models  # noqa: F401  (registers the article/edition tables)
+from gateway.db import dispatch_models, edition_models  # noqa: F401  (registers their tables)
 from gateway.db.models import Base
 
 engine = context.config.attributes["engine"]

@@ -1,0 +1,381 @@
+"""Sending a frozen edition to every subscriber, per carrier, over that carrier's link.
+
+One loop per carrier claims deliveries in batches, marks a small chunk ``sending``
+(committed) just before handing it to the link, keeps a bounded number of messages
+ahead of the link (never the whole base in memory), and writes results and receipts
+in batches from a thread pool.  Digest traffic uses the link's bulk lane, so replies
+to subscribers' own MOs overtake it.  Quiet hours and pauses hold the loop; rows it
+had claimed are given back meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twisted.internet import defer, task
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
+
+from carriers.messages import (
+    DeliveryReceipt,
+    Lane,
+    MessagePart,
+    OutboundMessage,
+    SubmitResult,
+)
+from gateway.db.dispatch_models import Dispatch
+from gateway.db.edition_models import EditionRender, EditionRenderSegment
+from gateway.db.threads import DatabaseThreads
+from gateway.dispatch import store
+from gateway.dispatch.quiet_hours import QuietHours
+from gateway.editions.build import freeze_edition
+from gateway.message_log import apply_receipt, keep_unmatched
+
+log = logging.getLogger(__name__)
+
+
+class Link(Protocol):
+    def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DispatchSettings:
+    node: str
+    """This process's name; claims carry it (set it differently per process)."""
+    batch_size: int = 1000
+    chunk: int = 64
+    """Deliveries marked ``sending`` per transaction: what a crash can leave uncertain."""
+    max_ahead: int = 512
+    """Messages handed to a link and not yet answered."""
+    flush_interval: float = 0.05
+    flush_size: int = 1000
+    retry_initial: float = 30.0
+    retry_max: float = 600.0
+    deadline: timedelta = timedelta(hours=12)
+    flag_after: int = 3
+    stale_after: float = 300.0
+    """Rows a node has not touched for this long belong to a dead node."""
+    quiet: Mapping[str, QuietHours] = field(default_factory=dict)
+
+
+def load_parts(session: Session, edition_id: int) -> dict[tuple[str, str], tuple[MessagePart, ...]]:
+    """The stored bytes of an edition: (carrier, format) → the SMs every subscriber gets."""
+    parts: dict[tuple[str, str], tuple[MessagePart, ...]] = {}
+    renders = session.scalars(select(EditionRender).where(EditionRender.edition_id == edition_id))
+    for render in renders:
+        segments = session.scalars(select(EditionRenderSegment).where(
+            EditionRenderSegment.render_id == render.id).order_by(EditionRenderSegment.number))
+        parts[(render.carrier, render.format)] = tuple(
+            MessagePart(payload=s.short_message, data_coding=s.data_coding, has_udh=s.udhi)
+            for s in segments
+        )
+    return parts
+
+
+class BatchWriter:
+    """Collects items and writes them in one transaction per batch, one batch at a time.
+
+    ``add`` returns a Deferred that fires once the item's batch has committed (receipts are
+    acknowledged to the SMSC only then).
+    """
+
+    def __init__(
+        self, database: DatabaseThreads, clock: IReactorTime,
+        write: Callable[[Session, list[Any]], None], *, interval: float, size: int,
+    ) -> None:
+        self._database = database
+        self._clock = clock
+        self._write = write
+        self._interval = interval
+        self._size = size
+        self._items: list[Any] = []
+        self._waiters: list[defer.Deferred[None]] = []
+        self._timer: Any = None
+        self._lock = defer.DeferredLock()
+
+    def add(self, item: Any) -> defer.Deferred[None]:
+        self._items.append(item)
+        waiter = defer.Deferred[None]()
+        self._waiters.append(waiter)
+        if len(self._items) >= self._size:
+            self.flush()
+        elif self._timer is None:
+            self._timer = self._clock.callLater(self._interval, self.flush)
+        return waiter
+
+    def flush(self) -> defer.Deferred[None]:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        items, self._items = self._items, []
+        waiters, self._waiters = self._waiters, []
+        if not items:
+            return self._lock.run(lambda: defer.succeed(None))
+
+        def write() -> defer.Deferred[None]:
+            return self._database.transaction(lambda session: self._write(session, items))
+
+        def done(result: object) -> None:
+            if isinstance(result, Failure):
+                log.error("a batch of %d could not be written: %s", len(items),
+                          result.getErrorMessage())
+            for waiter in waiters:
+                if isinstance(result, Failure):
+                    waiter.errback(result)
+                else:
+                    waiter.callback(None)
+
+        return self._lock.run(write).addBoth(done)
+
+
+class DispatchRunner:
+    """Runs dispatches of this process; several processes may run the same one."""
+
+    def __init__(
+        self, *, database: DatabaseThreads, links: Mapping[str, Link],
+        settings: DispatchSettings, clock: IReactorTime,
+    ) -> None:
+        self._database = database
+        self._links = links
+        self.settings = settings
+        self._clock = clock
+        self._paused: set[int] = set()
+        self._running: dict[int, defer.Deferred[Any]] = {}
+        self.receipts = BatchWriter(database, clock, self._write_receipts,
+                                    interval=settings.flush_interval, size=settings.flush_size)
+
+    # -- public ------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.seconds(), UTC)
+
+    def recover(self) -> defer.Deferred[dict[str, int]]:
+        """Release this node's claims from a previous run, and those of dead nodes."""
+        stale = self._clock.seconds() - self.settings.stale_after
+        return self._database.transaction(
+            lambda session: store.recover(session, node=self.settings.node, stale_before=stale)
+        )
+
+    async def dispatch(self, edition_id: int, *, cutoff: datetime | None = None) -> list[int]:
+        """Start (or resume) sending ``edition_id`` on every carrier that has a link."""
+        now = self.now()
+        cutoff = cutoff or now
+        deadline = now + self.settings.deadline
+
+        def prepare(session: Session) -> list[int]:
+            freeze_edition(session, edition_id, now=now)
+            ids = []
+            for carrier in self._links:
+                dispatch_id = store.create_dispatch(
+                    session, edition_id=edition_id, carrier=carrier, cutoff=cutoff,
+                    deadline=deadline, now=now)
+                ids.append(dispatch_id)
+            return ids
+
+        dispatch_ids = await self._database.transaction(prepare)
+        for dispatch_id in dispatch_ids:
+            total = await self._database.transaction(
+                lambda session, d=dispatch_id: store.materialise(session, d))
+            log.info("dispatch #%d of edition #%d: %d deliveries", dispatch_id, edition_id,
+                     total)
+        await defer.gatherResults([self.run(d) for d in dispatch_ids], consumeErrors=True)
+        return dispatch_ids
+
+    def run(self, dispatch_id: int) -> defer.Deferred[Any]:
+        """Run one dispatch's loop in this process (once at a time per dispatch)."""
+        if dispatch_id not in self._running:
+            running = defer.ensureDeferred(self._run(dispatch_id))
+
+            def forget(result: object) -> object:
+                self._running.pop(dispatch_id, None)
+                return result
+
+            self._running[dispatch_id] = running.addBoth(forget)
+        return self._running[dispatch_id]
+
+    def resume_all(self) -> defer.Deferred[list[int]]:
+        """Resume every dispatch left running (after a restart)."""
+
+        def open_dispatches(session: Session) -> list[int]:
+            return list(session.scalars(select(Dispatch.id).where(
+                Dispatch.status.in_(("preparing", "running")),
+                Dispatch.carrier.in_(list(self._links)))))
+
+        def start(ids: list[int]) -> list[int]:
+            for dispatch_id in ids:
+                log.info("resuming dispatch #%d", dispatch_id)
+                self.run(dispatch_id)
+            return ids
+
+        return self._database.transaction(open_dispatches).addCallback(start)
+
+    def set_paused(self, dispatch_id: int, paused: bool) -> defer.Deferred[None]:
+        def write(session: Session) -> None:
+            dispatch = session.get(Dispatch, dispatch_id)
+            if dispatch is not None and dispatch.status in ("running", "paused"):
+                dispatch.status = "paused" if paused else "running"
+
+        (self._paused.add if paused else self._paused.discard)(dispatch_id)
+        return self._database.transaction(write)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def _run(self, dispatch_id: int) -> None:
+        settings = self.settings
+
+        def load(session: Session) -> tuple[Dispatch, dict[tuple[str, str], Any]]:
+            dispatch = session.get(Dispatch, dispatch_id)
+            assert dispatch is not None
+            store.materialise(session, dispatch_id)
+            return dispatch, load_parts(session, dispatch.edition_id)
+
+        dispatch, parts = await self._database.transaction(load)
+        carrier = dispatch.carrier
+        link = self._links[carrier]
+        deadline = _utc(dispatch.deadline_at).timestamp()
+        quiet = settings.quiet.get(carrier)
+        semaphore = defer.DeferredSemaphore(settings.max_ahead)
+        results = BatchWriter(
+            self._database, self._clock,
+            lambda session, items: self._write_results(session, items, carrier, deadline),
+            interval=settings.flush_interval, size=settings.flush_size)
+        claimed: deque[store.Claimed] = deque()
+        started = self._clock.seconds()
+        sent = 0
+        log.info("dispatch #%d (%s): sending", dispatch_id, carrier)
+        while True:
+            hold = self._hold(dispatch_id, quiet)
+            if hold is not None:
+                if claimed:
+                    ids = [c.id for c in claimed]
+                    claimed.clear()
+                    await self._database.transaction(
+                        lambda session, ids=ids: store.release(session, ids, node=settings.node))
+                await self._wait_for_everything(semaphore, results)
+                log.info("dispatch #%d (%s): %s; holding", dispatch_id, carrier, hold[0])
+                await task.deferLater(self._clock, hold[1], lambda: None)
+                if await self._finished(dispatch_id):
+                    break
+                continue
+            if not claimed:
+                batch = await self._database.transaction(
+                    lambda session: store.claim(session, dispatch_id=dispatch_id,
+                                                node=settings.node, limit=settings.batch_size,
+                                                now=self._clock.seconds()))
+                if not batch:
+                    await self._wait_for_everything(semaphore, results)
+                    open_count, next_retry = await self._database.transaction(
+                        lambda session: store.remaining(session, dispatch_id))
+                    if open_count == 0:
+                        break
+                    delay = 1.0
+                    if next_retry:
+                        delay = min(max(next_retry - self._clock.seconds(), 0.05), 5.0)
+                    await task.deferLater(self._clock, delay, lambda: None)
+                    continue
+                claimed.extend(batch)
+            chunk = [claimed.popleft() for _ in range(min(settings.chunk, len(claimed)))]
+            ids = [c.id for c in chunk]
+            sending = await self._database.transaction(
+                lambda session, ids=ids: store.mark_sending(session, ids, node=settings.node,
+                                                            now=self._clock.seconds()))
+            for row in chunk:
+                if row.id not in sending:
+                    continue  # cancelled (unsubscribed) since it was claimed
+                message_parts = parts.get((carrier, row.message_format)) or parts.get(
+                    (carrier, "sms"))
+                await semaphore.acquire()
+                if not message_parts:
+                    semaphore.release()
+                    results.add(store.SendResult(row.id, (), row.attempts))
+                    continue
+                submitted = link.submit(OutboundMessage(
+                    source=row.source_addr, destination=row.msisdn, parts=message_parts,
+                    lane=Lane.BULK))
+                submitted.addCallback(
+                    lambda outcome, row=row: results.add(
+                        store.SendResult(row.id, tuple(outcome), row.attempts)
+                    ).addErrback(lambda _: None))  # logged by the writer; rows stay "sending"
+                submitted.addBoth(_release(semaphore))
+                sent += 1
+        await self._wait_for_everything(semaphore, results)
+        elapsed = self._clock.seconds() - started
+
+        def finish(session: Session) -> None:
+            row = session.get(Dispatch, dispatch_id)
+            if row is not None and row.status != "done":
+                row.status = "done"
+                row.finished_at = self.now()
+
+        await self._database.transaction(finish)
+        log.info("dispatch #%d (%s): done; %d sent by this process in %.1fs", dispatch_id,
+                 carrier, sent, elapsed)
+
+    def _hold(self, dispatch_id: int, quiet: QuietHours | None) -> tuple[str, float] | None:
+        """Why and how long to wait before sending more, or None to go on."""
+        if dispatch_id in self._paused:
+            return "paused", 1.0
+        if quiet is not None:
+            now = self.now()
+            if quiet.is_quiet(now):
+                return "quiet hours", max((quiet.ends_after(now) - now).total_seconds(), 1.0)
+        return None
+
+    async def _finished(self, dispatch_id: int) -> bool:
+        open_count, _ = await self._database.transaction(
+            lambda session: store.remaining(session, dispatch_id))
+        return open_count == 0
+
+    async def _wait_for_everything(
+        self, semaphore: defer.DeferredSemaphore, results: BatchWriter
+    ) -> None:
+        """Until every message handed to the link is answered and its result written."""
+        held = []
+        for _ in range(semaphore.limit):
+            await semaphore.acquire()
+            held.append(None)
+        for _ in held:
+            semaphore.release()
+        await results.flush()
+
+    # -- batched writes (thread pool) --------------------------------------------------------
+
+    def _write_results(
+        self, session: Session, items: list[store.SendResult], carrier: str, deadline: float
+    ) -> None:
+        attempts = max((item.attempts for item in items), default=0)
+        delay = min(self.settings.retry_initial * (2 ** attempts), self.settings.retry_max)
+        store.record_results(session, items, carrier=carrier, now=self.now(),
+                             retry_at=self._clock.seconds() + delay, deadline=deadline)
+        message_ids = [r.message_id for item in items for r in item.results if r.message_id]
+        early = store.take_unmatched(session, carrier, message_ids)
+        if early:
+            store.apply_receipts(session, early, flag_after=self.settings.flag_after,
+                                 now=self.now())
+
+    def _write_receipts(self, session: Session, receipts: list[DeliveryReceipt]) -> None:
+        leftover = store.apply_receipts(session, receipts, flag_after=self.settings.flag_after,
+                                        now=self.now())
+        for receipt in leftover:
+            if not apply_receipt(session, receipt):
+                keep_unmatched(session, receipt)
+
+
+def _release(semaphore: defer.DeferredSemaphore) -> Callable[[object], object]:
+    def release(result: object) -> object:
+        semaphore.release()
+        return result
+
+    return release
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
