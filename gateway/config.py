@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +140,8 @@ class GatewayConfig:
     templates_dir: str = ""
     """Folder of the Jinja2 templates; empty = the ``templates/`` folder shipped with sdgw."""
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    editions: EditionsConfig = field(default_factory=lambda: EditionsConfig())
+    content: ContentConfig = field(default_factory=lambda: ContentConfig())
     path: Path = Path("config/gateway.toml")
     """The file this was read from (set by the loader, not a key)."""
 
@@ -255,6 +259,7 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
     level = config.logging.level.lower()
     if level not in ("debug", "info", "warning", "error"):
         raise ConfigError(shown, "logging.level", "expected debug, info, warning or error")
+    _check_editions(config, shown)
 
 
 def _check_range(shown: str, key: str, value: float, low: float, high: float) -> None:
@@ -333,3 +338,104 @@ def _convert(hint: Any, value: object, shown: str, key: str) -> Any:
         return value
     shown_value = repr(value) if not isinstance(value, dict | list) else type(value).__name__
     raise ConfigError(shown, key, f"expected {_describe(hint)}, got {shown_value}")
+
+
+# -- articles, editions and the MMS content server (issue 4) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditionSlotConfig:
+    label: str
+    """How subscribers see the slot, e.g. 早报."""
+    time: str
+    """Local time ("HH:MM") the slot's edition goes out."""
+
+
+def _default_edition_slots() -> dict[str, EditionSlotConfig]:
+    return {
+        "morning": EditionSlotConfig(label="早报", time="07:00"),
+        "evening": EditionSlotConfig(label="晚报", time="18:00"),
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditionsConfig:
+    slots: dict[str, EditionSlotConfig] = field(default_factory=_default_edition_slots)
+    """Slot name → label and time. A ``[editions.slots.*]`` table replaces the defaults."""
+    channel_weights: dict[str, float] = field(default_factory=dict)
+    """Channel path (``"教育新闻"`` or ``"教育新闻/教育热点"``) → weight; heavier first.
+    The longest configured path an article's channel starts with counts; others weigh 0."""
+    order: dict[str, str] = field(default_factory=dict)
+    """Explicit article order per edition: ``"2020-11-18/morning" = "12,7,9"`` (article
+    ids); ``sdgw edition build --order`` wins over it."""
+    max_articles: int = 8
+    mms_max_bytes: dict[str, int] = field(default_factory=dict)
+    """Carrier → MMS size limit in octets, overriding the carrier default (100 KB)."""
+    mms_expiry_hours: float = 72.0
+    """How long the MMS notification says the message stays retrievable."""
+    sms_reference_bits: int = 8
+    """Concatenation reference of the SMS digest: 8 or 16 bits."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContentConfig:
+    host: str = "127.0.0.1"
+    port: int = 8081
+    base_url: str = "http://127.0.0.1:8081"
+    """How handsets reach the content server; MMS content locations start with it."""
+
+
+_SLOT_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+_SLOT_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+_ORDER_KEY = re.compile(r"(\d{4}-\d{2}-\d{2})/(.+)")
+
+
+def _check_editions(config: GatewayConfig, shown: str) -> None:
+    editions = config.editions
+    if not editions.slots:
+        raise ConfigError(shown, "editions.slots", "expected at least one slot")
+    for name, slot in editions.slots.items():
+        if not _SLOT_NAME.fullmatch(name):
+            raise ConfigError(shown, f"editions.slots.{name}",
+                              "expected a slot name of lower-case letters, digits, _ or -")
+        if not slot.label.strip():
+            raise ConfigError(shown, f"editions.slots.{name}.label", "expected a label")
+        if not _SLOT_TIME.fullmatch(slot.time):
+            raise ConfigError(shown, f"editions.slots.{name}.time", 'expected "HH:MM"')
+    for key, ids in editions.order.items():
+        match = _ORDER_KEY.fullmatch(key)
+        if match is None or match.group(2) not in editions.slots:
+            raise ConfigError(shown, f"editions.order.{key}",
+                              'expected a key "YYYY-MM-DD/slot" naming a configured slot')
+        try:
+            date.fromisoformat(match.group(1))
+            parse_article_ids(ids)
+        except ValueError as exc:
+            raise ConfigError(shown, f"editions.order.{key}", str(exc)) from None
+    _check_range(shown, "editions.max_articles", editions.max_articles, 1, 50)
+    for carrier, limit in editions.mms_max_bytes.items():
+        if carrier not in CARRIER_NAMES:
+            raise ConfigError(shown, f"editions.mms_max_bytes.{carrier}",
+                              f"unknown carrier; expected one of {CARRIER_NAMES}")
+        _check_range(shown, f"editions.mms_max_bytes.{carrier}", limit, 1024, 5_000_000)
+    if editions.mms_expiry_hours <= 0:
+        raise ConfigError(shown, "editions.mms_expiry_hours", "expected hours > 0")
+    if editions.sms_reference_bits not in (8, 16):
+        raise ConfigError(shown, "editions.sms_reference_bits", "expected 8 or 16")
+    content = config.content
+    _check_range(shown, "content.port", content.port, 1, 65535)
+    if not content.base_url.startswith(("http://", "https://")):
+        raise ConfigError(shown, "content.base_url", 'expected a URL starting with "http://"')
+
+
+def parse_article_ids(text: str) -> list[int]:
+    """``"12, 7,9"`` → ``[12, 7, 9]``; raise ValueError for anything else or a repeated id."""
+    ids: list[int] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item.isdigit() or int(item) < 1:
+            raise ValueError(f"expected article ids separated by commas, got {item!r}")
+        if int(item) in ids:
+            raise ValueError(f"article id {item} is given twice")
+        ids.append(int(item))
+    return ids
