@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -401,7 +401,7 @@ def build_edition(
     ).first()
     if edition is not None and edition.status == EDITION_FROZEN:
         raise EditionFrozenError(
-            f"edition {key} (#{edition.id}) is frozen since {edition.frozen_at:%Y-%m-%d %H:%M}: "
+            f"edition {key} (#{edition.id}) is frozen since {utc_text(edition.frozen_at)}: "
             "its dispatch has started, so it is never rebuilt"
         )
     articles = session.scalars(
@@ -479,6 +479,15 @@ def build_edition(
         renders=tuple(summary),
         skipped_images=tuple(skipped),
     )
+
+
+def utc_text(moment: datetime | None) -> str:
+    """``2020-11-18 07:30 UTC`` (SQLite hands back naive UTC, PostgreSQL aware values)."""
+    if moment is None:
+        return "-"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def freeze_edition(session: Session, edition_id: int, *, now: datetime) -> Edition:

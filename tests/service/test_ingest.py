@@ -64,7 +64,7 @@ def test_the_sample_page_is_stored_with_exactly_its_fields(engine: Engine) -> No
     assert article.origin == SHAPINGBA.name
     assert article.source_file == str(SHAPINGBA.resolve())
     assert article.ingested_at is not None and article.updated_at is None
-    assert [image["caption"] for image in article.images][0] == "新时代“一校一品”党建品牌创建工作现场"
+    assert article.images[0] == {"src": None, "caption": "新时代“一校一品”党建品牌创建工作现场"}
 
 
 def test_every_sample_goes_in_once_and_again_is_unchanged(engine: Engine) -> None:
