@@ -2,8 +2,241 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
+
+from gateway.config import CARRIER_NAMES, parse_article_ids
+from gateway.errors import GatewayError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
 
 
 def register(commands: Any) -> None:
     """Add this module's subcommands to the ``sdgw`` parser."""
+    ingest = commands.add_parser(
+        "ingest", help="store article files (scraped text, HTML, RSS/Atom, JSON)",
+        description="Parse article files and folders and store each article once (by "
+        "canonical URL, else by content hash). Prints one line per article (new, unchanged, "
+        "updated, frozen) and one per bad file; exit status 1 if any file failed.")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", type=Path,
+                        help="article files, or folders searched for them")
+    ingest.set_defaults(handler=_ingest)
+
+    edition = commands.add_parser("edition", help="build and preview editions")
+    edition_commands = edition.add_subparsers(title="edition commands", metavar="COMMAND")
+    build = edition_commands.add_parser(
+        "build", help="select a day's articles and render the edition for every carrier",
+        description="Build (or rebuild) the edition of a date and slot: select that day's "
+        "articles in editorial order and render, once per carrier, the SMS digest and the MMS "
+        "edition with its WAP Push notification. A frozen edition is never rebuilt.")
+    _edition_arguments(build)
+    build.add_argument("--order", type=_article_ids, metavar="ID,ID,…",
+                       help="article ids to put first, in this order (default: editions.order)")
+    build.set_defaults(handler=_build)
+    preview = edition_commands.add_parser(
+        "preview", help="print what each carrier's subscribers receive",
+        description="Print the stored edition as each carrier's subscribers receive it: the "
+        "SMS digest segment by segment, the MMS pages with their sizes, the notification.")
+    _edition_arguments(preview)
+    preview.add_argument("--carrier", choices=CARRIER_NAMES, help="only this carrier")
+    preview.set_defaults(handler=_preview)
+
+
+def _edition_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", required=True, type=_date, metavar="YYYY-MM-DD",
+                        help="the newspaper date")
+    parser.add_argument("--slot", required=True, help="a slot of editions.slots, e.g. morning")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _article_ids(text: str) -> list[int]:
+    try:
+        return parse_article_ids(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from gateway.cli import load
+    from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
+
+    config = load(args)
+    engine = make_engine(config.database_url)
+    ensure_schema_current(engine, config.path)
+    return config, make_session_factory(engine)
+
+
+# -- sdgw ingest ------------------------------------------------------------------------------
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.articles import ArticleError, iter_article_files
+    from gateway.articles.ingest import DuplicateArticleError, ingest_file
+
+    _, sessions = _open(args)
+    now = datetime.now(UTC)
+    outcomes: Counter[str] = Counter()
+    failed = 0
+    for given in args.paths:
+        files = list(iter_article_files([given]))
+        if not files:
+            print(f"failed     {given}: no article files in this folder", file=sys.stderr)
+            failed += 1
+        for path in files:
+            try:
+                with sessions.begin() as session:
+                    results = ingest_file(session, path, now=now)
+            except ArticleError as exc:
+                print(f"failed     {exc.path}: {exc.reason}", file=sys.stderr)
+                failed += 1
+                continue
+            except DuplicateArticleError as exc:
+                print(f"failed     {path}: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            except SQLAlchemyError as exc:
+                reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+                print(f"failed     {path}: the database refused it ({reason})", file=sys.stderr)
+                failed += 1
+                continue
+            for result in results:
+                outcomes[result.outcome.value] += 1
+                line = f"{result.outcome.value:<10} #{result.article_id:<5} {result.title}"
+                if result.editions_to_rebuild:
+                    line += f" — rebuild edition {', '.join(result.editions_to_rebuild)}"
+                if result.frozen_editions:
+                    line += (f" — changed, but edition {', '.join(result.frozen_editions)} "
+                             "is frozen: kept as sent")
+                print(f"{line}  [{path}]")
+    counted = ", ".join(f"{outcomes[name]} {name}" for name in
+                        ("new", "updated", "unchanged", "frozen") if outcomes[name])
+    print(f"{sum(outcomes.values())} article(s){': ' + counted if counted else ''}; "
+          f"{failed} file(s) failed")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# -- sdgw edition build -----------------------------------------------------------------------
+
+
+def _build(args: argparse.Namespace) -> int:
+    from gateway.editions.build import build_edition, edition_settings
+    from gateway.editions.selection import SelectionError
+
+    config, sessions = _open(args)
+    settings = edition_settings(config)
+    try:
+        with sessions.begin() as session:
+            built = build_edition(session, settings, newspaper_date=args.date, slot=args.slot,
+                                  explicit_order=args.order, now=datetime.now(UTC))
+    except SelectionError as exc:
+        raise GatewayError(f"edition {args.date.isoformat()}/{args.slot}: {exc}") from None
+    for note in built.skipped_images:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"edition {built.newspaper_date.isoformat()}/{built.slot} (#{built.edition_id}) "
+          f"built: articles {', '.join(f'#{i}' for i in built.article_ids)}")
+    for carrier, kind, size in built.renders:
+        what = f"{size} segment(s)" if kind == "sms" else f"{size:,} octets"
+        print(f"  {carrier:<14} {kind.upper()}  {what}")
+    return EXIT_OK
+
+
+# -- sdgw edition preview ---------------------------------------------------------------------
+
+_CODINGS = {0x00: "GSM 7-bit", 0x08: "UCS2", 0x04: "8-bit data"}
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from gateway.db.edition_models import EDITION_BUILDING
+    from gateway.editions.build import utc_text
+    from gateway.editions.renders import load_edition
+
+    config, sessions = _open(args)
+    with sessions.begin() as session:
+        edition = load_edition(session, args.date, args.slot)
+    key = f"{args.date.isoformat()}/{args.slot}"
+    rebuild = (f"`sdgw edition build --date {args.date.isoformat()} --slot {args.slot}`")
+    if edition is None:
+        raise GatewayError(f"there is no edition {key}; build it with {rebuild}")
+    if edition.status == EDITION_BUILDING:
+        raise GatewayError(f"edition {key} is not built (never built, or an article changed "
+                           f"since); build it with {rebuild}")
+    slots = config.editions.slots
+    label = slots[args.slot].label if args.slot in slots else args.slot
+    when = f"built {utc_text(edition.built_at)}"
+    if edition.frozen_at:
+        when += f", frozen {utc_text(edition.frozen_at)}"
+    print(f"edition {key} ({label}) #{edition.edition_id}: {when}; "
+          f"{len(edition.articles)} article(s)")
+    for article in edition.articles:
+        print(f"  {article.position}. #{article.article_id} {article.title}  "
+              f"[{' › '.join(article.channel)}]")
+    for render in edition.renders:
+        if args.carrier and render.carrier != args.carrier:
+            continue
+        print()
+        if render.format == "sms":
+            _print_sms(render)
+        else:
+            _print_mms(render)
+    return EXIT_OK
+
+
+def _print_sms(render: Any) -> None:
+    from carriers.text_coding import decode_payload
+
+    fitting = render.fitting
+    total = len(render.segments)
+    coding = _CODINGS.get(render.segments[0].data_coding, "?") if total else "?"
+    reference = (f", {fitting['reference_bits']}-bit reference {fitting['reference']}"
+                 if total > 1 else "")
+    print(f"== {render.carrier}: SMS digest, {total} segment(s), {coding}{reference}; "
+          f"limit {fitting['max_segments']} ==")
+    for segment in render.segments:
+        text = decode_payload(segment.payload, segment.data_coding)
+        print(f"--- segment {segment.number}/{total} "
+              f"({_CODINGS.get(segment.data_coding, '?')}, {len(text)} chars) ---")
+        print(text)
+    print("--- end ---")
+    shortened = ", ".join(f"#{i}" for i in fitting["shortened"]) or "none"
+    dropped = ", ".join(f"#{i}" for i in fitting["dropped"]) or "none"
+    print(f"summaries shortened: {shortened}; articles dropped: {dropped}")
+
+
+def _print_mms(render: Any) -> None:
+    fitting = render.fitting
+    pages = render.mms_pages or []
+    print(f"== {render.carrier}: MMS edition, {len(pages)} page(s), {render.mms_size:,} octets; "
+          f"limit {fitting['max_bytes']:,} ==")
+    print(f"content location: {render.content_location}")
+    for page in pages:
+        title = page["title"] or "(cover)"
+        text = f"text {page['text_bytes']:,} B ({page['text_chars']} chars"
+        text += ", shortened)" if page["text_shortened"] else ")"
+        if page["image_bytes"]:
+            kind = page["image_type"].split("/")[-1]
+            image = f"image {page['image_bytes']:,} B {kind}"
+            if page["image"] == "scaled":
+                image += " (scaled)"
+        else:
+            image = "image dropped" if page["image"] == "dropped" else "no image"
+        size = page["text_bytes"] + page["image_bytes"]
+        print(f"  page {page['number']:>2}  {size:>8,} B  {text}; {image}  {title}")
+    content = sum(page["text_bytes"] + page["image_bytes"] for page in pages)
+    print(f"  total {render.mms_size:,} B = pages {content:,} B + SMIL, part and message "
+          f"headers {render.mms_size - content:,} B")
+    segments = render.segments
+    print(f"notification: m-notification-ind in a WAP Push, {len(segments)} binary SMS "
+          f"(8-bit data, port 2948), {sum(len(s.short_message) for s in segments)} octets")
