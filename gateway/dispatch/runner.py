@@ -260,7 +260,8 @@ class DispatchRunner:
                         lambda session, ids=ids: store.release(session, ids, node=settings.node))
                 await self._wait_for_everything(semaphore, results)
                 log.info("dispatch #%d (%s): %s; holding", dispatch_id, carrier, hold[0])
-                await task.deferLater(self._clock, hold[1], lambda: None)
+                wait = max(hold[1] - self._clock.seconds(), 0.0)
+                await task.deferLater(self._clock, wait, lambda: None)
                 if await self._finished(dispatch_id):
                     break
                 continue
@@ -271,6 +272,12 @@ class DispatchRunner:
                                                 now=self._clock.seconds()))
                 if not batch:
                     await self._wait_for_everything(semaphore, results)
+                    orphans = await self._database.transaction(
+                        lambda session: store.settle_orphans(session, dispatch_id,
+                                                             node=settings.node))
+                    if orphans:
+                        log.error("dispatch #%d (%s): %d result(s) could not be recorded; "
+                                  "marked uncertain", dispatch_id, carrier, orphans)
                     open_count, next_retry = await self._database.transaction(
                         lambda session: store.remaining(session, dispatch_id))
                     if open_count == 0:
@@ -286,9 +293,16 @@ class DispatchRunner:
             sending = await self._database.transaction(
                 lambda session, ids=ids: store.mark_sending(session, ids, node=settings.node,
                                                             now=self._clock.seconds()))
-            for row in chunk:
+            for position, row in enumerate(chunk):
                 if row.id not in sending:
                     continue  # cancelled (unsubscribed) since it was claimed
+                if self._hold(dispatch_id, quiet) is not None:
+                    # Quiet hours began (or a pause) mid-chunk: these were never submitted.
+                    unsent = [r.id for r in chunk[position:] if r.id in sending]
+                    await self._database.transaction(
+                        lambda session, ids=unsent: store.unmark_sending(
+                            session, ids, node=settings.node))
+                    break
                 message_parts = parts.get((carrier, row.message_format)) or parts.get(
                     (carrier, "sms"))
                 await semaphore.acquire()
@@ -319,13 +333,14 @@ class DispatchRunner:
                  carrier, sent, elapsed)
 
     def _hold(self, dispatch_id: int, quiet: QuietHours | None) -> tuple[str, float] | None:
-        """Why and how long to wait before sending more, or None to go on."""
+        """Why to wait before sending more and until when (epoch seconds), or None to go on."""
+        now = self._clock.seconds()
         if dispatch_id in self._paused:
-            return "paused", 1.0
+            return "paused", now + 1.0
         if quiet is not None:
-            now = self.now()
-            if quiet.is_quiet(now):
-                return "quiet hours", max((quiet.ends_after(now) - now).total_seconds(), 1.0)
+            current = self.now()
+            if quiet.is_quiet(current):
+                return "quiet hours", quiet.ends_after(current).timestamp()
         return None
 
     async def _finished(self, dispatch_id: int) -> bool:

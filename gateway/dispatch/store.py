@@ -25,6 +25,10 @@ from carriers.messages import DeliveryReceipt, ReceiptState, SubmitOutcome, Subm
 from gateway.db.dispatch_models import Delivery, DeliveryPart, Dispatch
 from gateway.db.models import Subscriber, UnmatchedReceipt
 
+DELIVERIES = Delivery.__table__
+PARTS = DeliveryPart.__table__
+SUBSCRIBERS = Subscriber.__table__
+
 PART_FINAL = {
     ReceiptState.DELIVERED: "delivered",
     ReceiptState.UNDELIVERABLE: "undeliverable",
@@ -137,6 +141,15 @@ def mark_sending(session: Session, ids: Sequence[int], *, node: str, now: float)
     return {row[0] for row in rows}
 
 
+def unmark_sending(session: Session, ids: Sequence[int], *, node: str) -> None:
+    """Rows marked ``sending`` that this node decided not to submit after all."""
+    if ids:
+        session.execute(update(Delivery).where(
+            Delivery.id.in_(list(ids)), Delivery.status == "sending",
+            Delivery.claimed_by == node,
+        ).values(status="pending", claimed_by=None))
+
+
 def release(session: Session, ids: Sequence[int], *, node: str) -> None:
     """Give claimed-but-unsent rows back (pause, quiet hours, shutdown)."""
     if ids:
@@ -182,21 +195,19 @@ def record_results(
                            "b_next": retry_at if status == "pending" else 0.0})
     if submitted:
         session.execute(
-            update(Delivery).where(Delivery.id == bindparam("b_id"))
+            update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
             .values(status="submitted", parts_total=bindparam("b_parts"), submitted_at=now,
-                    attempts=Delivery.attempts + 1),
+                    attempts=DELIVERIES.c.attempts + 1),
             submitted,
-            execution_options={"synchronize_session": False},
         )
-        session.execute(insert(DeliveryPart), parts)
+        session.execute(insert(PARTS), parts)
     if others:
         session.execute(
-            update(Delivery).where(Delivery.id == bindparam("b_id"))
+            update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
             .values(status=bindparam("b_status"), error=bindparam("b_error"),
                     attempts=bindparam("b_attempts"), next_attempt_at=bindparam("b_next"),
                     claimed_by=None),
             others,
-            execution_options={"synchronize_session": False},
         )
     return counts
 
@@ -244,9 +255,9 @@ def apply_receipts(
         per_delivery.setdefault(row.delivery_id, []).append(state)
     if part_updates:
         session.execute(
-            update(DeliveryPart).where(DeliveryPart.id == bindparam("b_id"))
+            update(PARTS).where(PARTS.c.id == bindparam("b_id"))
             .values(status=bindparam("b_status")),
-            part_updates, execution_options={"synchronize_session": False},
+            part_updates,
         )
         delivery_updates = [
             {"b_id": delivery_id,
@@ -255,10 +266,10 @@ def apply_receipts(
             for delivery_id, states in per_delivery.items()
         ]
         session.execute(
-            update(Delivery).where(Delivery.id == bindparam("b_id"))
-            .values(parts_delivered=Delivery.parts_delivered + bindparam("b_ok"),
-                    parts_failed=Delivery.parts_failed + bindparam("b_bad")),
-            delivery_updates, execution_options={"synchronize_session": False},
+            update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
+            .values(parts_delivered=DELIVERIES.c.parts_delivered + bindparam("b_ok"),
+                    parts_failed=DELIVERIES.c.parts_failed + bindparam("b_bad")),
+            delivery_updates,
         )
         _finish_deliveries(session, list(per_delivery), flag_after=flag_after, now=now)
     return [r for key, r in by_key.items() if key not in matched]
@@ -285,9 +296,9 @@ def _finish_deliveries(
         done = [{"b_id": row.id, "b_status": statuses.get(row.id, "delivered")}
                 for row in complete]
         session.execute(
-            update(Delivery).where(Delivery.id == bindparam("b_id"))
+            update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
             .values(status=bindparam("b_status"), done_at=now),
-            done, execution_options={"synchronize_session": False},
+            done,
         )
         good = [row.subscriber_id for row in complete if not row.parts_failed]
         bad = [row.subscriber_id for row in complete
@@ -349,6 +360,16 @@ def expire_receipts(session: Session, *, submitted_before: datetime) -> int:
     result = session.execute(update(Delivery).where(
         Delivery.status == "submitted", Delivery.submitted_at < submitted_before,
     ).values(status="unknown", error="no delivery receipt in time"))
+    return int(result.rowcount or 0)
+
+
+def settle_orphans(session: Session, dispatch_id: int, *, node: str) -> int:
+    """Rows this node marked ``sending`` whose result it can no longer write (it has
+    nothing in flight): their submit may have happened, so they become uncertain."""
+    result = session.execute(update(Delivery).where(
+        Delivery.dispatch_id == dispatch_id, Delivery.status == "sending",
+        Delivery.claimed_by == node,
+    ).values(status="uncertain", error="submit result could not be recorded"))
     return int(result.rowcount or 0)
 
 

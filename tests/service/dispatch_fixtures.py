@@ -1,0 +1,90 @@
+"""Seeding editions and subscribers, and a scriptable fake link, for dispatch tests."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+from twisted.internet import defer
+
+from carriers.messages import OutboundMessage, SubmitOutcome, SubmitResult
+from gateway.db.edition_models import Edition, EditionRender, EditionRenderSegment
+from gateway.db.models import Subscriber
+
+T0 = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai: outside quiet hours
+
+
+def seed_edition(session: Session, *, carriers: tuple[str, ...] = ("china_mobile",),
+                 segments: int = 2, status: str = "built") -> int:
+    edition = Edition(newspaper_date=date(2020, 11, 18), slot="morning", status=status,
+                      article_order=None, created_at=T0, built_at=T0)
+    session.add(edition)
+    session.flush()
+    for carrier in carriers:
+        render = EditionRender(edition_id=edition.id, carrier=carrier, format="sms",
+                               sms_text="digest", fitting={}, rendered_at=T0)
+        session.add(render)
+        session.flush()
+        for number in range(1, segments + 1):
+            udh = bytes([5, 0, 3, 7, segments, number]) if segments > 1 else b""
+            session.add(EditionRenderSegment(
+                render_id=render.id, number=number,
+                short_message=udh + f"part{number}".encode("utf-16-be"),
+                data_coding=8, udhi=segments > 1))
+    return edition.id
+
+
+def seed_subscribers(session: Session, count: int, *, carrier: str = "china_mobile",
+                     status: str = "active", start: int = 0,
+                     activated_at: datetime | None = None) -> list[str]:
+    numbers = [f"138{n:08d}" for n in range(start, start + count)]
+    when = activated_at or T0 - timedelta(days=1)
+    session.execute(insert(Subscriber), [{
+        "msisdn": number, "carrier": carrier, "prefix_carrier": None,
+        "short_code": "10658000", "extension": "", "status": status,
+        "activated_at": when if status in ("active", "cancelled") else None,
+        "cancelled_at": when if status == "cancelled" else None,
+        "pending_since": when if status == "pending" else None,
+        "message_format": "sms", "undeliverable_streak": 0, "created_at": when,
+        "updated_at": when,
+    } for number in numbers])
+    return numbers
+
+
+Behaviour = Callable[[OutboundMessage, int], list[SubmitResult] | None]
+"""(message, attempt number for this destination) → results, or None for all accepted."""
+
+
+class FakeLink:
+    """Accepts every part with a fresh message id unless ``behaviour`` says otherwise."""
+
+    def __init__(self, behaviour: Behaviour | None = None, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.sent: list[OutboundMessage] = []
+        self.attempts: Counter[str] = Counter()
+        self.behaviour = behaviour
+        self._ids = itertools.count(1)
+
+    def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]:
+        self.attempts[message.destination] += 1
+        scripted = self.behaviour(message, self.attempts[message.destination]) \
+            if self.behaviour else None
+        if scripted is None:
+            self.sent.append(message)
+            scripted = [SubmitResult(outcome=SubmitOutcome.ACCEPTED,
+                                     message_id=f"m{next(self._ids)}") for _ in message.parts]
+        elif any(r.outcome is SubmitOutcome.ACCEPTED for r in scripted) or any(
+                r.outcome is SubmitOutcome.UNANSWERED for r in scripted):
+            self.sent.append(message)
+        if self.delay:
+            from twisted.internet import reactor, task
+
+            return task.deferLater(reactor, self.delay, lambda: scripted)
+        return defer.succeed(scripted)
+
+    def copies(self) -> Counter[str]:
+        return Counter(m.destination for m in self.sent)

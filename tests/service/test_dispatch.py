@@ -1,0 +1,296 @@
+"""Dispatch against a real database (SQLite, and PostgreSQL in CI) with scripted links."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_twisted
+from sqlalchemy import Engine, func, select
+from twisted.internet import defer, reactor, task
+
+from carriers.messages import DeliveryReceipt, ReceiptState, SubmitOutcome, SubmitResult
+from gateway.db.dispatch_models import Delivery, DeliveryPart, Dispatch
+from gateway.db.edition_models import Edition
+from gateway.db.engine import make_session_factory
+from gateway.db.models import Subscriber
+from gateway.db.threads import DatabaseThreads
+from gateway.dispatch import store
+from gateway.dispatch.quiet_hours import QuietHours, parse_clock
+from gateway.dispatch.runner import DispatchRunner, DispatchSettings
+from tests.service.dispatch_fixtures import FakeLink, seed_edition, seed_subscribers
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def database(engine: Engine) -> Any:
+    threads = DatabaseThreads(make_session_factory(engine), reactor=reactor, threads=2)
+    threads.startService()
+    yield threads
+    threads.stopService()
+
+
+def runner_for(database: DatabaseThreads, links: dict[str, Any], node: str = "node-a",
+               **options: Any) -> DispatchRunner:
+    settings = DispatchSettings(node=node, batch_size=50, chunk=16, max_ahead=32,
+                                flush_interval=0.01, retry_initial=0.05, retry_max=0.2,
+                                **options)
+    return DispatchRunner(database=database, links=links, settings=settings, clock=reactor)
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with make_session_factory(engine)() as session:
+        return dict(session.execute(select(Delivery.status, func.count())
+                                    .group_by(Delivery.status)).all())
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_active_subscriber_gets_exactly_one_copy(engine: Engine, database: Any
+                                                             ) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session)
+        numbers = seed_subscribers(session, 300)
+        seed_subscribers(session, 20, status="cancelled", start=1000)
+        seed_subscribers(session, 20, status="pending", start=2000)
+    link = FakeLink()
+    runner = runner_for(database, {"china_mobile": link})
+    await runner.dispatch(edition_id)
+    assert link.copies() == dict.fromkeys(numbers, 1)
+    assert all(len(m.parts) == 2 and m.parts[0].has_udh for m in link.sent)
+    assert counts(engine) == {"submitted": 300}
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(DeliveryPart)) == 600
+        assert session.scalar(select(Edition.status)) == "frozen"
+        assert session.scalar(select(Dispatch.status)) == "done"
+    # Dispatching again (or resuming) sends nothing more.
+    await runner.dispatch(edition_id)
+    assert len(link.sent) == 300
+
+
+@pytest_twisted.ensureDeferred
+async def test_cutoff_excludes_later_subscribers(engine: Engine, database: Any) -> None:
+    sessions = make_session_factory(engine)
+    cutoff = datetime(2026, 11, 29, tzinfo=UTC)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session)
+        early = seed_subscribers(session, 5, activated_at=cutoff - timedelta(hours=1))
+        seed_subscribers(session, 5, start=100, activated_at=cutoff + timedelta(hours=1))
+    link = FakeLink()
+    await runner_for(database, {"china_mobile": link}).dispatch(edition_id, cutoff=cutoff)
+    assert set(link.copies()) == set(early)
+
+
+@pytest_twisted.ensureDeferred
+async def test_multi_segment_receipts_decide_the_delivery(engine: Engine, database: Any) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=3)
+        seed_subscribers(session, 3)
+    link = FakeLink()
+    runner = runner_for(database, {"china_mobile": link}, flag_after=1)
+    await runner.dispatch(edition_id)
+    ids = [f"m{n}" for n in range(1, 10)]  # 3 subscribers x 3 parts, in order
+
+    def receipt(message_id: str, state: ReceiptState) -> DeliveryReceipt:
+        return DeliveryReceipt(carrier="china_mobile", message_id=message_id, state=state,
+                               stat=state.name, received_at=datetime.now(UTC))
+
+    states = [ReceiptState.DELIVERED] * 3 + [ReceiptState.DELIVERED, ReceiptState.UNDELIVERABLE,
+                                             ReceiptState.DELIVERED] + [ReceiptState.DELIVERED] * 2
+    for message_id, state in zip(ids[:8], states, strict=True):
+        await runner.receipts.add(receipt(message_id, state))
+    with sessions() as session:
+        rows = session.execute(select(Delivery.msisdn, Delivery.status, Delivery.parts_delivered)
+                               .order_by(Delivery.id)).all()
+        assert [(r.status, r.parts_delivered) for r in rows] == [
+            ("delivered", 3), ("undeliverable", 2), ("submitted", 2)]
+        flagged = session.scalars(select(Subscriber.msisdn).where(
+            Subscriber.flagged_at.is_not(None))).all()
+        assert flagged == [rows[1].msisdn]
+    await runner.receipts.add(receipt(ids[8], ReceiptState.EXPIRED))
+    assert counts(engine) == {"delivered": 1, "undeliverable": 1, "expired": 1}
+
+
+@pytest_twisted.ensureDeferred
+async def test_receipt_before_its_result_is_kept_and_applied(engine: Engine, database: Any
+                                                            ) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        seed_subscribers(session, 1)
+    runner = runner_for(database, {"china_mobile": FakeLink()})
+    await runner.receipts.add(DeliveryReceipt(
+        carrier="china_mobile", message_id="m1", state=ReceiptState.DELIVERED, stat="DELIVRD",
+        received_at=datetime.now(UTC)))
+    await runner.dispatch(edition_id)
+    assert counts(engine) == {"delivered": 1}
+
+
+@pytest_twisted.ensureDeferred
+async def test_transient_errors_are_retried_permanent_ones_recorded(engine: Engine,
+                                                                    database: Any) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        numbers = seed_subscribers(session, 4)
+
+    def behaviour(message: Any, attempt: int) -> list[SubmitResult] | None:
+        if message.destination == numbers[0] and attempt < 3:  # throttled twice, then OK
+            return [SubmitResult(outcome=SubmitOutcome.REJECTED, status=0x58)]
+        if message.destination == numbers[1] and attempt == 1:  # link down once
+            return [SubmitResult(outcome=SubmitOutcome.NOT_SENT, reason="link shut down")]
+        if message.destination == numbers[2]:  # invalid destination: permanent
+            return [SubmitResult(outcome=SubmitOutcome.REJECTED, status=0x0B)]
+        if message.destination == numbers[3]:  # response lost: the undecidable case
+            return [SubmitResult(outcome=SubmitOutcome.UNANSWERED, reason="timeout")]
+        return None
+
+    link = FakeLink(behaviour)
+    await runner_for(database, {"china_mobile": link}).dispatch(edition_id)
+    assert link.attempts[numbers[0]] == 3 and link.attempts[numbers[1]] == 2
+    assert link.attempts[numbers[2]] == 1 and link.attempts[numbers[3]] == 1
+    assert counts(engine) == {"submitted": 2, "rejected": 1, "uncertain": 1}
+
+
+@pytest_twisted.ensureDeferred
+async def test_transient_errors_stop_at_the_deadline(engine: Engine, database: Any) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        seed_subscribers(session, 2)
+    link = FakeLink(lambda m, a: [SubmitResult(outcome=SubmitOutcome.REJECTED, status=0x14)])
+    runner = runner_for(database, {"china_mobile": link}, deadline=timedelta(seconds=0.3))
+    await runner.dispatch(edition_id)
+    assert counts(engine) == {"failed": 2}
+    assert max(link.attempts.values()) >= 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_unsubscribe_during_dispatch_cancels_unsent(engine: Engine, database: Any) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        numbers = seed_subscribers(session, 200)
+    link = FakeLink()
+    runner = runner_for(database, {"china_mobile": link})
+    leaver = numbers[-1]
+
+    def unsubscribe_early(message: Any, attempt: int) -> None:
+        if len(link.sent) == 10:
+            with sessions.begin() as session:
+                subscriber_id = session.scalar(select(Subscriber.id).where(
+                    Subscriber.msisdn == leaver))
+                assert store.cancel_for_subscriber(session, subscriber_id) == 1
+        return None
+
+    link.behaviour = unsubscribe_early
+    await runner.dispatch(edition_id)
+    assert leaver not in link.copies()
+    assert counts(engine) == {"submitted": 199, "cancelled": 1}
+
+
+@pytest_twisted.ensureDeferred
+async def test_two_nodes_share_a_dispatch_without_duplicates(engine: Engine, database: Any
+                                                             ) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        numbers = seed_subscribers(session, 400)
+    link_a, link_b = FakeLink(delay=0.02), FakeLink(delay=0.02)
+    runner_a = runner_for(database, {"china_mobile": link_a}, node="a")
+    runner_b = runner_for(database, {"china_mobile": link_b}, node="b")
+    first = defer.ensureDeferred(runner_a.dispatch(edition_id))
+    second = defer.ensureDeferred(runner_b.dispatch(edition_id))
+    await first
+    await second
+    together = link_a.copies() + link_b.copies()
+    assert together == dict.fromkeys(numbers, 1)
+    assert link_a.sent and link_b.sent
+
+
+def test_recovery_after_a_crash(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        seed_subscribers(session, 10)
+        dispatch_id = store.create_dispatch(session, edition_id=edition_id,
+                                            carrier="china_mobile", cutoff=datetime.now(UTC),
+                                            deadline=datetime.now(UTC), now=datetime.now(UTC))
+        store.materialise(session, dispatch_id)
+        claimed = store.claim(session, dispatch_id=dispatch_id, node="dead", limit=6, now=100.0)
+        store.mark_sending(session, [c.id for c in claimed[:4]], node="dead", now=100.0)
+        other = store.claim(session, dispatch_id=dispatch_id, node="alive", limit=2, now=900.0)
+        assert len(other) == 2
+    with sessions.begin() as session:
+        assert store.recover(session, node="dead", stale_before=500.0) == {
+            "released": 2, "uncertain": 4}
+    with sessions() as session:
+        statuses = dict(session.execute(select(Delivery.status, func.count())
+                                        .group_by(Delivery.status)).all())
+    assert statuses == {"pending": 4, "uncertain": 4, "claimed": 2}  # "alive" keeps its claims
+
+
+def test_quiet_hours_window() -> None:
+    quiet = QuietHours(parse_clock("21:00"), parse_clock("08:00"), SHANGHAI)
+    at = lambda h, m=0: datetime(2026, 11, 29, h, m, tzinfo=SHANGHAI)  # noqa: E731
+    assert quiet.is_quiet(at(21)) and quiet.is_quiet(at(23, 59)) and quiet.is_quiet(at(7, 59))
+    assert not quiet.is_quiet(at(8)) and not quiet.is_quiet(at(20, 59))
+    assert quiet.ends_after(at(22)) == at(8) + timedelta(days=1)
+    assert quiet.ends_after(at(3)) == at(8)
+    assert quiet.ends_after(at(12)) == at(12)
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_clock("9pm")
+
+
+@pytest_twisted.ensureDeferred
+async def test_dispatch_pauses_in_quiet_hours_and_resumes_after(engine: Engine, database: Any
+                                                                ) -> None:
+    """On a fake clock: a dispatch that reaches 21:00 holds until 08:00, then finishes."""
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        numbers = seed_subscribers(session, 100)
+    clock = task.Clock()
+    clock.advance(datetime(2026, 11, 29, 20, 59, 59, tzinfo=SHANGHAI).timestamp())
+    link = FakeLink()
+
+    def slow_down(message: Any, attempt: int) -> None:
+        if len(link.sent) == 40:
+            clock.advance(2)  # 21:00:01: quiet hours begin
+        return None
+
+    link.behaviour = slow_down
+    settings = DispatchSettings(node="n", batch_size=50, chunk=16, max_ahead=8,
+                                flush_interval=0.01,
+                                quiet={"china_mobile": QuietHours(parse_clock("21:00"),
+                                                                  parse_clock("08:00"),
+                                                                  SHANGHAI)})
+    runner = DispatchRunner(database=database, links={"china_mobile": link}, settings=settings,
+                            clock=clock)
+    running = defer.ensureDeferred(runner.dispatch(edition_id))
+    for _ in range(400):
+        await task.deferLater(reactor, 0.01, lambda: None)
+        clock.advance(0.02)
+        if len(link.sent) >= 40 and not running.called:
+            break
+    for _ in range(5):  # let the message being submitted at the jump settle
+        await task.deferLater(reactor, 0.01, lambda: None)
+    held_at = len(link.sent)
+    assert 40 <= held_at <= 41
+    for _ in range(50):  # time passes inside quiet hours: nothing more is sent
+        await task.deferLater(reactor, 0.01, lambda: None)
+        clock.advance(60)
+    assert len(link.sent) == held_at
+    morning = datetime(2026, 11, 30, 8, 0, 1, tzinfo=SHANGHAI).timestamp()
+    clock.advance(morning - clock.seconds())
+    for _ in range(500):
+        if running.called:
+            break
+        await task.deferLater(reactor, 0.01, lambda: None)
+        clock.advance(0.05)
+    await running
+    assert link.copies() == dict.fromkeys(numbers, 1)
