@@ -132,6 +132,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import IntegrityError
+
     from gateway.editions.build import build_edition, edition_settings
     from gateway.editions.selection import SelectionError
 
@@ -143,6 +145,9 @@ def _build(args: argparse.Namespace) -> int:
                                   explicit_order=args.order, now=datetime.now(UTC))
     except SelectionError as exc:
         raise GatewayError(f"edition {args.date.isoformat()}/{args.slot}: {exc}") from None
+    except IntegrityError:
+        raise GatewayError(f"edition {args.date.isoformat()}/{args.slot} was being built by "
+                           "another command at the same time; run this one again") from None
     for note in built.skipped_images:
         print(f"note: {note}", file=sys.stderr)
     print(f"edition {built.newspaper_date.isoformat()}/{built.slot} (#{built.edition_id}) "

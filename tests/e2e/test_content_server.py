@@ -10,7 +10,6 @@ import pytest
 import pytest_twisted
 from sqlalchemy import Engine
 from twisted.internet import defer, protocol, reactor
-from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.web.client import Agent
 from twisted.web.iweb import UNKNOWN_LENGTH
 
@@ -138,12 +137,3 @@ async def test_a_failing_database_is_a_500_without_traceback(
     assert code == 500 and body == b"internal error\n"
     assert "database is down" in caplog.text
 
-
-def test_the_service_listens_where_configured(tmp_path: Path) -> None:
-    port = free_port()
-    config = write_config(tmp_path, port)
-    listener = build_content_service(config, None, reactor)  # type: ignore[arg-type]
-    assert listener.name == "mms-content"
-    assert isinstance(listener.endpoint, TCP4ServerEndpoint)  # type: ignore[attr-defined]
-    assert listener.endpoint._port == port  # type: ignore[attr-defined]
-    assert listener.endpoint._interface == "127.0.0.1"  # type: ignore[attr-defined]
