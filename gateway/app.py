@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from twisted.application import service, strports
@@ -27,6 +29,12 @@ from carriers.smpp.twisted_link import ReconnectPolicy, SmppLink
 from gateway.config import CarrierConfig, GatewayConfig
 from gateway.db.engine import make_session_factory
 from gateway.db.threads import DatabaseThreads
+from gateway.dispatch.quiet_hours import QuietHours, parse_clock
+from gateway.dispatch.runner import DispatchRunner, DispatchSettings
+from gateway.dispatch.scheduler import EditionScheduler
+from gateway.dispatch.service import DispatchService
+from gateway.editions.build import edition_settings
+from gateway.editions.content_server import build_content_service
 from gateway.inbound import InboundProcessor
 from gateway.subscriptions.service import ReplyRenderer, SubscriptionSettings, make_settings
 from gateway.templating import make_environment, render_text
@@ -64,6 +72,8 @@ class Gateway:
     database: DatabaseThreads
     links: dict[str, SmppLink] = field(default_factory=dict)
     inbound: InboundProcessor | None = None
+    dispatch: DispatchService | None = None
+    scheduler: EditionScheduler | None = None
     simulators: dict[str, SimulatedSmsc] = field(default_factory=dict)
 
 
@@ -105,7 +115,8 @@ def build_simulator(
 
 
 def build_link(
-    carrier: str, config: CarrierConfig, *, reactor: Any, on_inbound: InboundHandler
+    carrier: str, config: CarrierConfig, *, reactor: Any, on_inbound: InboundHandler,
+    tps_share: float = 1.0,
 ) -> SmppLink:
     link = config.link
     settings = EsmeSettings(
@@ -113,7 +124,7 @@ def build_link(
         password=config.resolved_password(),
         system_type=link.system_type,
         window=link.window,
-        tps=link.tps,
+        tps=link.tps * tps_share,
         enquire_link_interval=link.enquire_link_interval,
         response_timeout=link.response_timeout,
         unbind_timeout=link.unbind_timeout,
@@ -149,6 +160,31 @@ def reply_renderer(config: GatewayConfig) -> ReplyRenderer:
     return lambda name, context: render_text(environment, name, **context)
 
 
+def node_name(config: GatewayConfig, environ: Mapping[str, str]) -> str:
+    """This process's name in dispatch claims: SDGW_NODE, dispatch.node, else host + config."""
+    if environ.get("SDGW_NODE"):
+        return environ["SDGW_NODE"]
+    if config.dispatch.node:
+        return config.dispatch.node
+    return f"{socket.gethostname()}:{config.path.resolve()}"[:64]
+
+
+def dispatch_settings(config: GatewayConfig, node: str, *, quiet: bool = True
+                      ) -> DispatchSettings:
+    d = config.dispatch
+    zone = ZoneInfo(config.newspaper.timezone)
+    quiet_hours = {}
+    if quiet:
+        for name, carrier in config.carriers.items():
+            quiet_hours[name] = QuietHours(parse_clock(carrier.quiet_start or d.quiet_start),
+                                           parse_clock(carrier.quiet_end or d.quiet_end), zone)
+    return DispatchSettings(
+        node=node, batch_size=d.batch_size, chunk=d.chunk, max_ahead=d.max_ahead,
+        retry_initial=d.retry_initial_seconds, retry_max=d.retry_max_seconds,
+        deadline=timedelta(hours=d.deadline_hours), flag_after=d.flag_after, quiet=quiet_hours,
+    )
+
+
 def build_gateway(
     config: GatewayConfig,
     engine: Engine,
@@ -156,6 +192,9 @@ def build_gateway(
     reactor: Any,
     with_simulators: bool = True,
     inbound_handler: Callable[[Gateway], InboundHandler] | None = None,
+    schedule: bool | None = None,
+    environ: Mapping[str, str] | None = None,
+    quiet_hours: bool = True,
 ) -> Gateway:
     root = OrderedServices()
     database = DatabaseThreads(
@@ -163,12 +202,17 @@ def build_gateway(
     )
     database.setServiceParent(root)
     gateway = Gateway(root=root, database=database)
+    runner = DispatchRunner(
+        database=database, links=gateway.links, clock=reactor,
+        settings=dispatch_settings(config, node_name(config, environ or {}), quiet=quiet_hours),
+    )
     processor = InboundProcessor(
         database=database,
         links=gateway.links,
         settings=subscription_settings(config),
         render=reply_renderer(config),
         clock=reactor,
+        receipts=runner.receipts.add,
     )
     gateway.inbound = processor
     handler = inbound_handler(gateway) if inbound_handler is not None else processor
@@ -180,11 +224,29 @@ def build_gateway(
                 gateway.simulators[carrier] = build_simulator(
                     carrier, carrier_config, reactor=reactor, parent=root
                 )
+    content = build_content_service(config, database, reactor)
+    content.setServiceParent(root)
+    share = 1.0 / config.dispatch.cluster_size
     for carrier, carrier_config in config.carriers.items():
-        link = build_link(carrier, carrier_config, reactor=reactor, on_inbound=handler)
+        link = build_link(carrier, carrier_config, reactor=reactor, on_inbound=handler,
+                          tps_share=share)
         link.setServiceParent(root)
         gateway.links[carrier] = link
         link.when_bound().addCallback(
             lambda _, carrier=carrier: processor.resend_queued(carrier, started)
         )
+    dispatch = DispatchService(runner=runner, database=database,
+                               edition_settings=edition_settings(config))
+    dispatch.setServiceParent(root)
+    gateway.dispatch = dispatch
+    if config.dispatch.schedule if schedule is None else schedule:
+        scheduler = EditionScheduler(
+            engine=engine, database=database,
+            slots={name: parse_clock(slot.time) for name, slot in config.editions.slots.items()},
+            zone=ZoneInfo(config.newspaper.timezone),
+            misfire_grace=timedelta(minutes=config.dispatch.misfire_grace_minutes),
+            action=dispatch.perform_slot, node=runner.settings.node, reactor=reactor,
+        )
+        scheduler.setServiceParent(root)
+        gateway.scheduler = scheduler
     return gateway

@@ -99,6 +99,9 @@ class CarrierConfig:
     short_code: str
     link: LinkConfig
     simulator: SimulatorConfig | None = None
+    quiet_start: str | None = None
+    """Override of dispatch.quiet_start for this carrier (HH:MM)."""
+    quiet_end: str | None = None
 
     def resolved_password(self) -> str:
         """The link password, read from ``password_env`` when that is set."""
@@ -127,6 +130,34 @@ class SubscriptionsConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DispatchConfig:
+    node: str = ""
+    """This process's name in claims; empty = host name + config path. Give every process
+    sharing a database its own (``SDGW_NODE`` overrides)."""
+    cluster_size: int = 1
+    """Processes sharing the dispatch; each link gets 1/cluster_size of its carrier's TPS."""
+    batch_size: int = 1000
+    chunk: int = 64
+    """Deliveries marked "sending" per transaction (bounds what a crash leaves uncertain)."""
+    max_ahead: int = 512
+    deadline_hours: float = 12.0
+    """Transient errors are retried until this long after the dispatch starts."""
+    retry_initial_seconds: float = 30.0
+    retry_max_seconds: float = 600.0
+    receipt_timeout_hours: float = 48.0
+    """A submitted delivery without a final receipt after this is marked unknown."""
+    flag_after: int = 3
+    """Consecutive undeliverable editions after which a subscriber is flagged."""
+    quiet_start: str = "21:00"
+    quiet_end: str = "08:00"
+    """No digest is submitted from quiet_start to quiet_end (newspaper time zone)."""
+    misfire_grace_minutes: float = 60.0
+    """A scheduled edition missed while the gateway was down runs if it is this late at most."""
+    schedule: bool = True
+    """Build and dispatch the configured edition slots on schedule in ``sdgw run``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoggingConfig:
     level: str = "info"
 
@@ -137,6 +168,7 @@ class GatewayConfig:
     carriers: dict[str, CarrierConfig]
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     subscriptions: SubscriptionsConfig = field(default_factory=SubscriptionsConfig)
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     templates_dir: str = ""
     """Folder of the Jinja2 templates; empty = the ``templates/`` folder shipped with sdgw."""
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -247,6 +279,7 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
                     raise ConfigError(shown, f"{key}.simulator.receipt_mix.{stat}", "expected >= 0")
             if sim.receipt_mix and sum(sim.receipt_mix.values()) <= 0:
                 raise ConfigError(shown, f"{key}.simulator.receipt_mix", "expected a positive sum")
+    _check_dispatch(config, shown)
     subs = config.subscriptions
     for attr in ("confirm_window_hours", "help_period_minutes", "duplicate_window_seconds"):
         if getattr(subs, attr) <= 0:
@@ -260,6 +293,28 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
     if level not in ("debug", "info", "warning", "error"):
         raise ConfigError(shown, "logging.level", "expected debug, info, warning or error")
     _check_editions(config, shown)
+
+
+def _check_dispatch(config: GatewayConfig, shown: str) -> None:
+    dispatch = config.dispatch
+    for attr, low in (("cluster_size", 1), ("batch_size", 1), ("chunk", 1), ("max_ahead", 1),
+                      ("flag_after", 1)):
+        _check_range(shown, f"dispatch.{attr}", getattr(dispatch, attr), low, 1_000_000)
+    for attr in ("deadline_hours", "retry_initial_seconds", "retry_max_seconds",
+                 "receipt_timeout_hours", "misfire_grace_minutes"):
+        if getattr(dispatch, attr) <= 0:
+            raise ConfigError(shown, f"dispatch.{attr}", "expected a number > 0")
+    clocks = [("dispatch.quiet_start", dispatch.quiet_start),
+              ("dispatch.quiet_end", dispatch.quiet_end)]
+    for name, carrier in config.carriers.items():
+        clocks += [(f"carriers.{name}.quiet_start", carrier.quiet_start),
+                   (f"carriers.{name}.quiet_end", carrier.quiet_end)]
+    for key, value in clocks:
+        if value is not None and not _CLOCK.fullmatch(value):
+            raise ConfigError(shown, key, f"expected a time of day as HH:MM, got {value!r}")
+
+
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 def _check_range(shown: str, key: str, value: float, low: float, high: float) -> None:

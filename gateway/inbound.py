@@ -69,12 +69,16 @@ class InboundProcessor:
         settings: SubscriptionSettings,
         render: ReplyRenderer,
         clock: IReactorTime,
+        receipts: Callable[[DeliveryReceipt], defer.Deferred[None]] | None = None,
     ) -> None:
+        """``receipts`` batches receipt writes (the dispatch runner's writer); without it
+        each receipt is stored in a transaction of its own."""
         self._database = database
         self._links = links
         self._settings = settings
         self._render = render
         self._clock = clock
+        self._receipts = receipts
         self.on_mo_handled: Callable[[MoResult], None] | None = None
 
     def _now(self) -> datetime:
@@ -82,6 +86,8 @@ class InboundProcessor:
 
     def __call__(self, message: InboundMessage | DeliveryReceipt) -> defer.Deferred[Any]:
         if isinstance(message, DeliveryReceipt):
+            if self._receipts is not None:
+                return self._receipts(message)
             return self._database.transaction(lambda session: _store_receipt(session, message))
         now = self._now()
         stored = self._database.transaction(

@@ -96,6 +96,7 @@ def materialise(session: Session, dispatch_id: int) -> int:
             select(func.count()).select_from(Delivery).where(Delivery.dispatch_id == dispatch.id)
         ) or 0
         dispatch.status = "running"
+        dispatch.started_at = datetime.now(dispatch.created_at.tzinfo)
     return dispatch.total
 
 

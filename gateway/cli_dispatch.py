@@ -1,0 +1,139 @@
+"""``sdgw dispatch`` (start/resume by hand, status) and ``sdgw demo``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import socket
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.errors import GatewayError
+
+DONE = ("delivered",)
+FAILED = ("failed", "rejected", "undeliverable", "expired", "unknown")
+OPEN = ("pending", "claimed", "sending")
+
+
+def register(commands: Any) -> None:
+    dispatch = commands.add_parser(
+        "dispatch", help="start or resume a dispatch by hand, or show progress",
+        description="`sdgw dispatch --edition ID` starts (or resumes) sending edition ID in "
+        "this process, over links to the configured SMSCs, and returns when every delivery "
+        "is submitted or final. `sdgw dispatch status` shows progress per carrier.")
+    dispatch.add_argument("action", nargs="?", choices=("status",),
+                          help="status: show progress instead of sending")
+    dispatch.add_argument("--edition", type=int, metavar="ID")
+    dispatch.add_argument("--ignore-quiet-hours", action="store_true",
+                          help="send even inside quiet hours (tests, emergencies)")
+    dispatch.set_defaults(handler=_dispatch)
+
+    demo = commands.add_parser(
+        "demo", help="run the whole story once on a fresh demo database and exit",
+        description="Simulated subscribers on all three carriers text SD and confirm with Y, "
+        "the sample articles are ingested, an edition is built and dispatched through the "
+        "simulators, receipts come back, and a summary is printed. Uses var/demo.db (made "
+        "anew each run) and free loopback ports; quiet hours do not apply to the demo.")
+    demo.add_argument("--subscribers", type=int, default=200,
+                      help="subscribers per carrier (default 200)")
+    demo.set_defaults(handler=_demo)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from gateway.cli import load, setup_logging
+    from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
+
+    config = load(args)
+    engine = make_engine(config.database_url)
+    ensure_schema_current(engine, config.path)
+    if args.action == "status":
+        print_status(make_session_factory(engine), args.edition,
+                     ZoneInfo(config.newspaper.timezone))
+        return 0
+    if args.edition is None:
+        raise GatewayError("dispatch: give --edition ID to send, or `status` to look")
+    setup_logging(config.logging.level)
+    from twisted.internet import defer, reactor, task
+
+    from gateway.app import build_gateway
+
+    env = dict(os.environ)
+    env.setdefault("SDGW_NODE", f"{socket.gethostname()}:cli:{os.getpid()}")
+    gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
+                            schedule=False, environ=env,
+                            quiet_hours=not args.ignore_quiet_hours)
+    service = gateway.dispatch
+    assert service is not None
+    sessions = make_session_factory(engine)
+    zone = ZoneInfo(config.newspaper.timezone)
+
+    async def run() -> None:
+        gateway.root.startService()
+        try:
+            await service.runner.dispatch(args.edition)
+        except GatewayError as exc:
+            print(f"sdgw: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        finally:
+            await gateway.root.stopService()
+        print_status(sessions, args.edition, zone)
+
+    task.react(lambda _reactor: defer.ensureDeferred(run()))
+    return 0
+
+
+def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:
+    from gateway.dispatch.store import progress
+
+    with sessions() as session:
+        report = progress(session, edition_id)
+    if not report:
+        print("no dispatches yet")
+        return
+    print(f"{'edition':>7} {'carrier':<14} {'status':<8} {'total':>8} {'pending':>8} "
+          f"{'submitted':>9} {'delivered':>9} {'failed':>7} {'uncertain':>9} {'cancelled':>9} "
+          f"{'rate/s':>7} {'ETA':>8}")
+    for entry in report:
+        dispatch, counts = entry["dispatch"], entry["counts"]
+        pending = sum(counts.get(s, 0) for s in OPEN)
+        submitted = counts.get("submitted", 0)
+        delivered = sum(counts.get(s, 0) for s in DONE)
+        failed = sum(counts.get(s, 0) for s in FAILED)
+        sent = submitted + delivered + failed
+        rate, eta = _rate_and_eta(dispatch, sent, pending)
+        print(f"{dispatch.edition_id:>7} {dispatch.carrier:<14} {dispatch.status:<8} "
+              f"{dispatch.total:>8} {pending:>8} {submitted:>9} {delivered:>9} {failed:>7} "
+              f"{counts.get('uncertain', 0):>9} {counts.get('cancelled', 0):>9} "
+              f"{rate:>7.1f} {eta:>8}")
+
+
+def _rate_and_eta(dispatch: Any, sent: int, pending: int) -> tuple[float, str]:
+    started = dispatch.started_at or dispatch.created_at
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    end = dispatch.finished_at or datetime.now(UTC)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    seconds = max((end - started).total_seconds(), 1e-3)
+    rate = sent / seconds
+    if not pending:
+        return rate, "-"
+    if rate <= 0:
+        return rate, "?"
+    return rate, str(timedelta(seconds=int(pending / rate)))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from gateway.cli import load, setup_logging
+    from gateway.demo import DemoOptions, run_demo
+
+    if args.subscribers < 1:
+        raise GatewayError("demo: --subscribers must be at least 1")
+    config = load(args)
+    setup_logging("warning")
+    demo_config = dataclasses.replace(
+        config, database=dataclasses.replace(config.database, url="sqlite:///../var/demo.db"))
+    return run_demo(demo_config, DemoOptions(subscribers_per_carrier=args.subscribers))
