@@ -4,6 +4,8 @@
                    sent it, then returns what the SMSC received back for that
                    number within ``wait`` seconds (multi-part SMS reassembled).
 ``GET  /status``   counters and bound clients.
+``GET  /received`` every submit the SMSC accepted (destination, UDH, message id), oldest
+                   first, as far as it remembers (``keep_received``).
 ``POST /faults``   {"refuse_binds"?, "response_delay"?, "withhold_responses"?}.
 ``POST /drop``     cuts every client connection.
 ``POST /garbage``  {"hex"}: writes raw bytes to every client.
@@ -84,6 +86,11 @@ class _JsonResource(resource.Resource):
         self.clock = clock
 
     def render_GET(self, request: server.Request) -> bytes:
+        if request.path == b"/received":
+            return _reply(request, 200, {"received": [
+                {"to": r.destination, "from": r.source, "udh": r.udh.hex(),
+                 "id": r.message_id} for r in self.simulator.received
+            ]})
         if request.path != b"/status":
             return _reply(request, 404, {"error": "not found"})
         sim = self.simulator

@@ -86,18 +86,23 @@ class EditionScheduler(service.Service):
             jobstores={"default": SQLAlchemyJobStore(engine=self._engine,
                                                      tablename="apscheduler_jobs")},
             job_defaults={"coalesce": True, "max_instances": 1,
-                          "misfire_grace_time": int(self._grace.total_seconds())},
+                          "misfire_grace_time": max(int(self._grace.total_seconds()), 1)},
         )
         _RUNNING[self._id] = self
+        grace = max(int(self._grace.total_seconds()), 1)
         scheduler.start(paused=True)
         wanted = set()
         for slot, at in self._slots.items():
             job_id = f"edition:{slot}"
             wanted.add(job_id)
-            trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=self._zone)
+            trigger = CronTrigger(hour=at.hour, minute=at.minute, second=at.second,
+                                  timezone=self._zone)
             existing = scheduler.get_job(job_id)
             if existing is not None and str(existing.trigger) == str(trigger):
-                continue  # keep its stored next run time: a missed run is still due
+                # Keep its stored next run time (a missed run is still due); the grace
+                # time is today's configuration, not the one it was stored with.
+                existing.modify(misfire_grace_time=grace)
+                continue
             scheduler.add_job(fire_slot, trigger, args=[self._id, slot], id=job_id,
                               name=f"edition slot {slot}", replace_existing=True)
         for job in scheduler.get_jobs():
