@@ -195,6 +195,7 @@ def build_gateway(
     schedule: bool | None = None,
     environ: Mapping[str, str] | None = None,
     quiet_hours: bool = True,
+    with_content: bool = True,
 ) -> Gateway:
     root = OrderedServices()
     database = DatabaseThreads(
@@ -224,8 +225,9 @@ def build_gateway(
                 gateway.simulators[carrier] = build_simulator(
                     carrier, carrier_config, reactor=reactor, parent=root
                 )
-    content = build_content_service(config, database, reactor)
-    content.setServiceParent(root)
+    if with_content:
+        content = build_content_service(config, database, reactor)
+        content.setServiceParent(root)
     share = 1.0 / config.dispatch.cluster_size
     for carrier, carrier_config in config.carriers.items():
         link = build_link(carrier, carrier_config, reactor=reactor, on_inbound=handler,

@@ -63,7 +63,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env.setdefault("SDGW_NODE", f"{socket.gethostname()}:cli:{os.getpid()}")
     gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
-                            schedule=False, environ=env,
+                            schedule=False, environ=env, with_content=False,
                             quiet_hours=not args.ignore_quiet_hours)
     service = gateway.dispatch
     assert service is not None
@@ -71,7 +71,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     zone = ZoneInfo(config.newspaper.timezone)
 
     async def run() -> None:
-        gateway.root.startService()
+        try:
+            gateway.root.startService()
+        except Exception as exc:  # a port in use, say
+            print(f"sdgw: cannot start: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         try:
             await service.runner.dispatch(args.edition)
         except GatewayError as exc:
