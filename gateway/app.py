@@ -199,7 +199,9 @@ def build_gateway(
 ) -> Gateway:
     root = OrderedServices()
     database = DatabaseThreads(
-        make_session_factory(engine), reactor=reactor, threads=config.database.pool_threads
+        make_session_factory(engine), reactor=reactor,
+        # SQLite has one writer: a second thread would only wait in its busy handler.
+        threads=1 if engine.dialect.name == "sqlite" else config.database.pool_threads,
     )
     database.setServiceParent(root)
     gateway = Gateway(root=root, database=database)

@@ -36,7 +36,8 @@ class DatabaseConfig:
     url: str = "sqlite:///../var/sdgw.db"
     """SQLAlchemy URL. A relative SQLite path is taken relative to the config file."""
     pool_threads: int = 4
-    """Threads that run blocking database work off the reactor."""
+    """Threads that run blocking database work off the reactor (PostgreSQL; SQLite uses one,
+    as it has a single writer)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

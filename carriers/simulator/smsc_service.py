@@ -129,6 +129,8 @@ class _SmscProtocol(protocol.Protocol):
             self.transport.write(data)
         deadline = self.session.next_deadline()
         if self._timer is not None and self._timer.active():
+            if deadline is not None and self._timer.getTime() <= deadline + 1e-6:
+                return  # an earlier tick is due anyway; it reschedules
             self._timer.cancel()
         self._timer = None
         if deadline is not None:
@@ -176,6 +178,8 @@ class SimulatedSmsc(service.Service):
         self._listening: IListeningPort | None = None
         self._connections: set[_SmscProtocol] = set()
         self._waiting: deque[_Outgoing] = deque()
+        self._receipts_due: deque[tuple[float, ReceivedSubmit, int]] = deque()
+        self._receipt_timer: Any = None
         self._ids = itertools.count(1)
         self._id_prefix = f"{self._rng.randrange(16**4):04X}"
         self.received: deque[ReceivedSubmit] = deque(maxlen=settings.keep_received)
@@ -197,6 +201,9 @@ class SimulatedSmsc(service.Service):
 
     def stopService(self) -> defer.Deferred[None] | None:
         super().stopService()
+        if self._receipt_timer is not None and self._receipt_timer.active():
+            self._receipt_timer.cancel()
+        self._receipt_timer = None
         for connection in list(self._connections):
             if connection.transport is not None:
                 connection.transport.loseConnection()
@@ -338,14 +345,30 @@ class SimulatedSmsc(service.Service):
         for watcher in list(self._watchers):
             watcher(received)
         if pdu.registered_delivery & 0x03:
-            self._clock.callLater(self.settings.receipt_delay, self._send_receipt, received,
-                                  pdu.registered_delivery & 0x03)
+            due = self._now() + self.settings.receipt_delay
+            self._receipts_due.append((due, received, pdu.registered_delivery & 0x03))
+            if self._receipt_timer is None:
+                self._receipt_timer = self._clock.callLater(self.settings.receipt_delay,
+                                                            self._send_due_receipts)
 
-    def _send_receipt(self, submit: ReceivedSubmit, wanted: int) -> None:
+    def _send_due_receipts(self) -> None:
+        """One timer for all receipts: those due now go out together."""
+        self._receipt_timer = None
+        now = self._now()
+        due = self._receipts_due
+        while due and due[0][0] <= now:
+            _, submit, wanted = due.popleft()
+            self._queue_receipt(submit, wanted, now)
+        self._deliver_waiting()
+        if due:
+            self._receipt_timer = self._clock.callLater(max(due[0][0] - now, 0.0),
+                                                        self._send_due_receipts)
+
+    def _queue_receipt(self, submit: ReceivedSubmit, wanted: int, at: float) -> None:
         stat = self._pick_stat()
         if wanted == 2 and stat == "DELIVRD":
             return  # receipt on failure only
-        now = datetime.fromtimestamp(self._now(), UTC)
+        now = datetime.fromtimestamp(at, UTC)
         submitted = datetime.fromtimestamp(submit.received_at, UTC)
         text = format_receipt_text(ReceiptText(
             id=submit.message_id,
@@ -369,7 +392,6 @@ class SimulatedSmsc(service.Service):
         )
         self.counters["receipts"] += 1
         self._waiting.append(_Outgoing(pdu, submit.system_id))
-        self._deliver_waiting()
 
     def _pick_stat(self) -> str:
         mix = self.settings.receipt_mix

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from carriers.errors import DecodeError
@@ -31,6 +31,7 @@ from carriers.smpp.pdus import (
     BindTransceiverResp,
     BindTransmitter,
     BindTransmitterResp,
+    CommandId,
     CommandStatus,
     DataSm,
     DataSmResp,
@@ -48,7 +49,7 @@ from carriers.smpp.pdus import (
     UnbindResp,
 )
 
-__all__ = ["HEADER_LENGTH", "decode", "encode"]
+__all__ = ["HEADER_LENGTH", "SubmitTemplate", "decode", "encode"]
 
 HEADER_LENGTH = 16
 """Octets in the SMPP header (command_length, command_id, command_status, sequence_number)."""
@@ -856,3 +857,34 @@ def _other_tlvs_problem(where: str, value: Any) -> Exception | None:
         if len(octets) > _MAX_TLV_VALUE:
             return ValueError(f"{where} value for tag 0x{tag:04X} exceeds {_MAX_TLV_VALUE} octets")
     return None
+
+
+# --- one message to many numbers --------------------------------------------------------------
+
+_DESTINATION_MAX = 20  # octets before the NUL of destination_addr (C-octet string of 21)
+
+
+class SubmitTemplate:
+    """A submit_sm encoded once, whose destination_addr is filled in per recipient.
+
+    A digest goes to a million numbers with the same bytes but the destination: splicing the
+    number into the pre-encoded body is much cheaper than encoding a whole PDU each time.
+    The sequence number is left 0 for the session to patch in.
+    """
+
+    __slots__ = ("_prefix", "_suffix")
+
+    def __init__(self, pdu: SubmitSm) -> None:
+        frame = encode(replace(pdu, destination_addr="", sequence_number=0))
+        position = _HEADER.size
+        position = frame.index(b"\0", position) + 1 + 2  # service_type, source ton/npi
+        position = frame.index(b"\0", position) + 1 + 2  # source_addr, dest ton/npi
+        self._prefix = frame[_HEADER.size:position]
+        self._suffix = frame[position + 1:]  # after the empty destination's NUL
+
+    def frame(self, destination: str) -> bytes:
+        address = destination.encode("latin-1")
+        if len(address) > _DESTINATION_MAX or b"\0" in address:
+            raise ValueError(f"destination_addr {destination!r}: at most 20 octets, no NUL")
+        body = self._prefix + address + b"\0" + self._suffix
+        return _HEADER.pack(_HEADER.size + len(body), CommandId.SUBMIT_SM, 0, 0) + body

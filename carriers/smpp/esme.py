@@ -310,11 +310,15 @@ class EsmeSession:
 
     def submit(self, pdu: SubmitSm, now: float, lane: Lane = Lane.BULK) -> int:
         """Queue a submit_sm (its sequence number is assigned on sending); return a token."""
+        return self.submit_encoded(encode(pdu), now, lane)
+
+    def submit_encoded(self, frame: bytes, now: float, lane: Lane = Lane.BULK) -> int:
+        """Queue an already encoded submit_sm (e.g. from a ``SubmitTemplate``)."""
         if self.state in (EsmeState.CLOSED, EsmeState.DRAINING, EsmeState.UNBINDING):
             raise RuntimeError("the link is shutting down; no new submits")
         token = self._next_token
         self._next_token += 1
-        self._lanes[lane].append(_Queued(token, encode(pdu), lane))
+        self._lanes[lane].append(_Queued(token, frame, lane))
         self._pump(now)
         return token
 

@@ -203,14 +203,21 @@ class SmscSession:
         while self._delayed and self._delayed[0].due <= now:
             pending = self._delayed.popleft()
             self._send_response(pending.response)
-        for sequence, deliver in list(self._delivers.items()):
-            if deliver.deadline <= now:
-                del self._delivers[sequence]
-                self._events.append(DeliverUnanswered(deliver.token))
+        # Deadlines are "sent + deliver_timeout", so insertion order is deadline order.
+        delivers = self._delivers
+        while delivers:
+            sequence = next(iter(delivers))
+            deliver = delivers[sequence]
+            if deliver.deadline > now:
+                break
+            del delivers[sequence]
+            self._events.append(DeliverUnanswered(deliver.token))
         return self._take_events()
 
     def next_deadline(self) -> float | None:
-        candidates = [d.deadline for d in self._delivers.values()]
+        candidates = []
+        if self._delivers:
+            candidates.append(next(iter(self._delivers.values())).deadline)
         if self._delayed:
             candidates.append(self._delayed[0].due)
         return min(candidates) if candidates else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from carriers.messages import DeliveryReceipt, InboundMessage, OutboundMessage, ReceiptState
@@ -37,6 +38,10 @@ _STATE_BY_STAT: dict[str, ReceiptState] = {
     "UNKNOWN": ReceiptState.UNKNOWN,
     "REJECTD": ReceiptState.REJECTED,
 }
+
+
+_STAT_BY_STATE = {state: stat for stat, state in _STATE_BY_STAT.items()}
+_ERR = re.compile(r"\berr:\s*(\S+)", re.IGNORECASE)
 
 
 class UnreadableMessage(ValueError):
@@ -101,6 +106,16 @@ def _short_message(pdu: DeliverSm | DataSm) -> bytes:
 def _receipt_from(
     pdu: DeliverSm | DataSm, text: str, *, carrier: str, received_at: datetime
 ) -> DeliveryReceipt:
+    if pdu.receipted_message_id and pdu.message_state is not None:
+        # The TLVs say it all (the common case, and the hot path of a big dispatch): take
+        # only the error code from the text instead of parsing every field.
+        state = _STATE_BY_MESSAGE_STATE.get(pdu.message_state, ReceiptState.UNKNOWN)
+        found = _ERR.search(text)
+        return DeliveryReceipt(
+            carrier=carrier, message_id=pdu.receipted_message_id, state=state,
+            stat=_STAT_BY_STATE.get(state, state.name), error=found.group(1) if found else "",
+            received_at=received_at,
+        )
     try:
         fields = parse_receipt_text(text)
     except ValueError:

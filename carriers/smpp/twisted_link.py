@@ -30,6 +30,7 @@ from carriers.messages import (
     SubmitResult,
 )
 from carriers.smpp.channel import PeerError
+from carriers.smpp.codec import SubmitTemplate
 from carriers.smpp.esme import (
     BindRefused,
     Bound,
@@ -59,6 +60,29 @@ class ReconnectPolicy:
     initial_delay: float = 1.0
     max_delay: float = 60.0
     factor: float = 2.0
+
+
+_TEMPLATE_CACHE = 64
+"""Distinct message contents whose encoded submits are kept (digests: one per edition)."""
+
+
+class _PendingMessage:
+    """The parts of one outbound message awaiting their results."""
+
+    __slots__ = ("deferred", "remaining", "results")
+
+    def __init__(self, parts: int) -> None:
+        self.deferred: defer.Deferred[list[SubmitResult]] = defer.Deferred()
+        self.results: list[SubmitResult | None] = [None] * parts
+        self.remaining = parts
+        if not parts:
+            self.deferred.callback([])
+
+    def resolve(self, index: int, result: SubmitResult) -> None:
+        self.results[index] = result
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.deferred.callback(self.results)  # type: ignore[arg-type]
 
 
 class _LinkProtocol(protocol.Protocol):
@@ -110,7 +134,8 @@ class SmppLink(service.Service):
         self._on_inbound = on_inbound
         self._protocol: _LinkProtocol | None = None
         self._timer: Any = None
-        self._pending: dict[int, tuple[defer.Deferred[SubmitResult], int]] = {}
+        self._pending: dict[int, tuple[_PendingMessage, int]] = {}
+        self._templates: dict[tuple[Any, ...], list[SubmitTemplate]] = {}
         self._closed = defer.Deferred[None]()
         self._bound_waiters: list[defer.Deferred[None]] = []
         policy = reconnect or ReconnectPolicy()
@@ -166,22 +191,31 @@ class SmppLink(service.Service):
     def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]:
         """Queue every part of ``message``; fires with one result per part."""
         now = self._now()
-        results: list[defer.Deferred[SubmitResult]] = []
-        for index, pdu in enumerate(submits_for(message)):
+        frames = [template.frame(message.destination.lstrip("+"))
+                  for template in self._templates_for(message)]
+        pending = _PendingMessage(len(frames))
+        for index, frame in enumerate(frames):
             try:
-                token = self.session.submit(pdu, now, message.lane)
+                token = self.session.submit_encoded(frame, now, message.lane)
             except RuntimeError as exc:
-                results.append(defer.succeed(
-                    SubmitResult(outcome=SubmitOutcome.NOT_SENT, reason=str(exc))
-                ))
+                pending.resolve(index, SubmitResult(outcome=SubmitOutcome.NOT_SENT,
+                                                    reason=str(exc)))
                 continue
-            waiter = defer.Deferred[SubmitResult]()
-            self._pending[token] = (waiter, index)
-            results.append(waiter)
+            self._pending[token] = (pending, index)
         self._flush()
-        if len(results) == 1:
-            return results[0].addCallback(lambda result: [result])
-        return defer.gatherResults(results)
+        return pending.deferred
+
+    def _templates_for(self, message: OutboundMessage) -> list[SubmitTemplate]:
+        """Encoded submits per distinct message content, reused for every recipient."""
+        key = (message.source, message.parts, message.want_receipt,
+               message.destination.startswith("+"))
+        templates = self._templates.get(key)
+        if templates is None:
+            templates = [SubmitTemplate(pdu) for pdu in submits_for(message)]
+            if len(self._templates) >= _TEMPLATE_CACHE:
+                self._templates.pop(next(iter(self._templates)))
+            self._templates[key] = templates
+        return templates
 
     @property
     def queued(self) -> int:
@@ -245,7 +279,7 @@ class SmppLink(service.Service):
     def _resolve(self, token: int, result: SubmitResult) -> None:
         entry = self._pending.pop(token, None)
         if entry is not None:
-            entry[0].callback(result)
+            entry[0].resolve(entry[1], result)
 
     def _dispatch(self, events: list[EsmeEvent]) -> None:
         for event in events:

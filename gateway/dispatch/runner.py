@@ -247,17 +247,51 @@ class DispatchRunner:
             lambda session, items: self._write_results(session, items, carrier, deadline),
             interval=settings.flush_interval, size=settings.flush_size)
         claimed: deque[store.Claimed] = deque()
+        # Chunks whose "sending" mark is being committed: marking the next chunks while this
+        # one goes out keeps the link fed (the marks wait in the same database queue as the
+        # result and receipt batches).
+        marked: deque[tuple[list[store.Claimed], defer.Deferred[set[int]]]] = deque()
+        claiming: defer.Deferred[list[store.Claimed]] | None = None
+        exhausted = False
         started = self._clock.seconds()
         sent = 0
+
+        def start_claim() -> defer.Deferred[list[store.Claimed]]:
+            return self._database.transaction(
+                lambda session: store.claim(session, dispatch_id=dispatch_id,
+                                            node=settings.node, limit=settings.batch_size,
+                                            now=self._clock.seconds()))
+
+        def start_mark() -> None:
+            chunk = [claimed.popleft() for _ in range(min(settings.chunk, len(claimed)))]
+            ids = [c.id for c in chunk]
+            marked.append((chunk, self._database.transaction(
+                lambda session: store.mark_sending(session, ids, node=settings.node,
+                                                   now=self._clock.seconds()))))
+
+        async def give_back() -> None:
+            """Return what is claimed or marked but not submitted (pause, quiet hours)."""
+            nonlocal claiming
+            if claiming is not None:
+                claimed.extend(await claiming)
+                claiming = None
+            unsent: list[int] = []
+            while marked:
+                chunk, marking = marked.popleft()
+                ok = await marking
+                unsent.extend(c.id for c in chunk if c.id in ok)
+            ids = [c.id for c in claimed]
+            claimed.clear()
+            await self._database.transaction(lambda session: (
+                store.unmark_sending(session, unsent, node=settings.node),
+                store.release(session, ids, node=settings.node)))
+
         log.info("dispatch #%d (%s): sending", dispatch_id, carrier)
         while True:
             hold = self._hold(dispatch_id, quiet)
             if hold is not None:
-                if claimed:
-                    ids = [c.id for c in claimed]
-                    claimed.clear()
-                    await self._database.transaction(
-                        lambda session, ids=ids: store.release(session, ids, node=settings.node))
+                await give_back()
+                exhausted = False
                 await self._wait_for_everything(semaphore, results)
                 log.info("dispatch #%d (%s): %s; holding", dispatch_id, carrier, hold[0])
                 wait = max(hold[1] - self._clock.seconds(), 0.0)
@@ -265,34 +299,36 @@ class DispatchRunner:
                 if await self._finished(dispatch_id):
                     break
                 continue
-            if not claimed:
-                batch = await self._database.transaction(
-                    lambda session: store.claim(session, dispatch_id=dispatch_id,
-                                                node=settings.node, limit=settings.batch_size,
-                                                now=self._clock.seconds()))
-                if not batch:
-                    await self._wait_for_everything(semaphore, results)
-                    orphans = await self._database.transaction(
-                        lambda session: store.settle_orphans(session, dispatch_id,
-                                                             node=settings.node))
-                    if orphans:
-                        log.error("dispatch #%d (%s): %d result(s) could not be recorded; "
-                                  "marked uncertain", dispatch_id, carrier, orphans)
-                    open_count, next_retry = await self._database.transaction(
-                        lambda session: store.remaining(session, dispatch_id))
-                    if open_count == 0:
-                        break
-                    delay = 1.0
-                    if next_retry:
-                        delay = min(max(next_retry - self._clock.seconds(), 0.05), 5.0)
-                    await task.deferLater(self._clock, delay, lambda: None)
-                    continue
+            if claiming is None and not exhausted and len(claimed) < 2 * settings.chunk:
+                claiming = start_claim()
+            if claiming is not None and (not claimed or claiming.called):
+                batch = await claiming
+                claiming = None
                 claimed.extend(batch)
-            chunk = [claimed.popleft() for _ in range(min(settings.chunk, len(claimed)))]
-            ids = [c.id for c in chunk]
-            sending = await self._database.transaction(
-                lambda session, ids=ids: store.mark_sending(session, ids, node=settings.node,
-                                                            now=self._clock.seconds()))
+                exhausted = not batch
+            while claimed and len(marked) < _MARKS_AHEAD:
+                start_mark()
+            if not marked:
+                # Nothing claimable right now: wait for what is out, then see what is left.
+                await self._wait_for_everything(semaphore, results)
+                orphans = await self._database.transaction(
+                    lambda session: store.settle_orphans(session, dispatch_id,
+                                                         node=settings.node))
+                if orphans:
+                    log.error("dispatch #%d (%s): %d result(s) could not be recorded; "
+                              "marked uncertain", dispatch_id, carrier, orphans)
+                open_count, next_retry = await self._database.transaction(
+                    lambda session: store.remaining(session, dispatch_id))
+                if open_count == 0:
+                    break
+                delay = 1.0
+                if next_retry:
+                    delay = min(max(next_retry - self._clock.seconds(), 0.05), 5.0)
+                await task.deferLater(self._clock, delay, lambda: None)
+                exhausted = False
+                continue
+            chunk, marking = marked.popleft()
+            sending = await marking
             for position, row in enumerate(chunk):
                 if row.id not in sending:
                     continue  # cancelled (unsubscribed) since it was claimed
@@ -381,6 +417,11 @@ class DispatchRunner:
         for receipt in leftover:
             if not apply_receipt(session, receipt):
                 keep_unmatched(session, receipt)
+
+
+_MARKS_AHEAD = 3
+"""Chunks marked "sending" ahead of the one being submitted (what a crash leaves uncertain
+is at most this many chunks plus what the link has in flight)."""
 
 
 def _release(semaphore: defer.DeferredSemaphore) -> Callable[[object], object]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, literal, select, update
+from sqlalchemy import DateTime, Row, bindparam, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,6 @@ from gateway.db.models import Subscriber, UnmatchedReceipt
 
 DELIVERIES = Delivery.__table__
 PARTS = DeliveryPart.__table__
-SUBSCRIBERS = Subscriber.__table__
 
 PART_FINAL = {
     ReceiptState.DELIVERED: "delivered",
@@ -172,8 +171,8 @@ def record_results(
     retry_at: float, deadline: float,
 ) -> dict[str, int]:
     """Write the submit results of many deliveries at once; return counts by new status."""
-    submitted: list[dict[str, object]] = []
-    parts: list[dict[str, object]] = []
+    submitted: list[tuple[int, int]] = []
+    parts: list[tuple[int, int, str, str | None]] = []
     others: list[dict[str, object]] = []
     counts: dict[str, int] = {}
     for outcome in outcomes:
@@ -183,10 +182,9 @@ def record_results(
             error = error if status == "pending" else f"deadline passed: {error}"
         counts[status] = counts.get(status, 0) + 1
         if status == "submitted":
-            submitted.append({"b_id": outcome.delivery_id, "b_parts": len(outcome.results)})
+            submitted.append((outcome.delivery_id, len(outcome.results)))
             parts.extend(
-                {"delivery_id": outcome.delivery_id, "part": number, "carrier": carrier,
-                 "message_id": result.message_id, "status": "submitted"}
+                (outcome.delivery_id, number, carrier, result.message_id)
                 for number, result in enumerate(outcome.results, 1)
             )
         else:
@@ -195,13 +193,12 @@ def record_results(
                            "b_attempts": outcome.attempts + 1,
                            "b_next": retry_at if status == "pending" else 0.0})
     if submitted:
-        session.execute(
-            update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
-            .values(status="submitted", parts_total=bindparam("b_parts"), submitted_at=now,
-                    attempts=DELIVERIES.c.attempts + 1),
-            submitted,
-        )
-        session.execute(insert(PARTS), parts)
+        when = _time_param(session, now)
+        _many(session, "UPDATE deliveries SET status = 'submitted', parts_total = ?, "
+              "submitted_at = ?, attempts = attempts + 1 WHERE id = ?",
+              [(count, when, delivery_id) for delivery_id, count in submitted])
+        _many(session, "INSERT INTO delivery_parts (delivery_id, part, carrier, message_id, "
+              "status) VALUES (?, ?, ?, ?, 'submitted')", parts)
     if others:
         session.execute(
             update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
@@ -211,6 +208,33 @@ def record_results(
             others,
         )
     return counts
+
+
+def _many(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """executemany straight to the driver: the hot paths of a big dispatch write millions of
+    rows, and SQLAlchemy's per-row parameter processing would cost more than the database.
+    ``sql`` uses ``?`` placeholders; values must already be in the driver's types."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    connection.exec_driver_sql(sql, list(rows))
+
+
+def _once(session: Session, sql: str, params: tuple[Any, ...]) -> None:
+    """One statement straight to the driver (``?`` placeholders, driver-typed values)."""
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    connection.exec_driver_sql(sql, params)
+
+
+def _time_param(session: Session, value: datetime) -> Any:
+    """``value`` as the driver needs it for a timezone-aware DateTime column."""
+    dialect = session.get_bind().dialect
+    process = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process is not None else value
 
 
 def _status_of(results: Sequence[SubmitResult]) -> tuple[str, str | None]:
@@ -236,42 +260,32 @@ def apply_receipts(
     by_key = {(r.carrier, r.message_id): r for r in receipts}
     if not by_key:
         return []
-    found: list[Row[tuple[int, int, str, str]]] = []
+    found: list[Row[tuple[int, int, str, str, str]]] = []
     for carrier in {r.carrier for r in receipts}:
         ids = [m for (c, m) in by_key if c == carrier]
         for chunk in _chunks(ids, 500):
             found.extend(session.execute(select(
                 DeliveryPart.id, DeliveryPart.delivery_id, DeliveryPart.carrier,
-                DeliveryPart.message_id,
-            ).where(DeliveryPart.carrier == carrier, DeliveryPart.message_id.in_(chunk),
-                    DeliveryPart.status == "submitted")).all())
+                DeliveryPart.message_id, DeliveryPart.status,
+            ).where(DeliveryPart.carrier == carrier, DeliveryPart.message_id.in_(chunk))).all())
     matched = {(row.carrier, row.message_id) for row in found}
-    part_updates = []
+    part_updates: list[tuple[str, int]] = []
     per_delivery: dict[int, list[str]] = {}
     for row in found:
+        if row.status != "submitted":
+            continue  # a receipt delivered again: already applied
         state = PART_FINAL.get(by_key[(row.carrier, row.message_id)].state)
         if state is None:
             continue
-        part_updates.append({"b_id": row.id, "b_status": state})
+        part_updates.append((state, row.id))
         per_delivery.setdefault(row.delivery_id, []).append(state)
     if part_updates:
-        session.execute(
-            update(PARTS).where(PARTS.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status")),
-            part_updates,
-        )
-        delivery_updates = [
-            {"b_id": delivery_id,
-             "b_ok": sum(1 for s in states if s == "delivered"),
-             "b_bad": sum(1 for s in states if s != "delivered")}
-            for delivery_id, states in per_delivery.items()
-        ]
-        session.execute(
-            update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
-            .values(parts_delivered=DELIVERIES.c.parts_delivered + bindparam("b_ok"),
-                    parts_failed=DELIVERIES.c.parts_failed + bindparam("b_bad")),
-            delivery_updates,
-        )
+        _many(session, "UPDATE delivery_parts SET status = ? WHERE id = ?", part_updates)
+        _many(session, "UPDATE deliveries SET parts_delivered = parts_delivered + ?, "
+              "parts_failed = parts_failed + ? WHERE id = ?",
+              [(sum(1 for s in states if s == "delivered"),
+                sum(1 for s in states if s != "delivered"), delivery_id)
+               for delivery_id, states in per_delivery.items()])
         _finish_deliveries(session, list(per_delivery), flag_after=flag_after, now=now)
     return [r for key, r in by_key.items() if key not in matched]
 
@@ -280,33 +294,33 @@ def _finish_deliveries(
     session: Session, delivery_ids: list[int], *, flag_after: int, now: datetime
 ) -> None:
     """Deliveries whose every part has a final receipt get their final status."""
+    when = _time_param(session, now)
     for chunk in _chunks(delivery_ids, 500):
-        complete = session.execute(select(
-            Delivery.id, Delivery.subscriber_id, Delivery.parts_failed,
-        ).where(Delivery.id.in_(chunk), Delivery.status == "submitted",
-                Delivery.parts_delivered + Delivery.parts_failed >= Delivery.parts_total)).all()
-        if not complete:
+        marks = ", ".join("?" * len(chunk))
+        # The common case, all parts delivered, in one statement.
+        _once(session, f"UPDATE deliveries SET status = 'delivered', done_at = ? "
+              f"WHERE id IN ({marks}) AND status = 'submitted' "
+              f"AND parts_delivered >= parts_total", (when, *chunk))
+        _once(session, "UPDATE subscribers SET undeliverable_streak = 0 "
+              "WHERE undeliverable_streak != 0 AND id IN (SELECT subscriber_id FROM "
+              f"deliveries WHERE id IN ({marks}) AND status = 'delivered')", tuple(chunk))
+        failed = session.execute(select(Delivery.id, Delivery.subscriber_id).where(
+            Delivery.id.in_(chunk), Delivery.status == "submitted", Delivery.parts_failed > 0,
+            Delivery.parts_delivered + Delivery.parts_failed >= Delivery.parts_total)).all()
+        if not failed:
             continue
-        statuses = {}
-        failed_ids = [row.id for row in complete if row.parts_failed]
-        if failed_ids:
-            for part in session.execute(select(DeliveryPart.delivery_id, DeliveryPart.status)
-                                        .where(DeliveryPart.delivery_id.in_(failed_ids),
-                                               DeliveryPart.status != "delivered")):
-                statuses.setdefault(part.delivery_id, part.status)
-        done = [{"b_id": row.id, "b_status": statuses.get(row.id, "delivered")}
-                for row in complete]
+        statuses: dict[int, str] = {}
+        for part in session.execute(select(DeliveryPart.delivery_id, DeliveryPart.status)
+                                    .where(DeliveryPart.delivery_id.in_([r.id for r in failed]),
+                                           DeliveryPart.status != "delivered")):
+            statuses.setdefault(part.delivery_id, part.status)
         session.execute(
             update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
             .values(status=bindparam("b_status"), done_at=now),
-            done,
+            [{"b_id": row.id, "b_status": statuses.get(row.id, "undeliverable")}
+             for row in failed],
         )
-        good = [row.subscriber_id for row in complete if not row.parts_failed]
-        bad = [row.subscriber_id for row in complete
-               if row.parts_failed and statuses.get(row.id) == "undeliverable"]
-        if good:
-            session.execute(update(Subscriber).where(Subscriber.id.in_(good))
-                            .values(undeliverable_streak=0))
+        bad = [row.subscriber_id for row in failed if statuses.get(row.id) == "undeliverable"]
         if bad:
             session.execute(update(Subscriber).where(Subscriber.id.in_(bad))
                             .values(undeliverable_streak=Subscriber.undeliverable_streak + 1))

@@ -747,3 +747,20 @@ def test_every_field_of_every_pdu_is_validated_by_name(cls: type[Pdu]) -> None:
         oversized = dataclasses.replace(sample, **{field.name: _oversized(default)})
         with pytest.raises(ValueError, match=field.name):
             encode(oversized)
+
+
+def test_submit_template_splices_the_destination_exactly_as_encode_would() -> None:
+    from carriers.smpp.codec import SubmitTemplate
+
+    pdu = SubmitSm(sequence_number=0, source_addr="10658000", dest_addr_ton=1,
+                   dest_addr_npi=1, destination_addr="13800138000", esm_class=0x40,
+                   registered_delivery=1, data_coding=8,
+                   short_message=bytes.fromhex("050003070201") + "手机报".encode("utf-16-be"),
+                   sar_msg_ref_num=7)
+    template = SubmitTemplate(pdu)
+    for number in ("13800138000", "8613912345678", ""):
+        from dataclasses import replace as copy_with
+
+        assert template.frame(number) == encode(copy_with(pdu, destination_addr=number))
+    with pytest.raises(ValueError, match="20 octets"):
+        template.frame("1" * 21)

@@ -1,0 +1,308 @@
+"""One edition to N subscribers (default 1,000,000; SMS, 2 segments each) through the three
+simulated SMSCs with their TPS caps lifted, on the embedded SQLite database.
+
+Run with ``.venv/bin/python -m bench.dispatch_bench [--subscribers N]``. Each phase runs in
+a process of its own (a Twisted reactor runs once per process, and the peak RSS printed is
+the dispatching gateway's alone):
+
+1. the bare link throughput of ``bench.link_bench`` (one link, simulator in another process),
+   measured in this run with the same window;
+2. seeding: N active subscribers spread over the three carriers, and a built edition whose
+   SMS digest is two segments per carrier;
+3. the three simulators in one child process, counting every part they accept per number;
+4. the gateway: ``sdgw``'s own composition root and dispatch runner, links with the TPS cap
+   lifted, delivery receipts requested and written back as they arrive.
+
+It prints elapsed time, segments/s, the gateway's peak RSS, the ratio of segments/s to the
+bare link figure, and checks that every subscriber got exactly one copy (both parts, once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+CARRIERS = ("china_mobile", "china_unicom", "china_telecom")
+PREFIX = {"china_mobile": "138", "china_unicom": "130", "china_telecom": "133"}
+CODES = {"china_mobile": "10658000", "china_unicom": "106558000678",
+         "china_telecom": "106597009"}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(folder: Path, ports: dict[str, int], window: int) -> Path:
+    sections = []
+    for carrier in CARRIERS:
+        sections.append(f"""
+[carriers.{carrier}]
+short_code = "{CODES[carrier]}"
+[carriers.{carrier}.link]
+port = {ports[carrier]}
+system_id = "bench"
+password = "bench"
+tps = 0
+window = {window}
+response_timeout = 60
+""")
+    path = folder / "bench.toml"
+    path.write_text(f"""
+[database]
+url = "sqlite:///{folder / 'bench.db'}"
+pool_threads = 2
+[newspaper]
+name = "山东手机报"
+price = "3元/月"
+signature = "山东手机报"
+[dispatch]
+schedule = false
+batch_size = 2000
+chunk = 256
+max_ahead = {max(window * 2, 512)}
+{''.join(sections)}
+""", encoding="utf-8")
+    return path
+
+
+# -- phase 2: seeding -------------------------------------------------------------------------
+
+def seed(config_path: Path, subscribers: int) -> int:
+    from datetime import UTC, date, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from gateway.config import load_config
+    from gateway.db.edition_models import Edition, EditionRender, EditionRenderSegment
+    from gateway.db.engine import make_engine, make_session_factory, upgrade
+    from gateway.db.models import Subscriber
+    from gateway.editions.segmentation import segment_text
+
+    config = load_config(config_path)
+    engine = make_engine(config.database_url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    now = datetime.now(UTC)
+    text = ("【山东手机报】11月18日早报：沙坪坝区中小学“一校一品”创新党建特色品牌；"
+            "全省经济运行稳中有进，重点项目建设加快推进；城乡居民收入持续增长，民生保障水平不断提高，"
+            "各地春耕生产有序展开。回复TD退订")
+    segmented = segment_text(text, reference=42)
+    assert len(segmented.segments) == 2, len(segmented.segments)
+    with sessions.begin() as session:
+        edition = Edition(newspaper_date=date(2020, 11, 18), slot="morning", status="built",
+                          article_order=None, created_at=now, built_at=now)
+        session.add(edition)
+        session.flush()
+        for carrier in CARRIERS:
+            render = EditionRender(edition_id=edition.id, carrier=carrier, format="sms",
+                                   sms_text=text, fitting={}, rendered_at=now)
+            session.add(render)
+            session.flush()
+            for number, segment in enumerate(segmented.segments, 1):
+                session.add(EditionRenderSegment(
+                    render_id=render.id, number=number, short_message=segment.short_message,
+                    data_coding=segmented.data_coding, udhi=True))
+        edition_id = edition.id
+    activated = now - timedelta(days=1)
+    chunk = 20_000
+    for start in range(0, subscribers, chunk):
+        rows = []
+        for n in range(start, min(start + chunk, subscribers)):
+            carrier = CARRIERS[n % 3]
+            rows.append({
+                "msisdn": f"{PREFIX[carrier]}{n:08d}", "carrier": carrier,
+                "prefix_carrier": None, "short_code": CODES[carrier], "extension": "",
+                "status": "active", "activated_at": activated, "message_format": "sms",
+                "undeliverable_streak": 0, "created_at": activated, "updated_at": activated,
+            })
+        with sessions.begin() as session:
+            session.execute(insert(Subscriber), rows)
+    raw = engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+    return edition_id
+
+
+# -- phase 3: the simulators ------------------------------------------------------------------
+
+def serve_simulators(ports: dict[str, int], counts_file: Path) -> None:
+    import random
+
+    from twisted.internet import reactor
+
+    from carriers.simulator.smsc_service import SimulatedSmsc, SimulatorSettings
+
+    parts: Counter[tuple[str, str]] = Counter()
+
+    def count(submit: Any) -> None:
+        parts[(submit.destination, submit.udh.hex())] += 1
+
+    for carrier, port in ports.items():
+        simulator = SimulatedSmsc(
+            SimulatorSettings(carrier=carrier, accounts={"bench": "bench"}, keep_received=1,
+                              receipt_delay=1.0, receipt_mix={"DELIVRD": 1.0}),
+            reactor=reactor, clock=reactor, port=port, rng=random.Random(1))
+        simulator.watch(count)
+        reactor.callWhenRunning(simulator.startService)
+
+    def dump() -> None:
+        per_number: Counter[str] = Counter()
+        twice = 0
+        for (destination, _udh), seen in parts.items():
+            per_number[destination] += 1
+            twice += seen > 1
+        histogram = Counter(per_number.values())
+        counts_file.write_text(json.dumps({
+            "numbers": len(per_number), "parts": sum(parts.values()),
+            "parts_twice": twice, "parts_per_number": dict(histogram)}))
+
+    reactor.addSystemEventTrigger("before", "shutdown", dump)
+    reactor.run()
+
+
+# -- phase 4: the gateway -----------------------------------------------------------------------
+
+def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
+    import resource
+
+    from sqlalchemy import func, select
+    from twisted.internet import defer, reactor, task
+
+    from gateway.app import build_gateway
+    from gateway.config import load_config
+    from gateway.db.dispatch_models import Delivery, DeliveryPart
+    from gateway.db.engine import make_engine
+
+    config = load_config(config_path)
+    engine = make_engine(config.database_url)
+    gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
+                            schedule=False, quiet_hours=False, with_content=False,
+                            environ={"SDGW_NODE": "bench"})
+
+    async def main() -> None:
+        gateway.root.startService()
+        await defer.gatherResults([link.when_bound() for link in gateway.links.values()])
+        started = time.perf_counter()
+        assert gateway.dispatch is not None
+        await gateway.dispatch.runner.dispatch(edition_id)
+        elapsed = time.perf_counter() - started
+
+        def tally(session: Any) -> dict[str, Any]:
+            return {
+                "statuses": dict(session.execute(select(Delivery.status, func.count())
+                                                 .group_by(Delivery.status)).all()),
+                "parts": session.scalar(select(func.count()).select_from(DeliveryPart)),
+            }
+
+        figures = await gateway.database.transaction(tally)
+        await task.deferLater(reactor, 2.0, lambda: None)  # let the last receipts land
+        receipts = await gateway.database.transaction(tally)
+        await gateway.root.stopService()
+        result_file.write_text(json.dumps({
+            "elapsed": elapsed, "segments": figures["parts"], "statuses": figures["statuses"],
+            "after_receipts": receipts["statuses"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }))
+
+    task.react(lambda _r: defer.ensureDeferred(main()))
+
+
+def _child(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bench.dispatch_bench", *args]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--window", type=int, default=1000)
+    parser.add_argument("--link-messages", type=int, default=100_000)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--args", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.phase:
+        extra = json.loads(args.args)
+        if args.phase == "seed":
+            print(seed(Path(extra["config"]), extra["subscribers"]))
+        elif args.phase == "simulators":
+            serve_simulators(extra["ports"], Path(extra["counts"]))
+        elif args.phase == "gateway":
+            run_gateway(Path(extra["config"]), extra["edition"], Path(extra["result"]))
+        elif args.phase == "link":
+            from bench.link_bench import measure_link
+
+            print(json.dumps(measure_link(extra["messages"], window=extra["window"])))
+        return
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    with tempfile.TemporaryDirectory(prefix="sdgw-bench-") as folder_name:
+        folder = Path(folder_name)
+        print(f"bare link: {args.link_messages:,} submits, window {args.window} …", flush=True)
+        link = json.loads(subprocess.run(
+            _child("--phase", "link", "--args", json.dumps(
+                {"messages": args.link_messages, "window": args.window})),
+            check=True, capture_output=True, text=True, env=env).stdout.strip().splitlines()[-1])
+        ports = {carrier: _free_port() for carrier in CARRIERS}
+        config = write_config(folder, ports, args.window)
+        print(f"seeding {args.subscribers:,} subscribers …", flush=True)
+        seeded_at = time.perf_counter()
+        edition_id = int(subprocess.run(
+            _child("--phase", "seed", "--args", json.dumps(
+                {"config": str(config), "subscribers": args.subscribers})),
+            check=True, capture_output=True, text=True, env=env).stdout.strip())
+        seed_s = time.perf_counter() - seeded_at
+        counts_file, result_file = folder / "counts.json", folder / "result.json"
+        simulators = subprocess.Popen(
+            _child("--phase", "simulators", "--args", json.dumps(
+                {"ports": ports, "counts": str(counts_file)})), env=env)
+        try:
+            time.sleep(1.5)
+            print("dispatching …", flush=True)
+            subprocess.run(_child("--phase", "gateway", "--args", json.dumps(
+                {"config": str(config), "edition": edition_id, "result": str(result_file)})),
+                check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        finally:
+            simulators.send_signal(signal.SIGTERM)
+            simulators.wait(timeout=120)
+        result = json.loads(result_file.read_text())
+        counts = json.loads(counts_file.read_text())
+
+    segments_per_s = result["segments"] / result["elapsed"]
+    ratio = segments_per_s / link["submits_per_s"]
+    exact = (counts["numbers"] == args.subscribers and counts["parts_twice"] == 0
+             and counts["parts_per_number"] == {"2": args.subscribers})
+    print()
+    print(f"subscribers                      {args.subscribers:>14,}  (seeded in {seed_s:.0f}s)")
+    print(f"segments submitted               {result['segments']:>14,}")
+    print(f"dispatch elapsed                 {result['elapsed']:>14.1f} s")
+    print(f"segments/s                       {segments_per_s:>14,.0f}")
+    print(f"bare link submit_sm/s (same run) {link['submits_per_s']:>14,.0f}")
+    print(f"ratio                            {ratio:>14.2f}   (target >= 0.5)")
+    print(f"gateway peak RSS                 {result['peak_rss_mb']:>14.0f} MB (target <= 400)")
+    print(f"delivery statuses at the end     {result['statuses']}")
+    print(f"… 2 s later, receipts applied    {result['after_receipts']}")
+    print(f"SMSC side: numbers {counts['numbers']:,}, parts {counts['parts']:,}, "
+          f"parts seen twice {counts['parts_twice']}, parts per number "
+          f"{counts['parts_per_number']}")
+    print(f"every subscriber exactly one copy: {'yes' if exact else 'NO'}")
+    if not exact:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
