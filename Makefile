@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint
+.PHONY: run demo test bench lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,16 +11,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## set up, migrate the embedded SQLite database, run the gateway
+run: $(STAMP)  ## set up, play the demo, migrate the embedded SQLite database, run the gateway
+	$(VENV)/bin/sdgw demo
 	$(VENV)/bin/sdgw db upgrade
 	$(VENV)/bin/sdgw run
+
+demo: $(STAMP)  ## the whole story once, then exit
+	$(VENV)/bin/sdgw demo
 
 test: $(STAMP)  ## set up, lint, run the whole test suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
-bench: $(STAMP)  ## the benchmarks in bench/ (print their figures)
+bench: $(STAMP)  ## the benchmarks in bench/ (print their figures; the last takes minutes)
 	$(PY) -m bench.link_bench
+	$(PY) -m bench.edition_bench
+	$(PY) -m bench.dispatch_bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -101,14 +101,18 @@ class BatchWriter:
         self._lock = defer.DeferredLock()
 
     def add(self, item: Any) -> defer.Deferred[None]:
-        self._items.append(item)
         waiter = defer.Deferred[None]()
         self._waiters.append(waiter)
+        self.add_nowait(item)
+        return waiter
+
+    def add_nowait(self, item: Any) -> None:
+        """Like :meth:`add` for a caller that does not wait for the commit."""
+        self._items.append(item)
         if len(self._items) >= self._size:
             self.flush()
         elif self._timer is None:
             self._timer = self._clock.callLater(self._interval, self.flush)
-        return waiter
 
     def flush(self) -> defer.Deferred[None]:
         if self._timer is not None and self._timer.active():
@@ -344,15 +348,16 @@ class DispatchRunner:
                 await semaphore.acquire()
                 if not message_parts:
                     semaphore.release()
-                    results.add(store.SendResult(row.id, (), row.attempts))
+                    results.add_nowait(store.SendResult(row.id, (), row.attempts))
                     continue
                 submitted = link.submit(OutboundMessage(
                     source=row.source_addr, destination=row.msisdn, parts=message_parts,
                     lane=Lane.BULK))
+                # A batch that cannot be written is logged by the writer; its rows stay
+                # "sending" and are settled as uncertain when the dispatch drains.
                 submitted.addCallback(
-                    lambda outcome, row=row: results.add(
-                        store.SendResult(row.id, tuple(outcome), row.attempts)
-                    ).addErrback(lambda _: None))  # logged by the writer; rows stay "sending"
+                    lambda outcome, row=row: results.add_nowait(
+                        store.SendResult(row.id, tuple(outcome), row.attempts)))
                 submitted.addBoth(_release(semaphore))
                 sent += 1
         await self._wait_for_everything(semaphore, results)
