@@ -30,7 +30,7 @@ from carriers.messages import (
 from gateway.db.models import OutboundMessage as OutboundRow
 from gateway.db.threads import DatabaseThreads
 from gateway.editions.segmentation import segment_text
-from gateway.message_log import apply_receipt, keep_unmatched, record_submit_results
+from gateway.message_log import record_submit_results
 from gateway.subscriptions.service import (
     MoResult,
     QueuedReply,
@@ -69,10 +69,10 @@ class InboundProcessor:
         settings: SubscriptionSettings,
         render: ReplyRenderer,
         clock: IReactorTime,
-        receipts: Callable[[DeliveryReceipt], defer.Deferred[None]] | None = None,
+        receipts: Callable[[DeliveryReceipt], defer.Deferred[None]],
     ) -> None:
-        """``receipts`` batches receipt writes (the dispatch runner's writer); without it
-        each receipt is stored in a transaction of its own."""
+        """``receipts`` stores a receipt and fires once it is committed: the dispatch
+        runner's batch writer, which matches digest parts and replies alike."""
         self._database = database
         self._links = links
         self._settings = settings
@@ -86,9 +86,7 @@ class InboundProcessor:
 
     def __call__(self, message: InboundMessage | DeliveryReceipt) -> defer.Deferred[Any]:
         if isinstance(message, DeliveryReceipt):
-            if self._receipts is not None:
-                return self._receipts(message)
-            return self._database.transaction(lambda session: _store_receipt(session, message))
+            return self._receipts(message)
         now = self._now()
         stored = self._database.transaction(
             lambda session: handle_mo(session, message, settings=self._settings,
@@ -161,7 +159,3 @@ class InboundProcessor:
 
         return self._database.transaction(load).addCallback(send_all)
 
-
-def _store_receipt(session: Session, receipt: DeliveryReceipt) -> None:
-    if not apply_receipt(session, receipt):
-        keep_unmatched(session, receipt)

@@ -87,6 +87,8 @@ class SimulatorSettings:
     smsc: SmscSettings = field(default_factory=SmscSettings)
     receipt_delay: float = 1.0
     receipt_mix: Mapping[str, float] = field(default_factory=lambda: {"DELIVRD": 1.0})
+    deliver_window: int = 64
+    """deliver_sm (MOs, receipts) sent to one client and not yet answered."""
     keep_received: int = 10_000
     """How many received submits to remember for inspection (oldest dropped first)."""
 
@@ -180,6 +182,7 @@ class SimulatedSmsc(service.Service):
         self._waiting: deque[_Outgoing] = deque()
         self._receipts_due: deque[tuple[float, ReceivedSubmit, int]] = deque()
         self._receipt_timer: Any = None
+        self._deliver_scheduled = False
         self._ids = itertools.count(1)
         self._id_prefix = f"{self._rng.randrange(16**4):04X}"
         self.received: deque[ReceivedSubmit] = deque(maxlen=settings.keep_received)
@@ -308,6 +311,8 @@ class SimulatedSmsc(service.Service):
                             event.system_id, event.status)
             elif isinstance(event, DeliverAnswered):
                 outgoing = connection._delivers.pop(event.token, None)
+                if self._waiting:
+                    self._deliver_soon()
                 if outgoing is not None and event.status != CommandStatus.ESME_ROK:
                     log.info("%s simulator: deliver_sm refused (0x%02X); will retry", carrier,
                              event.status)
@@ -405,10 +410,25 @@ class SimulatedSmsc(service.Service):
         if self.running:
             self._clock.callLater(REDELIVERY_DELAY, self._deliver_waiting)
 
+    def _deliver_soon(self) -> None:
+        """Deliver more once this batch of answers is handled (one call per reactor turn)."""
+        if not self._deliver_scheduled:
+            self._deliver_scheduled = True
+
+            def run() -> None:
+                self._deliver_scheduled = False
+                self._deliver_waiting()
+
+            self._clock.callLater(0, run)
+
     def _deliver_waiting(self) -> None:
+        """Send waiting MOs and receipts to bound clients, at most ``deliver_window`` unanswered
+        per connection (as real SMSCs do: a slow client is not flooded)."""
         if not self._waiting:
             return
-        receivers = [c for c in self._connections if c.session.can_receive]
+        window = self.settings.deliver_window
+        receivers = [c for c in self._connections
+                     if c.session.can_receive and len(c._delivers) < window]
         if not receivers:
             return
         now = self._now()
@@ -416,9 +436,12 @@ class SimulatedSmsc(service.Service):
         for _ in range(len(self._waiting)):
             outgoing = self._waiting.popleft()
             target = next(
-                (c for c in receivers if c.session.system_id == outgoing.system_id),
-                receivers[0] if outgoing.system_id is None else None,
+                (c for c in receivers if c.session.system_id == outgoing.system_id
+                 and len(c._delivers) < window),
+                None,
             )
+            if target is None and outgoing.system_id is None:
+                target = next((c for c in receivers if len(c._delivers) < window), None)
             if target is None:
                 self._waiting.append(outgoing)
                 continue

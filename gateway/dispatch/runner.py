@@ -82,6 +82,9 @@ def load_parts(session: Session, edition_id: int) -> dict[tuple[str, str], tuple
 class BatchWriter:
     """Collects items and writes them in one transaction per batch, one batch at a time.
 
+    Group commit: when no batch is being written, what has arrived is written at once (in the
+    next reactor turn); while one is, new items gather and go together right after it. So a
+    trickle is written without delay and a flood in few, large transactions.
     ``add`` returns a Deferred that fires once the item's batch has committed (receipts are
     acknowledged to the SMSC only then).
     """
@@ -112,7 +115,8 @@ class BatchWriter:
         if len(self._items) >= self._size:
             self.flush()
         elif self._timer is None:
-            self._timer = self._clock.callLater(self._interval, self.flush)
+            delay = self._interval if self._lock.locked else 0.0
+            self._timer = self._clock.callLater(delay, self.flush)
 
     def flush(self) -> defer.Deferred[None]:
         if self._timer is not None and self._timer.active():
@@ -135,6 +139,10 @@ class BatchWriter:
                     waiter.errback(result)
                 else:
                     waiter.callback(None)
+            if self._items:  # gathered while this batch was written: write them next
+                if self._timer is not None and self._timer.active():
+                    self._timer.cancel()
+                self._timer = self._clock.callLater(0, self.flush)
 
         return self._lock.run(write).addBoth(done)
 

@@ -24,18 +24,13 @@ from sqlalchemy.orm import Session
 from carriers.messages import DeliveryReceipt, ReceiptState, SubmitOutcome, SubmitResult
 from gateway.db.dispatch_models import Delivery, DeliveryPart, Dispatch
 from gateway.db.models import Subscriber, UnmatchedReceipt
+from gateway.message_log import FINAL_SEGMENT_STATES
 
 DELIVERIES = Delivery.__table__
 PARTS = DeliveryPart.__table__
 
-PART_FINAL = {
-    ReceiptState.DELIVERED: "delivered",
-    ReceiptState.UNDELIVERABLE: "undeliverable",
-    ReceiptState.EXPIRED: "expired",
-    ReceiptState.REJECTED: "undeliverable",
-    ReceiptState.DELETED: "undeliverable",
-    ReceiptState.UNKNOWN: "unknown",
-}
+PART_FINAL = FINAL_SEGMENT_STATES
+"""A receipt's state → the final status of the part it is for (the same as for replies)."""
 OPEN_STATUSES = ("pending", "claimed", "sending")
 TRANSIENT_STATUSES = frozenset({0x08, 0x14, 0x45, 0x58, 0x64})
 """ESME_RSYSERR, ESME_RMSGQFUL, ESME_RSUBMITFAIL, ESME_RTHROTTLED, ESME_RX_T_APPN."""
