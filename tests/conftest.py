@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -76,3 +77,17 @@ def engine(database_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def database(engine: Engine) -> Iterator[Any]:
+    """A running database thread pool (the gateway's DatabaseThreads) on ``engine``."""
+    from twisted.internet import reactor
+
+    from gateway.db.engine import make_session_factory
+    from gateway.db.threads import DatabaseThreads
+
+    threads = DatabaseThreads(make_session_factory(engine), reactor=reactor, threads=2)
+    threads.startService()
+    yield threads
+    threads.stopService()

@@ -13,13 +13,13 @@ that length is within a carrier's limit.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from xml.sax.saxutils import quoteattr
 
-from gateway.editions.sms_digest import ELLIPSIS, shorten_text
+from gateway.editions.sms_digest import ELLIPSIS, largest_fitting, shorten_text
 from gateway.editions.wsp import (
     CHARSET_UTF8,
     encode_long_integer,
@@ -364,7 +364,7 @@ def fit_mms(
             return None
         limit: int | None = None
         if size_of(compose(step, dropped, None)) > max_bytes:
-            limit = _largest(
+            limit = largest_fitting(
                 lambda n: size_of(compose(step, dropped, n)) <= max_bytes, floor, longest
             )
         final = compose(step, dropped, limit)
@@ -401,17 +401,6 @@ def fit_mms(
         f"cut to {min_text_chars} characters, over the limit of {max_bytes}; use fewer pages or "
         "raise the carrier's MMS size limit"
     )
-
-
-def _largest(fits: Callable[[int], bool], low: int, high: int) -> int:
-    """Largest n in [low, high] with fits(n), given fits(low)."""
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle - 1
-    return low
 
 
 def scale_image(image: MmsImage, *, scale: float, quality: int) -> MmsImage:

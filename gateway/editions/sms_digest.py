@@ -149,6 +149,11 @@ def _largest_fitting_limit(fits: Callable[[int], bool], *, low: int, high: int) 
     """
     if not fits(low):
         return None
+    return largest_fitting(fits, low, high)
+
+
+def largest_fitting(fits: Callable[[int], bool], low: int, high: int) -> int:
+    """Largest n in [low, high] with fits(n), given fits(low) (binary search)."""
     while low < high:
         middle = (low + high + 1) // 2
         if fits(middle):

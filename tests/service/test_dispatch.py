@@ -25,13 +25,6 @@ from tests.service.dispatch_fixtures import FakeLink, seed_edition, seed_subscri
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.fixture
-def database(engine: Engine) -> Any:
-    threads = DatabaseThreads(make_session_factory(engine), reactor=reactor, threads=2)
-    threads.startService()
-    yield threads
-    threads.stopService()
-
 
 def runner_for(database: DatabaseThreads, links: dict[str, Any], node: str = "node-a",
                **options: Any) -> DispatchRunner:

@@ -6,25 +6,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 import pytest_twisted
 from sqlalchemy import Engine, func, select
 from twisted.internet import defer, reactor, task
 
 from gateway.db.dispatch_models import ScheduledRun
 from gateway.db.engine import make_session_factory
-from gateway.db.threads import DatabaseThreads
 from gateway.dispatch.scheduler import EditionScheduler
 
 UTC_ZONE = ZoneInfo("UTC")
 
-
-@pytest.fixture
-def database(engine: Engine) -> Any:
-    threads = DatabaseThreads(make_session_factory(engine), reactor=reactor, threads=2)
-    threads.startService()
-    yield threads
-    threads.stopService()
 
 
 class Actions:
