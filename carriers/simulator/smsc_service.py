@@ -434,6 +434,8 @@ class SimulatedSmsc(service.Service):
         now = self._now()
         touched: set[_SmscProtocol] = set()
         for _ in range(len(self._waiting)):
+            if all(len(c._delivers) >= window for c in receivers):
+                break  # every client's window is full: the rest waits for answers
             outgoing = self._waiting.popleft()
             target = next(
                 (c for c in receivers if c.session.system_id == outgoing.system_id
