@@ -239,8 +239,9 @@ def build_gateway(
         link.when_bound().addCallback(
             lambda _, carrier=carrier: processor.resend_queued(carrier, started)
         )
-    dispatch = DispatchService(runner=runner, database=database,
-                               edition_settings=edition_settings(config))
+    dispatch = DispatchService(
+        runner=runner, database=database, edition_settings=edition_settings(config),
+        receipt_timeout=timedelta(hours=config.dispatch.receipt_timeout_hours), clock=reactor)
     dispatch.setServiceParent(root)
     gateway.dispatch = dispatch
     if config.dispatch.schedule if schedule is None else schedule:

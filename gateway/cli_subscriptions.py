@@ -72,6 +72,9 @@ def _subscribers(args: argparse.Namespace) -> int:
                 row.cancelled_at if row.status == "cancelled" else
                 row.pending_since if row.status == "pending" else row.created_at)
             mismatch = f"{row.prefix_carrier} (ported)" if row.prefix_carrier else ""
+            if row.flagged_at is not None:
+                mismatch += (f" FLAGGED: {row.undeliverable_streak} undeliverable editions in "
+                             "a row").lstrip()
             print(f"{row.msisdn:<13} {row.carrier:<14} {row.status:<10} "
                   f"{row.short_code + row.extension:<16} {_when(since):<20} {mismatch}")
         if msisdn is not None:

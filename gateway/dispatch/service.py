@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
-from twisted.application import service
+from twisted.application import internet, service
 from twisted.internet import defer
 
 from gateway.db.threads import DatabaseThreads
+from gateway.dispatch import store
 from gateway.dispatch.runner import DispatchRunner
 from gateway.editions.build import EditionError, EditionSettings, build_edition
 
@@ -21,14 +23,31 @@ class DispatchService(service.MultiService):
 
     def __init__(
         self, *, runner: DispatchRunner, database: DatabaseThreads,
-        edition_settings: EditionSettings,
+        edition_settings: EditionSettings, receipt_timeout: timedelta, clock: Any,
     ) -> None:
         super().__init__()
         self.setName("dispatch")
         self.runner = runner
         self._database = database
         self._edition_settings = edition_settings
+        self._receipt_timeout = receipt_timeout
         self.started: defer.Deferred[list[int]] | None = None
+        # Deliveries whose receipts never came become "unknown" (checked every 10 minutes).
+        expiry = internet.TimerService(600, self.expire_receipts)
+        expiry.clock = clock
+        expiry.setServiceParent(self)
+
+    def expire_receipts(self) -> defer.Deferred[int]:
+        cutoff = datetime.now(UTC) - self._receipt_timeout
+
+        def expire(session: Session) -> int:
+            count = store.expire_receipts(session, submitted_before=cutoff)
+            if count:
+                log.warning("%d delivery(ies) had no receipt after %s: marked unknown", count,
+                            self._receipt_timeout)
+            return count
+
+        return self._database.transaction(expire)
 
     def startService(self) -> None:
         super().startService()

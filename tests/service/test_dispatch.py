@@ -287,3 +287,28 @@ async def test_dispatch_pauses_in_quiet_hours_and_resumes_after(engine: Engine, 
         clock.advance(0.05)
     await running
     assert link.copies() == dict.fromkeys(numbers, 1)
+
+
+def test_deliveries_without_receipts_become_unknown(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        seed_subscribers(session, 3)
+        now = datetime.now(UTC)
+        dispatch_id = store.create_dispatch(session, edition_id=edition_id,
+                                            carrier="china_mobile", cutoff=now, deadline=now,
+                                            now=now)
+        store.materialise(session, dispatch_id)
+        claimed = store.claim(session, dispatch_id=dispatch_id, node="n", limit=3, now=1.0)
+        store.mark_sending(session, [c.id for c in claimed], node="n", now=1.0)
+        results = [store.SendResult(c.id, (SubmitResult(outcome=SubmitOutcome.ACCEPTED,
+                                                        message_id=f"x{c.id}"),), 0)
+                   for c in claimed]
+        store.record_results(session, results, carrier="china_mobile",
+                             now=now - timedelta(hours=50), retry_at=0.0, deadline=1.0)
+        store.record_results(session, [], carrier="china_mobile", now=now, retry_at=0.0,
+                             deadline=1.0)
+    with sessions.begin() as session:
+        assert store.expire_receipts(session,
+                                     submitted_before=now - timedelta(hours=48)) == 3
+    assert counts(engine) == {"unknown": 3}
