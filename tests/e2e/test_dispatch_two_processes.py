@@ -40,6 +40,7 @@ def test_two_processes_split_one_dispatch(tmp_path: Path, database_url: str) -> 
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     command = [sys.executable, "-m", "gateway", "--config", str(config), "dispatch",
                "--edition", str(edition_id), "--ignore-quiet-hours"]
+    processes: list[subprocess.Popen[str]] = []
     try:
         _wait_for_control(control)
         processes = [
@@ -57,6 +58,9 @@ def test_two_processes_split_one_dispatch(tmp_path: Path, database_url: str) -> 
             [sys.executable, "-m", "gateway", "--config", str(config), "dispatch", "status"],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
         simulator.terminate()
         simulator.wait(timeout=30)
     per_number = Counter(part["to"] for part in parts)
