@@ -27,7 +27,6 @@ from gateway.db.models import Subscriber, UnmatchedReceipt
 from gateway.message_log import FINAL_SEGMENT_STATES
 
 DELIVERIES = Delivery.__table__
-PARTS = DeliveryPart.__table__
 
 PART_FINAL = FINAL_SEGMENT_STATES
 """A receipt's state → the final status of the part it is for (the same as for replies)."""
