@@ -159,6 +159,29 @@ class DispatchConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleConfig:
+    enabled: bool = True
+    """Serve the operator console from ``sdgw run``."""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    session_hours: float = 8.0
+    """A login lasts at most this long."""
+    idle_minutes: float = 30.0
+    """A session unused for this long ends."""
+    login_max_failures: int = 5
+    """Failed logins (per name, and per address) before further attempts are refused…"""
+    login_lockout_minutes: float = 15.0
+    """…for this long (failures older than this are forgotten)."""
+    stats_interval_seconds: float = 30.0
+    """How often the summary tables (counts per carrier, daily figures, delivery rates) are
+    refreshed; pages show the time of the last refresh."""
+    secure_cookie: bool = False
+    """Mark the session cookie Secure: set it when a TLS proxy serves the console."""
+    page_size: int = 50
+    """Rows per page in the message log and subscriber history."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoggingConfig:
     level: str = "info"
 
@@ -175,6 +198,7 @@ class GatewayConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     editions: EditionsConfig = field(default_factory=lambda: EditionsConfig())
     content: ContentConfig = field(default_factory=lambda: ContentConfig())
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     path: Path = Path("config/gateway.toml")
     """The file this was read from (set by the loader, not a key)."""
 
@@ -480,6 +504,14 @@ def _check_editions(config: GatewayConfig, shown: str) -> None:
         raise ConfigError(shown, "editions.sms_reference_bits", "expected 8 or 16")
     content = config.content
     _check_range(shown, "content.port", content.port, 1, 65535)
+    console = config.console
+    _check_range(shown, "console.port", console.port, 1, 65535)
+    _check_range(shown, "console.login_max_failures", console.login_max_failures, 1, 1000)
+    _check_range(shown, "console.page_size", console.page_size, 1, 1000)
+    for attr in ("session_hours", "idle_minutes", "login_lockout_minutes",
+                 "stats_interval_seconds"):
+        if getattr(console, attr) <= 0:
+            raise ConfigError(shown, f"console.{attr}", "expected a number > 0")
     if not content.base_url.startswith(("http://", "https://")):
         raise ConfigError(shown, "content.base_url", 'expected a URL starting with "http://"')
 

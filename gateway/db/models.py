@@ -38,6 +38,9 @@ class InboundMessage(Base):
     __table_args__ = (
         Index("ix_inbound_carrier_msgid", "carrier", "carrier_message_id"),
         Index("ix_inbound_source_time", "source_addr", "received_at"),
+        # The console's message log: newest first, optionally by carrier.
+        Index("ix_inbound_received", "received_at"),
+        Index("ix_inbound_carrier_received", "carrier", "received_at"),
     )
 
 
@@ -62,7 +65,13 @@ class OutboundMessage(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_outbound_destination", "destination_addr", "created_at"),)
+    __table_args__ = (
+        Index("ix_outbound_destination", "destination_addr", "created_at"),
+        # The console's message log: newest first, optionally by carrier or status.
+        Index("ix_outbound_created", "created_at"),
+        Index("ix_outbound_carrier_created", "carrier", "created_at"),
+        Index("ix_outbound_status_created", "status", "created_at"),
+    )
 
 
 class OutboundSegment(Base):

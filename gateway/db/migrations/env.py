@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from gateway.db import dispatch_models, edition_models  # noqa: F401  (registers their tables)
+from gateway.db import (  # noqa: F401  (registers their tables)
+    console_models,
+    dispatch_models,
+    edition_models,
+)
 from gateway.db.models import Base
 
 engine = context.config.attributes["engine"]
