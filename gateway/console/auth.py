@@ -1,0 +1,408 @@
+"""Operator accounts, console logins and sessions, login throttling and the audit log.
+
+Every function takes the caller's SQLAlchemy ``Session`` (the caller owns the transaction; nothing
+here commits) and an explicit, timezone-aware ``now``; nothing reads the clock. Works on SQLite and
+PostgreSQL: times are stored in UTC, and the naive values SQLite hands back are read as UTC.
+
+The browser's cookie holds a random token; only its SHA-256 is stored, so a copy of the database
+does not let anyone take over a session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy.orm import Session
+
+from gateway.config import ConsoleConfig
+from gateway.console.passwords import (
+    DEFAULT_HASHER,
+    dummy_hash,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from gateway.db.console_models import AuditEntry, LoginAttempt, Operator, OperatorSession
+from gateway.errors import GatewayError
+
+ROLES = ("viewer", "admin")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MIN_PASSWORD_LENGTH = 8
+TOUCH_INTERVAL = timedelta(seconds=60)
+"""``last_seen_at`` is written at most this often per session (not on every request)."""
+ATTEMPT_RETENTION = timedelta(days=1)
+"""Login attempts older than this (and older than the lockout) are purged."""
+
+# Column widths of gateway.db.console_models.
+_NAME_WIDTH = 64
+_IP_WIDTH = 64
+_ACTION_WIDTH = 32
+_TARGET_WIDTH = 200
+
+
+class OperatorError(GatewayError):
+    """An operator account cannot be created or changed as asked (bad name, role, password…)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthSettings:
+    session_lifetime: timedelta
+    """A login lasts at most this long."""
+    idle_timeout: timedelta
+    """A session unused for this long ends."""
+    max_failures: int
+    """Failed logins per name, and per address, within ``lockout`` before logins are refused."""
+    lockout: timedelta
+
+
+def auth_settings(config: ConsoleConfig) -> AuthSettings:
+    return AuthSettings(
+        session_lifetime=timedelta(hours=config.session_hours),
+        idle_timeout=timedelta(minutes=config.idle_minutes),
+        max_failures=config.login_max_failures,
+        lockout=timedelta(minutes=config.login_lockout_minutes),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorInfo:
+    id: int
+    name: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: int
+    operator: OperatorInfo
+    csrf_token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoginOutcome:
+    ok: bool
+    reason: str
+    """``""`` on success, ``"locked"`` when throttled, ``"invalid"`` otherwise (unknown name,
+    wrong password, disabled operator: show the user one message for all three)."""
+    token: str | None = None
+    """The cookie value; never stored."""
+    csrf_token: str | None = None
+    operator: OperatorInfo | None = None
+    retry_after: timedelta | None = None
+    """When locked: how long until a login may be tried again (if nobody tries meanwhile)."""
+
+
+# -- operator accounts ---------------------------------------------------------------------------
+
+
+def add_operator(
+    session: Session,
+    name: str,
+    role: str,
+    password: str,
+    now: datetime,
+    *,
+    actor: str = "cli",
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> Operator:
+    """Create an operator; ``actor`` (who did it) goes to the audit log."""
+    now = _checked_now(now)
+    _check_name(name)
+    if role not in ROLES:
+        raise OperatorError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    _check_password(password)
+    if _operator_named(session, name) is not None:
+        raise OperatorError(f"operator {name!r} already exists")
+    operator = Operator(name=name, role=role, password_hash=hash_password(password, hasher),
+                        created_at=now, disabled_at=None)
+    session.add(operator)
+    session.flush()
+    record_audit(session, operator=actor, action="operator_add", target=name, reason=role,
+                 now=now)
+    return operator
+
+
+def set_password(
+    session: Session,
+    name: str,
+    password: str,
+    now: datetime,
+    *,
+    actor: str = "cli",
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> None:
+    """Replace an operator's password; their open sessions end."""
+    now = _checked_now(now)
+    _check_password(password)
+    operator = _existing_operator(session, name)
+    operator.password_hash = hash_password(password, hasher)
+    _end_sessions_of(session, operator.id)
+    record_audit(session, operator=actor, action="operator_passwd", target=name, now=now)
+
+
+def disable_operator(session: Session, name: str, now: datetime, *, actor: str = "cli") -> None:
+    """Stop an operator from logging in and end their sessions (already disabled: no change)."""
+    now = _checked_now(now)
+    operator = _existing_operator(session, name)
+    _end_sessions_of(session, operator.id)
+    if operator.disabled_at is not None:
+        return
+    operator.disabled_at = now
+    record_audit(session, operator=actor, action="operator_disable", target=name, now=now)
+
+
+def list_operators(session: Session) -> list[Operator]:
+    """Every operator, disabled ones included, by name."""
+    return list(session.scalars(select(Operator).order_by(Operator.name)))
+
+
+# -- logins and sessions -------------------------------------------------------------------------
+
+
+def login(
+    session: Session,
+    *,
+    name: str,
+    password: str,
+    ip: str,
+    now: datetime,
+    settings: AuthSettings,
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> LoginOutcome:
+    """Check a login; on success open a session. Every attempt is recorded and audited.
+
+    While the name or the address has ``max_failures`` failures within ``lockout``, attempts
+    are refused as ``"locked"`` without looking at the password, and count as failures.
+    """
+    now = _checked_now(now)
+    typed_name = name[:_NAME_WIDTH]
+    ip = ip[:_IP_WIDTH]
+    if _lockout_remaining(session, typed_name, ip, now, settings) is not None:
+        _record_attempt(session, typed_name, ip, now, succeeded=False)
+        record_audit(session, operator=typed_name, action="login_failed", reason="locked",
+                     ip=ip, now=now)
+        return LoginOutcome(ok=False, reason="locked",
+                            retry_after=_lockout_remaining(session, typed_name, ip, now, settings))
+
+    operator = _operator_named(session, name) if len(name) <= _NAME_WIDTH else None
+    if operator is None:
+        verify_password(dummy_hash(hasher), password, hasher)  # same cost as a real check
+        failure = "unknown operator"
+    elif not verify_password(operator.password_hash, password, hasher):
+        failure = "wrong password"
+    elif operator.disabled_at is not None:
+        failure = "operator disabled"
+    else:
+        failure = ""
+    if failure or operator is None:
+        _record_attempt(session, typed_name, ip, now, succeeded=False)
+        record_audit(session, operator=typed_name, action="login_failed", reason=failure, ip=ip,
+                     now=now)
+        return LoginOutcome(ok=False, reason="invalid")
+
+    if needs_rehash(operator.password_hash, hasher):
+        operator.password_hash = hash_password(password, hasher)
+    token = secrets.token_urlsafe(32)
+    csrf_token = secrets.token_urlsafe(32)
+    session.add(OperatorSession(token_hash=_token_hash(token), operator_id=operator.id,
+                                csrf_token=csrf_token, ip=ip, created_at=now, last_seen_at=now,
+                                expires_at=now + settings.session_lifetime))
+    _record_attempt(session, typed_name, ip, now, succeeded=True)
+    record_audit(session, operator=operator.name, action="login", ip=ip, now=now)
+    return LoginOutcome(ok=True, reason="", token=token, csrf_token=csrf_token,
+                        operator=_info(operator))
+
+
+def find_session(
+    session: Session, token: str | None, *, now: datetime, settings: AuthSettings
+) -> SessionInfo | None:
+    """The live session whose cookie is ``token``, else None. Expired and idle sessions are
+    deleted; ``last_seen_at`` is refreshed when it is older than :data:`TOUCH_INTERVAL`."""
+    now = _checked_now(now)
+    if not token:
+        return None
+    row = session.execute(
+        select(OperatorSession, Operator)
+        .join(Operator, Operator.id == OperatorSession.operator_id)
+        .where(OperatorSession.token_hash == _token_hash(token))
+    ).first()
+    if row is None:
+        return None
+    operator_session, operator = row
+    last_seen = _utc(operator_session.last_seen_at)
+    expires_at = _utc(operator_session.expires_at)
+    if now >= expires_at or now - last_seen >= settings.idle_timeout:
+        session.delete(operator_session)
+        return None
+    if operator.disabled_at is not None:
+        return None
+    if now - last_seen > TOUCH_INTERVAL:
+        operator_session.last_seen_at = now
+    return SessionInfo(session_id=operator_session.id, operator=_info(operator),
+                       csrf_token=operator_session.csrf_token, expires_at=expires_at)
+
+
+def logout(session: Session, token: str | None, *, ip: str, now: datetime) -> None:
+    """End the session whose cookie is ``token`` (unknown token: nothing happens)."""
+    now = _checked_now(now)
+    if not token:
+        return
+    row = session.execute(
+        select(OperatorSession, Operator.name)
+        .join(Operator, Operator.id == OperatorSession.operator_id)
+        .where(OperatorSession.token_hash == _token_hash(token))
+    ).first()
+    if row is None:
+        return
+    operator_session, operator_name = row
+    session.delete(operator_session)
+    record_audit(session, operator=operator_name, action="logout", ip=ip, now=now)
+
+
+def check_csrf(expected: str, given: str | None) -> bool:
+    """Whether a form's CSRF token is the session's, compared in constant time."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"),
+                               given.encode("utf-8", "surrogatepass"))
+
+
+def purge_expired(session: Session, now: datetime, settings: AuthSettings) -> int:
+    """Delete ended sessions (expired or idle) and old login attempts; return how many rows."""
+    now = _checked_now(now)
+    sessions = session.execute(
+        delete(OperatorSession)
+        .where(or_(OperatorSession.expires_at <= now,
+                   OperatorSession.last_seen_at <= now - settings.idle_timeout))
+        .execution_options(synchronize_session=False)
+    )
+    attempts = session.execute(
+        delete(LoginAttempt)
+        .where(LoginAttempt.at < now - max(ATTEMPT_RETENTION, settings.lockout))
+        .execution_options(synchronize_session=False)
+    )
+    return int(sessions.rowcount or 0) + int(attempts.rowcount or 0)
+
+
+# -- audit log -----------------------------------------------------------------------------------
+
+
+def record_audit(
+    session: Session,
+    *,
+    operator: str,
+    action: str,
+    target: str = "",
+    reason: str = "",
+    ip: str = "",
+    now: datetime,
+) -> None:
+    """Append one entry to the audit log. ``operator``, ``target`` and ``ip`` are cut to their
+    column widths; ``action`` is a short fixed word (at most 32 characters)."""
+    if not action or len(action) > _ACTION_WIDTH:
+        raise ValueError(f"audit action must be 1 to {_ACTION_WIDTH} characters: {action!r}")
+    session.add(AuditEntry(at=_checked_now(now), operator=operator[:_NAME_WIDTH], action=action,
+                           target=target[:_TARGET_WIDTH], reason=reason, ip=ip[:_IP_WIDTH]))
+
+
+# -- internals -----------------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> None:
+    if not NAME_PATTERN.fullmatch(name):
+        raise OperatorError(f"operator name {name!r}: expected 1 to 64 letters, digits, "
+                            "'_', '.' or '-'")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH or not password.strip():
+        raise OperatorError(f"password: expected at least {MIN_PASSWORD_LENGTH} characters, "
+                            "not all spaces")
+    try:
+        password.encode("utf-8")
+    except UnicodeError:
+        raise OperatorError("password: not valid text (undecodable characters)") from None
+
+
+def _operator_named(session: Session, name: str) -> Operator | None:
+    return session.scalars(select(Operator).where(Operator.name == name)).first()
+
+
+def _existing_operator(session: Session, name: str) -> Operator:
+    operator = _operator_named(session, name)
+    if operator is None:
+        raise OperatorError(f"no operator named {name!r} (see `sdgw operator list`)")
+    return operator
+
+
+def _end_sessions_of(session: Session, operator_id: int) -> None:
+    for operator_session in session.scalars(
+        select(OperatorSession).where(OperatorSession.operator_id == operator_id)
+    ):
+        session.delete(operator_session)
+
+
+def _lockout_remaining(
+    session: Session, name: str, ip: str, now: datetime, settings: AuthSettings
+) -> timedelta | None:
+    """How long the name or the address stays locked, or None if neither is."""
+    remaining = [
+        _oldest_counted_failure(session, column == value, now, settings)
+        for column, value in ((LoginAttempt.name, name), (LoginAttempt.ip, ip))
+    ]
+    locked = [at + settings.lockout - now for at in remaining if at is not None]
+    return max(locked) if locked else None
+
+
+def _oldest_counted_failure(
+    session: Session, matches: ColumnElement[bool], now: datetime, settings: AuthSettings
+) -> datetime | None:
+    """The time of the ``max_failures``-th most recent failure within the lockout period, if
+    there are that many: the lock lifts when that failure ages out."""
+    failures = list(session.scalars(
+        select(LoginAttempt.at)
+        .where(matches, LoginAttempt.succeeded.is_(False),
+               LoginAttempt.at > now - settings.lockout)
+        .order_by(LoginAttempt.at.desc())
+        .limit(settings.max_failures)
+    ))
+    if len(failures) < settings.max_failures:
+        return None
+    return _utc(failures[-1])
+
+
+def _record_attempt(session: Session, name: str, ip: str, now: datetime, *,
+                    succeeded: bool) -> None:
+    session.add(LoginAttempt(name=name, ip=ip, at=now, succeeded=succeeded))
+    session.flush()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _info(operator: Operator) -> OperatorInfo:
+    return OperatorInfo(id=operator.id, name=operator.name, role=operator.role)
+
+
+def _checked_now(now: datetime) -> datetime:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+    return now.astimezone(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
