@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from gateway.cli_operators import read_password
 from gateway.console.passwords import verify_password
 from gateway.db.console_models import Operator
 from gateway.db.engine import make_engine, make_session_factory
+from gateway.errors import GatewayError
 from tests.conftest import REPO_ROOT
 from tests.e2e.test_cli_editions import write_config
 
@@ -101,3 +104,20 @@ def test_an_out_of_date_schema_is_refused(tmp_path: Path) -> None:
     result = sdgw(config, "operator", "list")
     assert result.returncode == 2
     assert "db upgrade" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_is_asked_twice_and_the_answers_must_match() -> None:
+    answers = iter(["typed twice", "typed twice", "first", "second"])
+
+    def ask(prompt: str) -> str:
+        return next(answers)
+
+    assert read_password(_Terminal(), from_stdin=False, ask=ask) == "typed twice"
+    with pytest.raises(GatewayError, match="the two passwords differ"):
+        read_password(_Terminal(), from_stdin=False, ask=ask)
+    assert read_password(_Terminal("from a line\n"), from_stdin=True, ask=ask) == "from a line"
