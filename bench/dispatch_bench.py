@@ -191,6 +191,7 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     config = load_config(config_path)
     engine = make_engine(config.database_url)
     gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
+                            with_console=False,
                             schedule=False, quiet_hours=False, with_content=False,
                             environ={"SDGW_NODE": "bench"})
 

@@ -27,6 +27,8 @@ from carriers.smpp.esme import EsmeSettings
 from carriers.smpp.smsc import SmscSettings
 from carriers.smpp.twisted_link import ReconnectPolicy, SmppLink
 from gateway.config import CarrierConfig, GatewayConfig
+from gateway.console.service import build_console
+from gateway.console.web import Console
 from gateway.db.engine import make_session_factory
 from gateway.db.threads import DatabaseThreads
 from gateway.dispatch.quiet_hours import QuietHours, parse_clock
@@ -74,6 +76,7 @@ class Gateway:
     inbound: InboundProcessor | None = None
     dispatch: DispatchService | None = None
     scheduler: EditionScheduler | None = None
+    console: Console | None = None
     simulators: dict[str, SimulatedSmsc] = field(default_factory=dict)
 
 
@@ -196,6 +199,7 @@ def build_gateway(
     environ: Mapping[str, str] | None = None,
     quiet_hours: bool = True,
     with_content: bool = True,
+    with_console: bool | None = None,
 ) -> Gateway:
     root = OrderedServices()
     database = DatabaseThreads(
@@ -254,4 +258,11 @@ def build_gateway(
         )
         scheduler.setServiceParent(root)
         gateway.scheduler = scheduler
+    if config.console.enabled if with_console is None else with_console:
+        console_service, gateway.console = build_console(
+            config, engine=engine, writer=database, reactor=reactor,
+            subscription_settings=subscription_settings(config),
+            render_reply=reply_renderer(config),
+            send_reply=processor.send_reply, set_paused=runner.set_paused)
+        console_service.setServiceParent(root)
     return gateway

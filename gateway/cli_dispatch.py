@@ -39,6 +39,10 @@ def register(commands: Any) -> None:
         "anew each run) and free loopback ports; quiet hours do not apply to the demo.")
     demo.add_argument("--subscribers", type=int, default=200,
                       help="subscribers per carrier (default 200)")
+    demo.add_argument("--serve", action="store_true",
+                      help="afterwards keep the gateway running on the demo database, with the "
+                      "operator console (console.host:console.port) and an admin operator "
+                      "'demo' whose password is printed, until Ctrl-C or SIGTERM")
     demo.set_defaults(handler=_demo)
 
 
@@ -63,6 +67,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     env.setdefault("SDGW_NODE", f"{socket.gethostname()}:cli:{os.getpid()}")
     gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
+                            with_console=False,
                             schedule=False, environ=env, with_content=False,
                             quiet_hours=not args.ignore_quiet_hours)
     service = gateway.dispatch
@@ -140,4 +145,5 @@ def _demo(args: argparse.Namespace) -> int:
     setup_logging("warning")
     demo_config = dataclasses.replace(
         config, database=dataclasses.replace(config.database, url="sqlite:///../var/demo.db"))
-    return run_demo(demo_config, DemoOptions(subscribers_per_carrier=args.subscribers))
+    return run_demo(demo_config, DemoOptions(subscribers_per_carrier=args.subscribers,
+                                             serve=args.serve))

@@ -33,6 +33,8 @@ class DemoOptions:
     subscribers_per_carrier: int = 200
     slot: str = "morning"
     timeout: float = 300.0
+    serve: bool = False
+    """Keep the gateway (and its console) running on the demo database afterwards."""
 
 
 def _free_port() -> int:
@@ -98,8 +100,9 @@ async def _story(reactor: Any, config: GatewayConfig, engine: Any, options: Demo
     from gateway.editions.build import build_edition, edition_settings
 
     gateway = build_gateway(config, engine, reactor=reactor, schedule=False, quiet_hours=False,
-                            environ={"SDGW_NODE": "demo"})
+                            with_console=options.serve, environ={"SDGW_NODE": "demo"})
     database = gateway.database
+    gone: defer.Deferred[None] = defer.Deferred()
     gateway.root.startService()
     story_started = time.monotonic()
     try:
@@ -166,10 +169,42 @@ async def _story(reactor: Any, config: GatewayConfig, engine: Any, options: Demo
         summary = await database.transaction(_summary)
         _print_summary(summary, dispatch_elapsed, receipts_elapsed)
         result["code"] = 0
+        if options.serve:
+            await _serve(reactor, config, gateway, gone)
     except Exception as exc:  # a demo that cannot finish says why, in one line
         print(f"demo failed: {exc}")
     finally:
         await gateway.root.stopService()
+        gone.callback(None)
+
+
+async def _serve(reactor: Any, config: GatewayConfig, gateway: Any, gone: Any) -> None:
+    """Open the console on the demo data with a fresh admin, then run until stopped."""
+    import secrets
+
+    from twisted.internet import defer
+
+    from gateway.console.auth import add_operator
+
+    password = secrets.token_urlsafe(9)
+    await gateway.database.transaction(
+        lambda session: add_operator(session, "demo", "admin", password, datetime.now(UTC),
+                                     actor="demo"))
+    await gateway.console.deps.stats.refresh()
+    console = config.console
+    print()
+    print(f"  operator console: http://{console.host}:{console.port}/  "
+          f"(name: demo, password: {password})")
+    print("  the gateway keeps running on the demo database; Ctrl-C stops it")
+    stopped: defer.Deferred[None] = defer.Deferred()
+
+    def shutting_down() -> defer.Deferred[None]:
+        # The reactor waits until the story's end has stopped the gateway (links unbind).
+        stopped.callback(None)
+        return gone
+
+    reactor.addSystemEventTrigger("before", "shutdown", shutting_down)
+    await stopped
 
 
 def _summary(session: Session) -> dict[str, dict[str, int]]:

@@ -21,8 +21,13 @@ from gateway.errors import GatewayError, SchemaOutOfDate
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """Build an engine; SQLite files get WAL mode, foreign keys and a busy timeout."""
+def make_engine(url: str, *, pool_size: int = 5, read_only: bool = False) -> Engine:
+    """Build an engine; SQLite files get WAL mode, foreign keys and a busy timeout.
+
+    ``read_only`` engines are for readers beside the writer (the console): on SQLite their
+    transactions begin deferred, so in WAL mode they read a snapshot without waiting for,
+    or blocking, the single writer, and ``query_only`` makes any write an error.
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -40,7 +45,11 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         raise GatewayError(f"database.url {url!r}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        if read_only:
+            event.listen(engine, "connect", _sqlite_query_only)
+            event.listen(engine, "begin", _sqlite_begin_deferred)
+        else:
+            event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
@@ -59,6 +68,16 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     """Take the write lock at BEGIN: a read-then-write unit of work (an MO applied to a
     subscriber) can never act on a stale read, and writers queue instead of failing."""
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def _sqlite_begin_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -123,7 +123,7 @@ def handle_mo(
     inbound_id = record_inbound(session, message)
     command = parse_command(message.text, settings.all_codes)
     subscriber = _load_subscriber(session, msisdn)
-    state = _state_of(subscriber)
+    state = state_of(subscriber)
 
     if command.kind is CommandKind.HELP:
         last_help = subscriber.last_help_at if subscriber is not None else None
@@ -229,7 +229,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _state_of(subscriber: Subscriber | None) -> SubscriptionState:
+def state_of(subscriber: Subscriber | None) -> SubscriptionState:
     if subscriber is None:
         return SubscriptionState()
     return SubscriptionState(

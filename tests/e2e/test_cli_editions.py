@@ -14,7 +14,7 @@ import pytest
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.editions.build import freeze_edition
 from gateway.editions.renders import load_edition
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, free_port
 
 SAMPLES = REPO_ROOT / "data" / "articles"
 BAD = REPO_ROOT / "tests" / "data" / "articles"
@@ -35,6 +35,8 @@ password = "pw"
     path.write_text(f"""
 [database]
 url = "sqlite:///{tmp_path / 'gw.db'}"
+[console]
+port = {free_port()}
 [newspaper]
 name = "山东手机报"
 price = "3元/月"

@@ -41,6 +41,8 @@ receipt_delay = 0.1
     path.write_text(f"""
 [database]
 url = "sqlite:///{tmp_path / 'gw.db'}"
+[console]
+port = {free_port()}
 [newspaper]
 name = "测试手机报"
 price = "3元/月"

@@ -28,6 +28,8 @@ NOW = datetime(2020, 11, 17, 22, 0, tzinfo=UTC)
 def write_config(tmp_path: Path, port: int) -> GatewayConfig:
     path = tmp_path / "gw.toml"
     path.write_text(f"""
+[console]
+port = {free_port()}
 [newspaper]
 name = "山东手机报"
 price = "3元/月"

@@ -1,0 +1,264 @@
+"""The summary tables behind the console: counted off the page path, read by every page.
+
+Each refresh is two steps so that, on SQLite, the counting never holds the single writer:
+``count_*`` functions read (in a read-only session, a WAL snapshot) and return plain data;
+``store_*`` functions write that data (a few rows, in the writer's session).
+
+- Subscribers per carrier and status: a grouped count over ``subscribers`` (an index-only
+  scan of ``ix_subscribers_carrier_status``), exact as of the refresh.
+- Daily figures: per newspaper-local day and carrier, the transitions recorded that day in
+  the append-only ``subscription_events`` (found through its ``at`` index, one day at a
+  time). A day is recounted until a refresh happens ``settle`` after the day ended; after
+  that it is final and never read again, so each refresh reads about two days of events.
+- Deliveries per dispatch by outcome, through the ``(dispatch_id, status, id)`` index, until
+  every delivery of the dispatch has reached an end state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
+from gateway.db.dispatch_models import Delivery, Dispatch
+from gateway.db.models import Subscriber, SubscriptionEvent
+
+#: Delivery statuses by the column of ``dispatch_stats`` that counts them.
+DELIVERY_OUTCOMES: dict[str, tuple[str, ...]] = {
+    "pending": ("pending", "claimed", "sending"),
+    "submitted": ("submitted",),
+    "delivered": ("delivered",),
+    "failed": ("undeliverable", "rejected", "failed"),
+    "expired": ("expired",),
+    "other": ("cancelled", "uncertain", "unknown"),
+}
+_OUTCOME_OF = {status: column for column, statuses in DELIVERY_OUTCOMES.items()
+               for status in statuses}
+_UNFINISHED = ("pending", "submitted")
+
+
+@dataclass(frozen=True, slots=True)
+class RollupSettings:
+    zone: ZoneInfo
+    """The newspaper's time zone: days are its local days."""
+    carriers: tuple[str, ...]
+    days: int = 90
+    """How many days back (today included) the daily figures are kept computed."""
+    settle: timedelta = timedelta(minutes=5)
+    """A day counted this long after it ended is final."""
+
+
+# -- subscribers per carrier and status -------------------------------------------------------
+
+def count_subscribers(session: Session) -> dict[tuple[str, str], int]:
+    rows = session.execute(
+        select(Subscriber.carrier, Subscriber.status, func.count())
+        .group_by(Subscriber.carrier, Subscriber.status)
+    ).all()
+    return {(carrier, status): int(count) for carrier, status, count in rows}
+
+
+def store_subscriber_counts(
+    session: Session, counts: dict[tuple[str, str], int], now: datetime
+) -> None:
+    session.execute(delete(SubscriberCount))
+    session.add_all(
+        SubscriberCount(carrier=carrier, status=status, count=count, computed_at=now)
+        for (carrier, status), count in sorted(counts.items())
+    )
+
+
+# -- daily subscription figures --------------------------------------------------------------
+
+@dataclass(slots=True)
+class DayFigures:
+    requests: int = 0
+    confirmations: int = 0
+    unsubscriptions: int = 0
+    lapsed: int = 0
+
+
+def classify_transition(old: str, new: str) -> str | None:
+    """Which daily figure a subscription event counts in, if any."""
+    if new == "pending" and old != "pending":
+        return "requests"
+    if old == "pending" and new == "active":
+        return "confirmations"
+    if old == "active" and new == "cancelled":
+        return "unsubscriptions"
+    if old == "pending" and new != "pending":
+        return "lapsed"
+    return None
+
+
+def local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants at which the local ``day`` starts and the next one starts."""
+    start = datetime.combine(day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    return start, end
+
+
+def days_to_count(
+    computed: dict[str, datetime], now: datetime, settings: RollupSettings
+) -> list[date]:
+    """The days in the window not yet final: never counted, or counted before they settled."""
+    today = now.astimezone(settings.zone).date()
+    wanted: list[date] = []
+    for back in range(settings.days - 1, -1, -1):
+        day = today - timedelta(days=back)
+        counted_at = computed.get(day.isoformat())
+        _, end = local_day_bounds(day, settings.zone)
+        if counted_at is None or _aware(counted_at) < end + settings.settle:
+            wanted.append(day)
+    return wanted
+
+
+def computed_days(session: Session, since: date) -> dict[str, datetime]:
+    """Each counted day since ``since`` with the earliest time one of its rows was counted."""
+    rows = session.execute(
+        select(DailySubscriptionStats.day, func.min(DailySubscriptionStats.computed_at))
+        .where(DailySubscriptionStats.day >= since.isoformat())
+        .group_by(DailySubscriptionStats.day)
+    ).all()
+    return {day: counted for day, counted in rows}
+
+
+def count_days(
+    session: Session, days: Iterable[date], settings: RollupSettings
+) -> dict[str, dict[str, DayFigures]]:
+    """Per day (ISO text) and carrier, the figures of that day's events."""
+    result: dict[str, dict[str, DayFigures]] = {}
+    for day in days:
+        start, end = local_day_bounds(day, settings.zone)
+        per_carrier = {carrier: DayFigures() for carrier in settings.carriers}
+        rows = session.execute(
+            select(SubscriptionEvent.carrier, SubscriptionEvent.old_status,
+                   SubscriptionEvent.new_status, func.count())
+            .where(SubscriptionEvent.at >= start, SubscriptionEvent.at < end)
+            .group_by(SubscriptionEvent.carrier, SubscriptionEvent.old_status,
+                      SubscriptionEvent.new_status)
+        ).all()
+        for carrier, old, new, count in rows:
+            figure = classify_transition(old, new)
+            if figure is None:
+                continue
+            figures = per_carrier.setdefault(carrier, DayFigures())
+            setattr(figures, figure, getattr(figures, figure) + int(count))
+        result[day.isoformat()] = per_carrier
+    return result
+
+
+def store_days(
+    session: Session, counted: dict[str, dict[str, DayFigures]], now: datetime
+) -> None:
+    if not counted:
+        return
+    session.execute(
+        delete(DailySubscriptionStats).where(DailySubscriptionStats.day.in_(list(counted)))
+    )
+    session.add_all(
+        DailySubscriptionStats(
+            day=day, carrier=carrier, requests=f.requests, confirmations=f.confirmations,
+            unsubscriptions=f.unsubscriptions, lapsed=f.lapsed, computed_at=now,
+        )
+        for day, per_carrier in sorted(counted.items())
+        for carrier, f in sorted(per_carrier.items())
+    )
+
+
+# -- deliveries per dispatch ------------------------------------------------------------------
+
+@dataclass(slots=True)
+class DispatchCounts:
+    dispatch_id: int
+    final: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def open_dispatches(session: Session) -> list[tuple[int, str]]:
+    """Dispatches whose figures are not final yet, with their status."""
+    rows = session.execute(
+        select(Dispatch.id, Dispatch.status)
+        .outerjoin(DispatchStats, DispatchStats.dispatch_id == Dispatch.id)
+        .where((DispatchStats.final.is_(None)) | (DispatchStats.final.is_(False)))
+        .order_by(Dispatch.id)
+    ).all()
+    return [(int(dispatch_id), status) for dispatch_id, status in rows]
+
+
+def count_dispatches(
+    session: Session, dispatches: Sequence[tuple[int, str]]
+) -> list[DispatchCounts]:
+    result = []
+    for dispatch_id, status in dispatches:
+        counts = dict.fromkeys(DELIVERY_OUTCOMES, 0)
+        for delivery_status, count in session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.dispatch_id == dispatch_id)
+            .group_by(Delivery.status)
+        ).all():
+            column = _OUTCOME_OF.get(delivery_status, "other")
+            counts[column] += int(count)
+        final = status == "done" and not any(counts[c] for c in _UNFINISHED)
+        result.append(DispatchCounts(dispatch_id=dispatch_id, final=final, counts=counts))
+    return result
+
+
+def store_dispatch_counts(
+    session: Session, counted: Sequence[DispatchCounts], now: datetime
+) -> None:
+    for item in counted:
+        row = session.get(DispatchStats, item.dispatch_id)
+        if row is None:
+            row = DispatchStats(dispatch_id=item.dispatch_id)
+            session.add(row)
+        for column in DELIVERY_OUTCOMES:
+            setattr(row, column, item.counts[column])
+        row.total = sum(item.counts.values())
+        row.final = item.final
+        row.computed_at = now
+
+
+# -- all of it --------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Counted:
+    """One refresh's reading, to be stored by :func:`store_counted`."""
+
+    subscribers: dict[tuple[str, str], int]
+    days: dict[str, dict[str, DayFigures]]
+    dispatches: list[DispatchCounts]
+
+
+def count_all(session: Session, now: datetime, settings: RollupSettings) -> Counted:
+    """Everything a refresh reads (run it in a read-only session)."""
+    first = now.astimezone(settings.zone).date() - timedelta(days=settings.days - 1)
+    days = days_to_count(computed_days(session, first), now, settings)
+    return Counted(
+        subscribers=count_subscribers(session),
+        days=count_days(session, days, settings),
+        dispatches=count_dispatches(session, open_dispatches(session)),
+    )
+
+
+def store_counted(session: Session, counted: Counted, now: datetime) -> None:
+    """Everything a refresh writes (run it in the writer's session)."""
+    store_subscriber_counts(session, counted.subscribers, now)
+    store_days(session, counted.days, now)
+    store_dispatch_counts(session, counted.dispatches, now)
+
+
+def refresh(session: Session, now: datetime, settings: RollupSettings) -> Counted:
+    """Count and store in one session (the CLI and tests; the gateway splits the two)."""
+    counted = count_all(session, now, settings)
+    store_counted(session, counted, now)
+    return counted
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,81 @@
+"""The console's tables as rows and columns: one definition serves the HTML pages, the CSV
+exports, the JSON API and ``sdgw report``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Any
+
+from gateway.console.queries import (
+    CarrierFigures,
+    DayFigures,
+    DispatchFigures,
+    PeriodFigures,
+    as_dict,
+)
+
+#: Columns of each row type, in the order the exports write them.
+CARRIER_COLUMNS = tuple(f.name for f in fields(CarrierFigures))
+DAY_COLUMNS = tuple(f.name for f in fields(DayFigures))
+DISPATCH_COLUMNS = tuple(f.name for f in fields(DispatchFigures))
+PERIOD_COLUMNS = tuple(f.name for f in fields(PeriodFigures))
+
+
+def columns_of(row_type: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(row_type))
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Any], *, header: bool = True) -> str:
+    """Rows (dataclasses or dicts) as CSV text; ``header=False`` for the next chunk of a
+    streamed export. Cells that a spreadsheet would run as a formula are quoted with a
+    leading apostrophe (CSV injection)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    if header:
+        writer.writerow(columns)
+    for row in rows:
+        values = row if isinstance(row, dict) else as_dict(row)
+        writer.writerow([_cell(values.get(column)) for column in columns])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def plain_table(columns: Sequence[str], rows: Iterable[Any]) -> str:
+    """Rows as an aligned text table for the terminal (``sdgw report``)."""
+    cells = [[_text(value) for value in (as_dict(row) if not isinstance(row, dict) else row)
+              .values()] for row in rows]
+    widths = [max([len(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in cells:
+        lines.append("  ".join(_pad(v, w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))

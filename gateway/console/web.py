@@ -1,0 +1,665 @@
+"""The operator console over HTTP (Klein on twisted.web): routing, sessions, forms.
+
+This module only turns requests into calls and results into responses. What is shown comes
+from :mod:`gateway.console.queries` (read in the read-only pool), what is changed from
+:mod:`gateway.console.auth` and the operator actions (in the writer's pool); every page is a
+Jinja2 template under ``templates/console/`` with autoescaping. Nothing here touches the
+database on the reactor thread.
+
+Only ``/login``, ``/health`` and the stylesheet answer without a session; pages redirect to
+the login page, ``/api/…`` and ``/export/…`` answer 401. Every POST needs the session's CSRF
+token (the login form a double-submit cookie), and admin actions need the admin role.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import jinja2
+from klein import Klein
+from sqlalchemy.orm import Session
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IRequest
+from twisted.web.static import File
+
+from carriers.numbers import InvalidNumber, normalise_msisdn
+from gateway.config import CARRIER_NAMES, GatewayConfig
+from gateway.console import auth, queries
+from gateway.console.charts import Series, line_chart
+from gateway.console.stats import StatsRefresher
+from gateway.console.tables import columns_of, csv_text
+from gateway.db.threads import DatabaseThreads
+from gateway.editions.renders import load_edition
+from gateway.subscriptions.operator_requests import unsubscribe_on_request
+from gateway.subscriptions.service import QueuedReply, ReplyRenderer, SubscriptionSettings
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = b"sdgw_session"
+LOGIN_COOKIE = b"sdgw_login"
+STATIC_DIR = Path(__file__).with_name("static")
+PERIODS = (30, 90)
+_STATUS_TEXT = re.compile(r"[a-z_]{1,32}")
+_SECURITY_HEADERS = {
+    b"content-security-policy": b"default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                                b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    b"referrer-policy": b"same-origin",
+    b"cache-control": b"no-store",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleDependencies:
+    """What the console is given by the composition root."""
+
+    config: GatewayConfig
+    zone: ZoneInfo
+    """The newspaper's time zone: days and times are shown in it."""
+    writer: DatabaseThreads
+    reader: DatabaseThreads
+    clock: IReactorTime
+    templates: jinja2.Environment
+    stats: StatsRefresher
+    subscription_settings: SubscriptionSettings
+    render_reply: ReplyRenderer
+    send_reply: Callable[[QueuedReply], defer.Deferred[Any]] | None
+    set_paused: Callable[[int, bool], defer.Deferred[None]] | None
+
+
+class Refused(Exception):
+    """Ends a request early with ``code`` and a short message (no traceback, no data)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class NeedsLogin(Exception):
+    """No valid session: pages go to the login form, the API and exports answer 401."""
+
+
+class Console:
+    app = Klein()
+
+    def __init__(self, deps: ConsoleDependencies) -> None:
+        self.deps = deps
+        self.auth = auth.auth_settings(deps.config.console)
+        self.carriers = tuple(deps.config.carriers)
+        self.zone = deps.zone
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.deps.clock.seconds(), UTC)
+
+    def today(self) -> date:
+        return self.now().astimezone(self.zone).date()
+
+    def read(self, work: Callable[[Session], Any]) -> defer.Deferred[Any]:
+        return self.deps.reader.transaction(work)
+
+    def write(self, work: Callable[[Session], Any]) -> defer.Deferred[Any]:
+        return self.deps.writer.transaction(work)
+
+    async def session_of(self, request: IRequest) -> auth.SessionInfo | None:
+        token = _cookie(request, SESSION_COOKIE)
+        if not token:
+            return None
+        now = self.now()
+        return await self.write(
+            lambda s: auth.find_session(s, token, now=now, settings=self.auth))
+
+    async def require(self, request: IRequest, *, admin: bool = False) -> auth.SessionInfo:
+        found = await self.session_of(request)
+        if found is None:
+            raise NeedsLogin()
+        if admin and not found.operator.is_admin:
+            raise Refused(403, "This needs the admin role.")
+        return found
+
+    async def require_post(self, request: IRequest, *, admin: bool = False
+                           ) -> auth.SessionInfo:
+        found = await self.require(request, admin=admin)
+        if not auth.check_csrf(found.csrf_token, _arg(request, "csrf")):
+            raise Refused(403, "The form has expired or did not come from this console; "
+                               "reload the page and try again.")
+        return found
+
+    def page(self, request: IRequest, template: str, session: auth.SessionInfo | None,
+             **context: Any) -> bytes:
+        _headers(request, b"text/html; charset=utf-8")
+        body = self.deps.templates.get_template(f"console/{template}").render(
+            me=session.operator if session else None,
+            csrf=session.csrf_token if session else "",
+            newspaper=self.deps.config.newspaper.name,
+            path=request.path.decode("utf-8", "replace"),
+            fmt=_Formatters(self.zone),
+            **context)
+        return body.encode("utf-8")
+
+    # -- errors --------------------------------------------------------------------------------
+
+    @app.handle_errors(NeedsLogin)
+    def needs_login(self, request: IRequest, failure: Any) -> bytes:
+        path = request.path.decode("utf-8", "replace")
+        if path.startswith(("/api/", "/export/")):
+            request.setResponseCode(401)
+            _headers(request, b"application/json")
+            return b'{"error": "log in first"}\n'
+        request.setResponseCode(303)
+        target = request.uri.decode("utf-8", "replace") if request.method == b"GET" else "/"
+        request.setHeader(b"location", ("/login?" + urlencode({"next": target})).encode())
+        _headers(request, b"text/plain; charset=utf-8")
+        return b"log in first\n"
+
+    @app.handle_errors(Refused)
+    def refused(self, request: IRequest, failure: Any) -> bytes:
+        error: Refused = failure.value
+        request.setResponseCode(error.code)
+        if request.path.startswith((b"/api/", b"/export/")):
+            _headers(request, b"application/json")
+            return json.dumps({"error": error.message}).encode() + b"\n"
+        return self.page(request, "error.html", None, code=error.code, message=error.message)
+
+    @app.handle_errors(Exception)
+    def failed(self, request: IRequest, failure: Any) -> bytes:
+        log.error("console %s %s failed: %s", request.method.decode(), request.path.decode(
+            "utf-8", "replace"), failure.getTraceback())
+        request.setResponseCode(500)
+        _headers(request, b"text/plain; charset=utf-8")
+        return b"internal error (logged)\n"
+
+    # -- public routes ---------------------------------------------------------------------------
+
+    @app.route("/health", methods=["GET"])
+    async def health(self, request: IRequest) -> bytes:
+        _headers(request, b"application/json")
+        try:
+            await self.read(lambda s: s.execute(_select_one()).scalar())
+        except Exception as exc:
+            request.setResponseCode(503)
+            return json.dumps({"status": "database unavailable", "error": str(exc)[:200]}).encode()
+        return b'{"status": "ok"}\n'
+
+    @app.route("/static/", branch=True, methods=["GET"])
+    def static(self, request: IRequest) -> File:
+        return File(str(STATIC_DIR))
+
+    @app.route("/login", methods=["GET"])
+    def login_form(self, request: IRequest) -> bytes:
+        return self._login_page(request, "", 200)
+
+    def _login_page(self, request: IRequest, message: str, code: int) -> bytes:
+        token = _cookie(request, LOGIN_COOKIE) or secrets.token_urlsafe(24)
+        request.addCookie(LOGIN_COOKIE, token.encode(), path=b"/login", httpOnly=True,
+                          sameSite=b"strict", secure=self.deps.config.console.secure_cookie)
+        request.setResponseCode(code)
+        return self.page(request, "login.html", None, login_csrf=token, message=message,
+                         next=_safe_next(_arg(request, "next")))
+
+    @app.route("/login", methods=["POST"])
+    async def login(self, request: IRequest) -> bytes:
+        given = _arg(request, "csrf")
+        expected = _cookie(request, LOGIN_COOKIE)
+        if not expected or not auth.check_csrf(expected, given):
+            raise Refused(403, "The login form has expired; reload the page and try again.")
+        name = (_arg(request, "name") or "").strip()
+        password = _arg(request, "password") or ""
+        ip = _client_ip(request)
+        now = self.now()
+        outcome = await self.write(lambda s: auth.login(
+            s, name=name, password=password, ip=ip, now=now, settings=self.auth))
+        if outcome.reason == "locked":
+            minutes = max(1, round(outcome.retry_after.total_seconds() / 60)
+                          if outcome.retry_after else 1)
+            return self._login_page(
+                request, f"Too many failed logins. Try again in {minutes} minute(s).", 429)
+        if not outcome.ok or outcome.token is None:
+            return self._login_page(request, "Wrong name or password.", 401)
+        request.addCookie(SESSION_COOKIE, outcome.token.encode(), path=b"/", httpOnly=True,
+                          sameSite=b"strict", secure=self.deps.config.console.secure_cookie,
+                          max_age=str(int(self.auth.session_lifetime.total_seconds())))
+        request.setResponseCode(303)
+        request.setHeader(b"location", _safe_next(_arg(request, "next")).encode())
+        _headers(request, b"text/plain; charset=utf-8")
+        return b"logged in\n"
+
+    @app.route("/logout", methods=["POST"])
+    async def logout(self, request: IRequest) -> bytes:
+        await self.require_post(request)
+        token = _cookie(request, SESSION_COOKIE)
+        ip = _client_ip(request)
+        now = self.now()
+        await self.write(lambda s: auth.logout(s, token, ip=ip, now=now))
+        request.addCookie(SESSION_COOKIE, b"", path=b"/", httpOnly=True, sameSite=b"strict",
+                          max_age="0")
+        request.setResponseCode(303)
+        request.setHeader(b"location", b"/login")
+        return b"logged out\n"
+
+    # -- dashboard -----------------------------------------------------------------------------
+
+    def _days(self, request: IRequest) -> int:
+        text = _arg(request, "days") or "30"
+        if not text.isdigit() or int(text) not in PERIODS:
+            raise Refused(400, f"days must be one of {', '.join(map(str, PERIODS))}.")
+        return int(text)
+
+    async def _summary(self, request: IRequest) -> queries.Summary:
+        days = self._days(request)
+        today = self.today()
+        return await self.read(lambda s: queries.summary(
+            s, today=today, days=days, carriers=self.carriers))
+
+    async def _dispatches(self, edition_ids: list[int] | None = None
+                          ) -> tuple[queries.DispatchFigures, ...]:
+        now = self.now()
+        return await self.read(lambda s: queries.dispatch_figures(
+            s, now=now, edition_ids=edition_ids))
+
+    @app.route("/", methods=["GET"])
+    async def dashboard(self, request: IRequest) -> bytes:
+        me = await self.require(request)
+        summary = await self._summary(request)
+        dispatches = await self._dispatches()
+        labels = [d.day for d in summary.daily]
+        chart = line_chart(labels, [
+            Series("requests (SD)", [d.requests for d in summary.daily], "series-requests"),
+            Series("confirmations (Y)", [d.confirmations for d in summary.daily],
+                   "series-confirmations"),
+            Series("unsubscriptions", [d.unsubscriptions for d in summary.daily],
+                   "series-unsubscriptions"),
+        ], title=f"Subscriptions per day, last {summary.period.days} days")
+        return self.page(request, "dashboard.html", me, summary=summary, chart=chart,
+                         dispatches=dispatches[:12], periods=PERIODS)
+
+    # -- editions ------------------------------------------------------------------------------
+
+    @app.route("/editions", methods=["GET"])
+    async def editions(self, request: IRequest) -> bytes:
+        me = await self.require(request)
+        dispatches = await self._dispatches()
+        editions = await self.read(lambda s: queries.latest_editions(s))
+        return self.page(request, "editions.html", me, editions=editions,
+                         dispatches=dispatches)
+
+    @app.route("/editions/<int:edition_id>", methods=["GET"])
+    async def edition(self, request: IRequest, edition_id: int) -> bytes:
+        me = await self.require(request)
+        header = await self.read(lambda s: queries.edition_header(s, edition_id))
+        if header is None:
+            raise Refused(404, f"There is no edition #{edition_id}.")
+        stored = await self.read(lambda s: load_edition(s, header.newspaper_date, header.slot))
+        dispatches = await self._dispatches([edition_id])
+        return self.page(request, "edition.html", me, edition=header, stored=stored,
+                         dispatches=dispatches, previews=_previews(stored))
+
+    @app.route("/dispatches/<int:dispatch_id>/<any(pause,resume):action>", methods=["POST"])
+    async def pause_or_resume(self, request: IRequest, dispatch_id: int, action: str
+                              ) -> bytes:
+        me = await self.require_post(request, admin=True)
+        if self.deps.set_paused is None:
+            raise Refused(409, "This process does not run dispatches.")
+        edition_id = await self.read(lambda s: _dispatch_edition(s, dispatch_id))
+        if edition_id is None:
+            raise Refused(404, f"There is no dispatch #{dispatch_id}.")
+        await self.deps.set_paused(dispatch_id, action == "pause")
+        await self._audit(request, me, action, f"dispatch {dispatch_id}", "")
+        await self.deps.stats.refresh()
+        request.setResponseCode(303)
+        request.setHeader(b"location", f"/editions/{edition_id}".encode())
+        return b""
+
+    async def _audit(self, request: IRequest, me: auth.SessionInfo, action: str, target: str,
+                     reason: str) -> None:
+        ip = _client_ip(request)
+        now = self.now()
+        await self.write(lambda s: auth.record_audit(
+            s, operator=me.operator.name, action=action, target=target, reason=reason, ip=ip,
+            now=now))
+
+    # -- subscribers ---------------------------------------------------------------------------
+
+    @app.route("/subscribers", methods=["GET"])
+    async def subscribers(self, request: IRequest) -> bytes:
+        me = await self.require(request)
+        typed = (_arg(request, "number") or "").strip()
+        record, error, msisdn = None, "", ""
+        if typed:
+            try:
+                msisdn = normalise_msisdn(typed)
+            except InvalidNumber as exc:
+                error = f"Not a mobile number: {exc.reason}"
+            else:
+                reveal = me.operator.is_admin
+                record = await self.read(
+                    lambda s: queries.subscriber_record(s, msisdn, reveal=reveal))
+        flash = _arg(request, "done") or ""
+        return self.page(request, "subscriber.html", me, typed=typed, error=error,
+                         record=record, msisdn=msisdn if me.operator.is_admin else "",
+                         flash=flash)
+
+    @app.route("/subscribers/unsubscribe", methods=["POST"])
+    async def unsubscribe(self, request: IRequest) -> bytes:
+        me = await self.require_post(request, admin=True)
+        reason = (_arg(request, "reason") or "").strip()
+        if not reason:
+            raise Refused(400, "Give the reason for the unsubscription (e.g. the hotline "
+                               "call's reference).")
+        try:
+            msisdn = normalise_msisdn(_arg(request, "number") or "")
+        except InvalidNumber as exc:
+            raise Refused(400, f"Not a mobile number: {exc.reason}") from None
+        now = self.now()
+        ip = _client_ip(request)
+        deps = self.deps
+
+        def act(session: Session) -> Any:
+            result = unsubscribe_on_request(
+                session, msisdn, operator=me.operator.name, reason=reason,
+                settings=deps.subscription_settings, render=deps.render_reply, now=now)
+            if result is not None and result.changed:
+                auth.record_audit(session, operator=me.operator.name, action="unsubscribe",
+                                  target=f"subscriber {msisdn}",
+                                  reason=reason, ip=ip, now=now)
+            return result
+
+        result = await self.write(act)
+        if result is None:
+            raise Refused(404, "No subscriber has that number.")
+        if result.reply is not None and deps.send_reply is not None:
+            deps.send_reply(result.reply)
+        done = (f"{result.old_status} → {result.new_status}; {result.cancelled_deliveries} "
+                "unsent digest(s) cancelled" if result.changed else
+                f"nothing to cancel (status {result.old_status})")
+        request.setResponseCode(303)
+        request.setHeader(b"location", ("/subscribers?" + urlencode(
+            {"number": msisdn, "done": done})).encode())
+        return b""
+
+    # -- message log ---------------------------------------------------------------------------
+
+    def _message_filter(self, request: IRequest) -> queries.MessageFilter:
+        carrier = _arg(request, "carrier") or None
+        if carrier is not None and carrier not in CARRIER_NAMES:
+            raise Refused(400, f"carrier must be one of {', '.join(CARRIER_NAMES)}.")
+        direction = _arg(request, "direction") or None
+        if direction is not None and direction not in queries.DIRECTIONS:
+            raise Refused(400, "direction must be mo or mt.")
+        status = _arg(request, "status") or None
+        if status is not None and not _STATUS_TEXT.fullmatch(status):
+            raise Refused(400, "status must be a status name such as delivered.")
+        return queries.MessageFilter(
+            carrier=carrier, direction=direction, status=status,
+            since=self._local_time(request, "since", end=False),
+            until=self._local_time(request, "until", end=True))
+
+    def _local_time(self, request: IRequest, name: str, *, end: bool) -> datetime | None:
+        """``YYYY-MM-DD`` (a whole day; ``until`` includes it) or ``YYYY-MM-DDTHH:MM``,
+        newspaper-local."""
+        text = (_arg(request, name) or "").strip()
+        if not text:
+            return None
+        try:
+            if len(text) == 10:
+                day = date.fromisoformat(text)
+                moment = datetime.combine(day + timedelta(days=1 if end else 0), time(0))
+            else:
+                moment = datetime.fromisoformat(text)
+                if moment.tzinfo is not None:
+                    return moment.astimezone(UTC)
+        except ValueError:
+            raise Refused(400, f"{name} must be a date (2026-11-29) or a time "
+                               "(2026-11-29T08:30).") from None
+        return moment.replace(tzinfo=self.zone).astimezone(UTC)
+
+    def _cursor(self, request: IRequest) -> queries.MessageCursor | None:
+        text = _arg(request, "after")
+        if not text:
+            return None
+        try:
+            return queries.MessageCursor.parse(text)
+        except ValueError:
+            raise Refused(400, "That page link is not valid; start from the first page.") from None
+
+    @app.route("/messages", methods=["GET"])
+    async def messages(self, request: IRequest) -> bytes:
+        me = await self.require(request)
+        wanted = self._message_filter(request)
+        cursor = self._cursor(request)
+        reveal = me.operator.is_admin
+        limit = self.deps.config.console.page_size
+        page = await self.read(lambda s: queries.message_log(
+            s, wanted, reveal=reveal, limit=limit, cursor=cursor))
+        query = {k: v for k, v in _args(request).items() if k != "after" and v}
+        next_link = None
+        if page.next_cursor is not None:
+            next_link = "/messages?" + urlencode({**query, "after": page.next_cursor.text()})
+        return self.page(request, "messages.html", me, page=page, wanted=query,
+                         carriers=CARRIER_NAMES, next_link=next_link,
+                         export_link="/export/messages.csv?" + urlencode(query))
+
+    # -- audit ---------------------------------------------------------------------------------
+
+    @app.route("/audit", methods=["GET"])
+    async def audit(self, request: IRequest) -> bytes:
+        me = await self.require(request, admin=True)
+        rows = await self.read(lambda s: queries.audit_log(s, reveal=True))
+        return self.page(request, "audit.html", me, rows=rows)
+
+    # -- the same figures as JSON and CSV ------------------------------------------------------
+
+    async def _table(self, request: IRequest, name: str, me: auth.SessionInfo
+                     ) -> tuple[tuple[str, ...], list[Any], Any]:
+        """(columns, rows, extra JSON fields) of a named table."""
+        reveal = me.operator.is_admin
+        if name == "carriers":
+            summary = await self._summary(request)
+            return columns_of(queries.CarrierFigures), list(summary.carriers), {
+                "as_of": summary.as_of.isoformat() if summary.as_of else None,
+                "total_active": summary.total_active, "total_pending": summary.total_pending}
+        if name == "daily":
+            summary = await self._summary(request)
+            return columns_of(queries.DayFigures), list(summary.daily), {
+                "period": queries.as_dict(summary.period)}
+        if name == "period":
+            summary = await self._summary(request)
+            return columns_of(queries.PeriodFigures), [summary.period], {}
+        if name == "editions":
+            edition = _arg(request, "edition")
+            ids = [int(edition)] if edition and edition.isdigit() else None
+            return columns_of(queries.DispatchFigures), list(await self._dispatches(ids)), {}
+        if name == "subscriber":
+            try:
+                msisdn = normalise_msisdn(_arg(request, "number") or "")
+            except InvalidNumber as exc:
+                raise Refused(400, f"Not a mobile number: {exc.reason}") from None
+            record = await self.read(
+                lambda s: queries.subscriber_record(s, msisdn, reveal=reveal))
+            extra = {"subscriber": queries.as_dict(record.subscriber)
+                     if record.subscriber else None}
+            return columns_of(queries.HistoryEntry), list(record.history), extra
+        if name == "audit":
+            if not me.operator.is_admin:
+                raise Refused(403, "This needs the admin role.")
+            rows = await self.read(lambda s: queries.audit_log(s, reveal=True, limit=10_000))
+            return columns_of(queries.AuditRow), list(rows), {}
+        raise Refused(404, f"There is no table {name!r}.")
+
+    @app.route("/api/<name>", methods=["GET"])
+    async def api(self, request: IRequest, name: str) -> bytes:
+        me = await self.require(request)
+        if name == "messages":
+            wanted = self._message_filter(request)
+            cursor = self._cursor(request)
+            reveal = me.operator.is_admin
+            limit = self.deps.config.console.page_size
+            page = await self.read(lambda s: queries.message_log(
+                s, wanted, reveal=reveal, limit=limit, cursor=cursor))
+            body: dict[str, Any] = {
+                "rows": [queries.as_dict(e) for e in page.entries],
+                "next": page.next_cursor.text() if page.next_cursor else None}
+        else:
+            columns, rows, extra = await self._table(request, name, me)
+            body = {**extra, "columns": list(columns),
+                    "rows": [queries.as_dict(r) for r in rows]}
+        _headers(request, b"application/json")
+        return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+    @app.route("/export/<name>.csv", methods=["GET"])
+    async def export(self, request: IRequest, name: str) -> bytes | None:
+        me = await self.require(request)
+        _headers(request, b"text/csv; charset=utf-8")
+        request.setHeader(b"content-disposition",
+                          f'attachment; filename="sdgw-{quote(name)}.csv"'.encode())
+        if name == "messages":
+            await self._stream_messages(request, me)
+            return None
+        columns, rows, _ = await self._table(request, name, me)
+        # A byte-order mark, so that spreadsheet programs read the UTF-8 (Chinese) text.
+        return ("\ufeff" + csv_text(columns, rows)).encode("utf-8")
+
+    async def _stream_messages(self, request: IRequest, me: auth.SessionInfo) -> None:
+        """The whole filtered message log, a page of rows at a time (never all in memory)."""
+        wanted = self._message_filter(request)
+        columns = columns_of(queries.HistoryEntry)
+        cursor: queries.MessageCursor | None = None
+        reveal = me.operator.is_admin
+        gone: list[bool] = []
+        request.notifyFinish().addBoth(lambda _: gone.append(True))
+        request.write(("\ufeff" + csv_text(columns, [])).encode("utf-8"))
+        while not gone:
+            page = await self.read(lambda s, c=cursor: queries.message_log(
+                s, wanted, reveal=reveal, limit=2000, cursor=c))
+            if gone:
+                return
+            request.write(csv_text(columns, page.entries, header=False).encode("utf-8"))
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        if not gone:
+            request.finish()
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _select_one() -> Any:
+    from sqlalchemy import literal, select
+
+    return select(literal(1))
+
+
+def _dispatch_edition(session: Session, dispatch_id: int) -> int | None:
+    from gateway.db.dispatch_models import Dispatch
+
+    dispatch = session.get(Dispatch, dispatch_id)
+    return dispatch.edition_id if dispatch is not None else None
+
+
+def _headers(request: IRequest, content_type: bytes) -> None:
+    request.setHeader(b"content-type", content_type)
+    for name, value in _SECURITY_HEADERS.items():
+        request.setHeader(name, value)
+
+
+def _arg(request: IRequest, name: str) -> str | None:
+    values = request.args.get(name.encode())
+    if not values:
+        return None
+    try:
+        return values[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, f"{name} is not UTF-8 text.") from None
+
+
+def _args(request: IRequest) -> dict[str, str]:
+    return {key.decode("utf-8", "replace"): _arg(request, key.decode("utf-8", "replace")) or ""
+            for key in request.args}
+
+
+def _cookie(request: IRequest, name: bytes) -> str | None:
+    value = request.getCookie(name)
+    if not value:
+        return None
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+def _client_ip(request: IRequest) -> str:
+    peer = request.getClientAddress()
+    return str(getattr(peer, "host", "") or "")[:64]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths of this site (no ``//host`` or ``scheme:`` redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _previews(stored: Any) -> list[dict[str, Any]]:
+    """What each carrier's subscribers were sent, as text to show."""
+    from carriers.text_coding import decode_payload
+
+    previews = []
+    for render in stored.renders if stored is not None else ():
+        item: dict[str, Any] = {"carrier": render.carrier, "format": render.format,
+                                "segments": len(render.segments)}
+        if render.format == "sms":
+            item["parts"] = [decode_payload(s.payload, s.data_coding) for s in render.segments]
+        else:
+            item["size"] = render.mms_size
+            item["pages"] = render.mms_pages or []
+            item["content_location"] = render.content_location
+        previews.append(item)
+    return previews
+
+
+class _Formatters:
+    """Formatting helpers the templates use (local times, numbers, percentages)."""
+
+    def __init__(self, zone: Any) -> None:
+        self.zone = zone
+
+    def time(self, value: datetime | None) -> str:
+        if value is None:
+            return "–"
+        return queries.utc(value).astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    @staticmethod
+    def number(value: int | float | None) -> str:
+        if value is None:
+            return "–"
+        return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+
+    @staticmethod
+    def percent(value: float | None) -> str:
+        return "–" if value is None else f"{value * 100:.1f}%"
+
+    @staticmethod
+    def seconds(value: float | None) -> str:
+        if value is None:
+            return "–"
+        minutes, seconds = divmod(int(value), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+    @staticmethod
+    def carrier(name: str) -> str:
+        return queries.carrier_label(name)
