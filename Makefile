@@ -11,10 +11,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## set up, play the demo, migrate the embedded SQLite database, run the gateway
-	$(VENV)/bin/sdgw demo
-	$(VENV)/bin/sdgw db upgrade
-	$(VENV)/bin/sdgw run
+run: $(STAMP)  ## set up, play the demo, then keep the gateway and its console running on its data
+	$(VENV)/bin/sdgw demo --serve
 
 demo: $(STAMP)  ## the whole story once, then exit
 	$(VENV)/bin/sdgw demo

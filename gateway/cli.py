@@ -102,12 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--control-port", type=int, help="control port (default: from config)")
     serve.set_defaults(handler=_sim_serve)
 
-    from gateway import cli_dispatch, cli_editions, cli_operators, cli_subscriptions
+    from gateway import cli_dispatch, cli_editions, cli_operators, cli_report, cli_subscriptions
 
     cli_subscriptions.register(commands)
     cli_editions.register(commands)
     cli_dispatch.register(commands)
     cli_operators.register(commands)
+    cli_report.register(commands)
     return parser
 
 

@@ -43,16 +43,24 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def demo_config(config: GatewayConfig) -> GatewayConfig:
-    """The configured gateway on free loopback ports, with quick simulated receipts."""
+def demo_config(config: GatewayConfig, *, configured_ports: bool = False) -> GatewayConfig:
+    """The configured gateway with quick simulated receipts, on free loopback ports — or, with
+    ``configured_ports`` (``--serve``), on the configured ones, so that ``sdgw sim mo`` and
+    the console's address work as with ``sdgw run``."""
     carriers = {}
     for name, carrier in config.carriers.items():
-        port = _free_port()
+        simulator = carrier.simulator
+        if configured_ports and simulator is not None:
+            port, control = simulator.port, simulator.control_port
+        else:
+            port, control = _free_port(), _free_port()
         link = dataclasses.replace(carrier.link, host="127.0.0.1", port=port)
-        simulator = carrier.simulator or _default_simulator(port)
+        simulator = simulator or _default_simulator(port)
         simulator = dataclasses.replace(simulator, enabled=True, host="127.0.0.1", port=port,
-                                        control_port=_free_port(), receipt_delay=0.2, seed=42)
+                                        control_port=control, receipt_delay=0.2, seed=42)
         carriers[name] = dataclasses.replace(carrier, link=link, simulator=simulator)
+    if configured_ports:
+        return dataclasses.replace(config, carriers=carriers)
     content_port = _free_port()
     content = dataclasses.replace(config.content, host="127.0.0.1", port=content_port,
                                   base_url=f"http://127.0.0.1:{content_port}")
@@ -76,7 +84,7 @@ def _remove_database(url: str) -> None:
 def run_demo(config: GatewayConfig, options: DemoOptions) -> int:
     from twisted.internet import defer, task
 
-    config = demo_config(config)
+    config = demo_config(config, configured_ports=options.serve)
     _remove_database(config.database_url)
     engine = make_engine(config.database_url)
     upgrade(engine)
@@ -103,7 +111,13 @@ async def _story(reactor: Any, config: GatewayConfig, engine: Any, options: Demo
                             with_console=options.serve, environ={"SDGW_NODE": "demo"})
     database = gateway.database
     gone: defer.Deferred[None] = defer.Deferred()
-    gateway.root.startService()
+    try:
+        gateway.root.startService()
+    except Exception as exc:  # e.g. a port already in use
+        print(f"demo failed: could not start the gateway: {exc}")
+        gone.callback(None)
+        await gateway.root.stopService()
+        return
     story_started = time.monotonic()
     try:
         await defer.gatherResults([link.when_bound() for link in gateway.links.values()])

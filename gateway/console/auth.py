@@ -225,33 +225,64 @@ def login(
                         operator=_info(operator))
 
 
-def find_session(
+@dataclass(frozen=True, slots=True)
+class SessionCheck:
+    """What :func:`peek_session` found, without writing anything."""
+
+    info: SessionInfo | None
+    """The live session, else None."""
+    ended: int | None = None
+    """Id of the session row that has expired or gone idle (to delete), if any."""
+    touch: bool = False
+    """``last_seen_at`` is older than :data:`TOUCH_INTERVAL` and should be refreshed."""
+
+
+def peek_session(
     session: Session, token: str | None, *, now: datetime, settings: AuthSettings
-) -> SessionInfo | None:
-    """The live session whose cookie is ``token``, else None. Expired and idle sessions are
-    deleted; ``last_seen_at`` is refreshed when it is older than :data:`TOUCH_INTERVAL`."""
+) -> SessionCheck:
+    """Check the cookie ``token`` reading only (a read-only connection will do)."""
     now = _checked_now(now)
     if not token:
-        return None
+        return SessionCheck(None)
     row = session.execute(
         select(OperatorSession, Operator)
         .join(Operator, Operator.id == OperatorSession.operator_id)
         .where(OperatorSession.token_hash == _token_hash(token))
     ).first()
     if row is None:
-        return None
+        return SessionCheck(None)
     operator_session, operator = row
     last_seen = _utc(operator_session.last_seen_at)
     expires_at = _utc(operator_session.expires_at)
     if now >= expires_at or now - last_seen >= settings.idle_timeout:
-        session.delete(operator_session)
-        return None
+        return SessionCheck(None, ended=operator_session.id)
     if operator.disabled_at is not None:
-        return None
-    if now - last_seen > TOUCH_INTERVAL:
-        operator_session.last_seen_at = now
-    return SessionInfo(session_id=operator_session.id, operator=_info(operator),
+        return SessionCheck(None)
+    info = SessionInfo(session_id=operator_session.id, operator=_info(operator),
                        csrf_token=operator_session.csrf_token, expires_at=expires_at)
+    return SessionCheck(info, touch=now - last_seen > TOUCH_INTERVAL)
+
+
+def settle_session(session: Session, check: SessionCheck, *, now: datetime) -> None:
+    """Write what :func:`peek_session` found due: delete an ended session, or touch a live one."""
+    now = _checked_now(now)
+    if check.ended is not None:
+        session.execute(delete(OperatorSession).where(OperatorSession.id == check.ended)
+                        .execution_options(synchronize_session=False))
+    elif check.info is not None and check.touch:
+        row = session.get(OperatorSession, check.info.session_id)
+        if row is not None:
+            row.last_seen_at = now
+
+
+def find_session(
+    session: Session, token: str | None, *, now: datetime, settings: AuthSettings
+) -> SessionInfo | None:
+    """The live session whose cookie is ``token``, else None. Expired and idle sessions are
+    deleted; ``last_seen_at`` is refreshed when it is older than :data:`TOUCH_INTERVAL`."""
+    check = peek_session(session, token, now=now, settings=settings)
+    settle_session(session, check, now=now)
+    return check.info
 
 
 def logout(session: Session, token: str | None, *, ip: str, now: datetime) -> None:

@@ -11,6 +11,7 @@ from twisted.application import service, strports
 from twisted.web import server
 
 from gateway.config import GatewayConfig
+from gateway.console.auth import auth_settings, purge_expired
 from gateway.console.rollup import RollupSettings
 from gateway.console.stats import StatsRefresher
 from gateway.console.web import Console, ConsoleDependencies
@@ -61,11 +62,14 @@ def build_console(
     parent = service.MultiService()
     parent.setName("console")
     reader = read_pool(config, engine, reactor)
+    auth = auth_settings(config.console)
     reader.setServiceParent(parent)
     stats = StatsRefresher(
         reader=reader, writer=writer, settings=rollup_settings(config),
         interval=config.console.stats_interval_seconds, clock=reactor,
-        now=lambda: datetime.fromtimestamp(reactor.seconds(), UTC))
+        now=lambda: datetime.fromtimestamp(reactor.seconds(), UTC),
+        housekeeping=lambda session, now: purge_expired(session, now, auth),
+    )
     stats.setServiceParent(parent)
     console = Console(ConsoleDependencies(
         config=config, zone=ZoneInfo(config.newspaper.timezone), writer=writer, reader=reader,

@@ -1,4 +1,5 @@
-"""Refreshing the console's summary tables on a timer, off the reactor thread.
+"""Refreshing the console's summary tables on a timer, off the reactor thread (and, with
+the same timer, any housekeeping such as purging expired sessions).
 
 Counting runs in the read-only pool (on SQLite a WAL snapshot: it never waits for or blocks
 the writer); only the resulting handful of rows goes through the writer.
@@ -10,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy.orm import Session
 from twisted.application import internet
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
@@ -26,6 +28,7 @@ class StatsRefresher(internet.TimerService):
     def __init__(
         self, *, reader: DatabaseThreads, writer: DatabaseThreads, settings: RollupSettings,
         interval: float, clock: IReactorTime, now: Callable[[], datetime],
+        housekeeping: Callable[[Session, datetime], object] | None = None,
     ) -> None:
         super().__init__(interval, self.refresh_logged)
         self.setName("console-stats")
@@ -34,6 +37,7 @@ class StatsRefresher(internet.TimerService):
         self._writer = writer
         self._settings = settings
         self._now = now
+        self._housekeeping = housekeeping
         self._running: defer.Deferred[Counted] | None = None
         self.last_refresh: datetime | None = None
 
@@ -49,6 +53,9 @@ class StatsRefresher(internet.TimerService):
             counted = await self._reader.transaction(
                 lambda session: count_all(session, now, self._settings))
             await self._writer.transaction(lambda session: store_counted(session, counted, now))
+            if self._housekeeping is not None:
+                housekeeping = self._housekeeping
+                await self._writer.transaction(lambda session: housekeeping(session, now))
             self.last_refresh = now
             return counted
 

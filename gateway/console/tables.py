@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from gateway.console.queries import (
@@ -15,6 +16,7 @@ from gateway.console.queries import (
     DispatchFigures,
     PeriodFigures,
     as_dict,
+    utc,
 )
 
 #: Columns of each row type, in the order the exports write them.
@@ -50,10 +52,11 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def plain_table(columns: Sequence[str], rows: Iterable[Any]) -> str:
-    """Rows as an aligned text table for the terminal (``sdgw report``)."""
-    cells = [[_text(value) for value in (as_dict(row) if not isinstance(row, dict) else row)
-              .values()] for row in rows]
+def plain_table(columns: Sequence[str], rows: Iterable[Any], *, zone: tzinfo = UTC) -> str:
+    """Rows as an aligned text table for the terminal (``sdgw report``): times in ``zone``,
+    ratios (columns ending in ``rate``, ``conversion``, ``churn``) as percentages."""
+    cells = [[_text(column, getattr(row, column) if not isinstance(row, dict) else row[column],
+                    zone) for column in columns] for row in rows]
     widths = [max([len(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -62,11 +65,17 @@ def plain_table(columns: Sequence[str], rows: Iterable[Any]) -> str:
     return "\n".join(lines)
 
 
-def _text(value: Any) -> str:
+def _text(column: str, value: Any, zone: tzinfo) -> str:
     if value is None:
         return "-"
+    if isinstance(value, datetime):
+        return utc(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, float):
-        return f"{value:,.4f}".rstrip("0").rstrip(".")
+        if column.endswith(("rate", "conversion", "churn")):
+            return f"{value * 100:.1f}%"
+        return f"{value:,.1f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)

@@ -120,8 +120,13 @@ class Console:
         if not token:
             return None
         now = self.now()
-        return await self.write(
-            lambda s: auth.find_session(s, token, now=now, settings=self.auth))
+        # Read-only (on SQLite it does not queue behind the dispatch's writes); the rare write
+        # (a touch at most once a minute, or deleting an ended session) goes to the writer.
+        check = await self.read(
+            lambda s: auth.peek_session(s, token, now=now, settings=self.auth))
+        if check.ended is not None or check.touch:
+            await self.write(lambda s: auth.settle_session(s, check, now=now))
+        return check.info
 
     async def require(self, request: IRequest, *, admin: bool = False) -> auth.SessionInfo:
         found = await self.session_of(request)
