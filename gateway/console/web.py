@@ -31,7 +31,9 @@ from sqlalchemy.orm import Session
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
+from twisted.web.resource import NoResource
 from twisted.web.static import File
+from werkzeug.exceptions import HTTPException
 
 from carriers.numbers import InvalidNumber, normalise_msisdn
 from gateway.config import CARRIER_NAMES, GatewayConfig
@@ -182,6 +184,11 @@ class Console:
 
     @app.handle_errors(Exception)
     def failed(self, request: IRequest, failure: Any) -> bytes:
+        if failure.check(HTTPException):  # routing: no such page (404), wrong method (405)
+            error = failure.value
+            request.setResponseCode(error.code or 500)
+            _headers(request, b"text/plain; charset=utf-8")
+            return f"{error.code} {error.name}\n".encode()
         log.error("console %s %s failed: %s", request.method.decode(), request.path.decode(
             "utf-8", "replace"), failure.getTraceback())
         request.setResponseCode(500)
@@ -202,7 +209,7 @@ class Console:
 
     @app.route("/static/", branch=True, methods=["GET"])
     def static(self, request: IRequest) -> File:
-        return File(str(STATIC_DIR))
+        return _StaticFiles(str(STATIC_DIR))
 
     @app.route("/login", methods=["GET"])
     def login_form(self, request: IRequest) -> bytes:
@@ -634,6 +641,13 @@ def _previews(stored: Any) -> list[dict[str, Any]]:
             item["content_location"] = render.content_location
         previews.append(item)
     return previews
+
+
+class _StaticFiles(File):
+    """The stylesheet folder, without directory listings."""
+
+    def directoryListing(self) -> Any:
+        return NoResource()
 
 
 class _Formatters:
