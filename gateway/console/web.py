@@ -495,6 +495,9 @@ class Console:
             edition = _arg(request, "edition")
             ids = [int(edition)] if edition and edition.isdigit() else None
             return columns_of(queries.DispatchFigures), list(await self._dispatches(ids)), {}
+        if name == "edition_list":
+            editions = await self.read(lambda s: queries.latest_editions(s, limit=1000))
+            return columns_of(queries.EditionHeader), list(editions), {}
         if name == "subscriber":
             try:
                 msisdn = normalise_msisdn(_arg(request, "number") or "")
