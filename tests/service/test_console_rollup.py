@@ -1,0 +1,368 @@
+"""The console's summary tables, counted from real MOs and deliveries (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.console.rollup import RollupSettings, classify_transition, refresh
+from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
+from gateway.db.dispatch_models import Delivery, Dispatch
+from gateway.db.models import InboundMessage, OutboundMessage, Subscriber, SubscriptionEvent
+from gateway.dispatch.store import create_dispatch, materialise
+from tests.service.dispatch_fixtures import seed_edition, seed_subscribers
+from tests.service.test_subscription_engine import Engine_
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CARRIERS = ("china_mobile", "china_unicom", "china_telecom")
+ROLLUP = RollupSettings(zone=SHANGHAI, carriers=CARRIERS)
+FIGURES = ("requests", "confirmations", "unsubscriptions", "lapsed")
+
+MOBILE_A = "13800000001"
+MOBILE_E = "13900000005"
+UNICOM_B = "13000000002"
+TELECOM_C = "13300000003"
+TELECOM_D = "18900000004"
+CARRIER_OF = {MOBILE_A: "china_mobile", MOBILE_E: "china_mobile", UNICOM_B: "china_unicom",
+              TELECOM_C: "china_telecom", TELECOM_D: "china_telecom"}
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+# Shanghai is UTC+8: local midnight is 16:00 UTC the day before.
+DIALOGUE = [
+    (utc(2026, 11, 29, 2, 0), TELECOM_C, "SD"),       # local 11-29 10:00
+    (utc(2026, 11, 29, 10, 0), UNICOM_B, "SD"),       # local 11-29 18:00
+    (utc(2026, 11, 29, 12, 0), UNICOM_B, "SD"),       # restarts the window: not a request
+    (utc(2026, 11, 29, 15, 59), MOBILE_A, "SD"),      # local 11-29 23:59
+    (utc(2026, 11, 29, 15, 59, 59), UNICOM_B, "Y"),   # local 11-29 23:59:59
+    (utc(2026, 11, 29, 16, 0), MOBILE_A, "Y"),        # local 11-30 00:00
+    (utc(2026, 11, 30, 1, 0), MOBILE_E, "SD"),
+    (utc(2026, 11, 30, 1, 5), MOBILE_E, "Y"),
+    (utc(2026, 11, 30, 2, 0), MOBILE_E, "TD"),
+    (utc(2026, 11, 30, 3, 0), TELECOM_C, "Y"),        # 25 h after SD: the window expired
+    (utc(2026, 11, 30, 3, 0), MOBILE_E, "SD"),        # subscribes again
+    (utc(2026, 11, 30, 5, 0), MOBILE_A, "0000"),      # a query changes nothing
+    (utc(2026, 11, 30, 15, 59), TELECOM_D, "SD"),     # local 11-30 23:59
+    (utc(2026, 11, 30, 16, 0), UNICOM_B, "TD"),       # local 12-01 00:00
+    (utc(2026, 11, 30, 16, 1), TELECOM_D, "TD"),      # withdraws the pending request
+]
+
+EXPECTED_DAYS = {
+    ("2026-11-29", "china_mobile"): (1, 0, 0, 0),
+    ("2026-11-29", "china_unicom"): (1, 1, 0, 0),
+    ("2026-11-29", "china_telecom"): (1, 0, 0, 0),
+    ("2026-11-30", "china_mobile"): (2, 2, 1, 0),
+    ("2026-11-30", "china_telecom"): (1, 0, 0, 1),
+    ("2026-12-01", "china_unicom"): (0, 0, 1, 0),
+    ("2026-12-01", "china_telecom"): (0, 0, 0, 1),
+}
+EXPECTED_SUBSCRIBERS = {
+    ("china_mobile", "active"): 1,
+    ("china_mobile", "pending"): 1,
+    ("china_unicom", "cancelled"): 1,
+    ("china_telecom", "none"): 2,
+}
+
+
+def send(gw: Engine_, when: datetime, number: str, text: str) -> str:
+    gw.now = when
+    return gw.mo(text, source=number, carrier=CARRIER_OF[number], advance=timedelta(0)).outcome
+
+
+def run_refresh(sessions: sessionmaker[Session], now: datetime) -> None:
+    with sessions.begin() as session:
+        refresh(session, now, ROLLUP)
+
+
+def daily_rows(sessions: sessionmaker[Session]) -> dict[tuple[str, str], tuple[int, ...]]:
+    with sessions() as session:
+        return {(row.day, row.carrier): tuple(getattr(row, f) for f in FIGURES)
+                for row in session.scalars(select(DailySubscriptionStats))}
+
+
+def nonzero(rows: dict[tuple[str, str], tuple[int, ...]]) -> dict[tuple[str, str], tuple[int, ...]]:
+    return {key: value for key, value in rows.items() if any(value)}
+
+
+def subscriber_counts(sessions: sessionmaker[Session]) -> dict[tuple[str, str], int]:
+    with sessions() as session:
+        return {(row.carrier, row.status): row.count
+                for row in session.scalars(select(SubscriberCount))}
+
+
+def all_rows(sessions: sessionmaker[Session]) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """Every stored summary row, computed_at included."""
+    with sessions() as session:
+        days = sorted((r.day, r.carrier, r.requests, r.confirmations, r.unsubscriptions,
+                       r.lapsed, as_utc(r.computed_at))
+                      for r in session.scalars(select(DailySubscriptionStats)))
+        counts = sorted((r.carrier, r.status, r.count, as_utc(r.computed_at))
+                        for r in session.scalars(select(SubscriberCount)))
+        dispatches = sorted((r.dispatch_id, r.total, r.pending, r.submitted, r.delivered,
+                             r.failed, r.expired, r.other, r.final, as_utc(r.computed_at))
+                            for r in session.scalars(select(DispatchStats)))
+    return days, counts, dispatches
+
+
+def as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def add_event(sessions: sessionmaker[Session], number: str, old: str, new: str,
+              at: datetime) -> None:
+    """An event written straight into the log (bypassing the engine), to see who reads it."""
+    with sessions.begin() as session:
+        subscriber = session.scalars(select(Subscriber).where(Subscriber.msisdn == number)).one()
+        session.add(SubscriptionEvent(
+            subscriber_id=subscriber.id, msisdn=number, carrier=CARRIER_OF[number],
+            short_code=subscriber.short_code, extension="", mo_text="SD", old_status=old,
+            new_status=new, outcome="confirm_prompt", at=at))
+
+
+@pytest.fixture
+def gw(engine: Engine) -> Engine_:
+    return Engine_(engine)
+
+
+# -- subscribers and daily figures ------------------------------------------------------------
+
+def test_dialogue_across_local_midnights_is_counted_per_day_and_carrier(gw: Engine_) -> None:
+    outcomes = [send(gw, when, number, text) for when, number, text in DIALOGUE]
+    assert outcomes == [
+        "confirm_prompt", "confirm_prompt", "confirm_prompt", "confirm_prompt", "welcome",
+        "welcome", "confirm_prompt", "welcome", "unsubscribed", "confirm_expired",
+        "confirm_prompt", "subscription_list", "confirm_prompt", "unsubscribed",
+        "pending_cancelled"]
+
+    now = utc(2026, 12, 1, 4, 0)  # local 12-01 12:00
+    run_refresh(gw.sessions, now)
+
+    assert subscriber_counts(gw.sessions) == EXPECTED_SUBSCRIBERS
+    rows = daily_rows(gw.sessions)
+    assert nonzero(rows) == EXPECTED_DAYS
+    # Every day of the window has a row per carrier, zeros included.
+    assert len(rows) == ROLLUP.days * len(CARRIERS)
+    days = sorted({day for day, _ in rows})
+    assert days[0] == "2026-09-03" and days[-1] == "2026-12-01"
+
+
+def test_a_day_counted_after_it_settled_is_final(gw: Engine_) -> None:
+    send(gw, utc(2026, 11, 29, 10, 0), UNICOM_B, "SD")
+    end_of_day = utc(2026, 11, 29, 16, 0)  # local 11-30 00:00
+    run_refresh(gw.sessions, end_of_day + ROLLUP.settle)
+    assert nonzero(daily_rows(gw.sessions)) == {("2026-11-29", "china_unicom"): (1, 0, 0, 0)}
+
+    # An event of that day that was never read: the settled day is not read again.
+    add_event(gw.sessions, UNICOM_B, "none", "pending", utc(2026, 11, 29, 11, 0))
+    # Today (local 11-30) is recounted by every refresh.
+    send(gw, utc(2026, 11, 29, 17, 0), UNICOM_B, "Y")
+    run_refresh(gw.sessions, utc(2026, 11, 29, 18, 0))
+    assert nonzero(daily_rows(gw.sessions)) == {
+        ("2026-11-29", "china_unicom"): (1, 0, 0, 0),
+        ("2026-11-30", "china_unicom"): (0, 1, 0, 0),
+    }
+    send(gw, utc(2026, 11, 29, 19, 0), UNICOM_B, "TD")
+    run_refresh(gw.sessions, utc(2026, 11, 29, 20, 0))
+    assert nonzero(daily_rows(gw.sessions)) == {
+        ("2026-11-29", "china_unicom"): (1, 0, 0, 0),
+        ("2026-11-30", "china_unicom"): (0, 1, 1, 0),
+    }
+
+
+def test_a_day_counted_before_it_settled_is_recounted(gw: Engine_) -> None:
+    send(gw, utc(2026, 11, 29, 10, 0), UNICOM_B, "SD")
+    end_of_day = utc(2026, 11, 29, 16, 0)
+    run_refresh(gw.sessions, end_of_day + ROLLUP.settle - timedelta(seconds=1))
+    assert nonzero(daily_rows(gw.sessions)) == {("2026-11-29", "china_unicom"): (1, 0, 0, 0)}
+
+    add_event(gw.sessions, UNICOM_B, "none", "pending", utc(2026, 11, 29, 15, 59, 59))
+    run_refresh(gw.sessions, end_of_day + ROLLUP.settle)
+    assert nonzero(daily_rows(gw.sessions)) == {("2026-11-29", "china_unicom"): (2, 0, 0, 0)}
+
+    add_event(gw.sessions, UNICOM_B, "none", "pending", utc(2026, 11, 29, 15, 0))
+    run_refresh(gw.sessions, end_of_day + timedelta(hours=1))
+    assert nonzero(daily_rows(gw.sessions)) == {("2026-11-29", "china_unicom"): (2, 0, 0, 0)}
+
+
+def test_refresh_is_idempotent(gw: Engine_) -> None:
+    for when, number, text in DIALOGUE:
+        send(gw, when, number, text)
+    now = utc(2026, 12, 1, 4, 0)
+    run_refresh(gw.sessions, now)
+    first = all_rows(gw.sessions)
+    run_refresh(gw.sessions, now)
+    assert all_rows(gw.sessions) == first
+
+    # Later, with nothing new: the same figures (only today's rows are counted again).
+    run_refresh(gw.sessions, now + timedelta(hours=2))
+    assert nonzero(daily_rows(gw.sessions)) == EXPECTED_DAYS
+    assert subscriber_counts(gw.sessions) == EXPECTED_SUBSCRIBERS
+
+
+_NUMBERS = ("13800000011", "13000000012", "13300000013", "13900000014")
+_TEXTS = ("SD", "Y", "TD", "是", "退订", "0000", "hi")
+_BASE = utc(2026, 11, 29, 0, 0)
+
+
+def _wipe(session: Session) -> None:
+    for table in (DailySubscriptionStats, SubscriberCount, SubscriptionEvent, OutboundMessage,
+                  Subscriber, InboundMessage):
+        session.execute(delete(table))
+
+
+def test_random_dialogues_roll_up_to_the_classified_event_log(engine: Engine) -> None:
+    """Whatever the MOs and whenever the refreshes, the daily rows hold exactly the
+    classified events of each local day, and the counts exactly the subscribers' statuses."""
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        steps=st.lists(st.tuples(st.integers(0, len(_NUMBERS) - 1),
+                                 st.sampled_from(CARRIERS), st.sampled_from(_TEXTS),
+                                 st.integers(0, 30 * 3600), st.booleans()),
+                       min_size=1, max_size=14),
+        tail=st.integers(0, 3 * 24 * 3600),
+    )
+    def check(steps: list[tuple[int, str, str, int, bool]], tail: int) -> None:
+        gw = Engine_(engine)
+        with gw.sessions.begin() as session:
+            _wipe(session)
+        gw.now = _BASE
+        for index, carrier, text, seconds, refresh_now in steps:
+            gw.mo(text, source=_NUMBERS[index], carrier=carrier,
+                  advance=timedelta(seconds=seconds))
+            if refresh_now:
+                run_refresh(gw.sessions, gw.now)
+        run_refresh(gw.sessions, gw.now + timedelta(seconds=tail))
+
+        expected: Counter[tuple[str, str, str]] = Counter()
+        with gw.sessions() as session:
+            for event in session.scalars(select(SubscriptionEvent)):
+                figure = classify_transition(event.old_status, event.new_status)
+                if figure is not None:
+                    day = as_utc(event.at).astimezone(SHANGHAI).date().isoformat()
+                    expected[(day, event.carrier, figure)] += 1
+            statuses = Counter((s.carrier, s.status) for s in session.scalars(select(Subscriber)))
+        stored: Counter[tuple[str, str, str]] = Counter()
+        for (day, carrier), values in daily_rows(gw.sessions).items():
+            for figure, value in zip(FIGURES, values, strict=True):
+                if value:
+                    stored[(day, carrier, figure)] += value
+        assert stored == expected
+        totals = {f: sum(n for (_, _, g), n in stored.items() if g == f) for f in FIGURES}
+        assert totals == {f: sum(n for (_, _, g), n in expected.items() if g == f)
+                          for f in FIGURES}
+        assert subscriber_counts(gw.sessions) == dict(statuses)
+
+    check()
+
+
+# -- deliveries per dispatch ------------------------------------------------------------------
+
+_STATUSES = {
+    "pending": ["pending", "claimed", "sending"],
+    "submitted": ["submitted", "submitted"],
+    "delivered": ["delivered"] * 4,
+    "failed": ["undeliverable", "rejected", "failed"],
+    "expired": ["expired"],
+    "other": ["cancelled", "uncertain", "unknown"],
+}
+
+
+def _dispatch(sessions: sessionmaker[Session]) -> tuple[int, list[int]]:
+    now = utc(2026, 11, 29, 0, 0)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session)
+        seed_subscribers(session, sum(len(v) for v in _STATUSES.values()))
+        dispatch_id = create_dispatch(session, edition_id=edition_id, carrier="china_mobile",
+                                      cutoff=now, deadline=now + timedelta(hours=6), now=now)
+        materialise(session, dispatch_id)
+        ids = list(session.scalars(select(Delivery.id).where(Delivery.dispatch_id == dispatch_id)
+                                   .order_by(Delivery.id)))
+        for delivery_id, status in zip(ids, itertools.chain(*_STATUSES.values()), strict=True):
+            session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                            .values(status=status))
+    return dispatch_id, ids
+
+
+def _stats(sessions: sessionmaker[Session], dispatch_id: int) -> dict[str, object]:
+    with sessions() as session:
+        row = session.get(DispatchStats, dispatch_id)
+        assert row is not None
+        return {name: getattr(row, name) for name in
+                ("pending", "submitted", "delivered", "failed", "expired", "other", "total",
+                 "final")}
+
+
+def _set_status(sessions: sessionmaker[Session], model: type, ids: list[int], status: str) -> None:
+    with sessions.begin() as session:
+        session.execute(update(model).where(model.id.in_(ids)).values(status=status))
+
+
+def test_dispatch_figures_until_every_delivery_is_final(engine: Engine) -> None:
+    sessions = Engine_(engine).sessions
+    dispatch_id, ids = _dispatch(sessions)
+    now = utc(2026, 11, 29, 1, 0)
+
+    run_refresh(sessions, now)
+    assert _stats(sessions, dispatch_id) == {
+        "pending": 3, "submitted": 2, "delivered": 4, "failed": 3, "expired": 1, "other": 3,
+        "total": 16, "final": False}
+
+    # Done, but two still wait for their receipts: not final.
+    _set_status(sessions, Dispatch, [dispatch_id], "done")
+    _set_status(sessions, Delivery, ids[:3], "delivered")
+    run_refresh(sessions, now + timedelta(minutes=1))
+    assert _stats(sessions, dispatch_id) == {
+        "pending": 0, "submitted": 2, "delivered": 7, "failed": 3, "expired": 1, "other": 3,
+        "total": 16, "final": False}
+
+    # Every delivery ended, but the dispatch is not done (paused): not final either.
+    _set_status(sessions, Dispatch, [dispatch_id], "paused")
+    _set_status(sessions, Delivery, ids[3:5], "expired")
+    run_refresh(sessions, now + timedelta(minutes=2))
+    assert _stats(sessions, dispatch_id) == {
+        "pending": 0, "submitted": 0, "delivered": 7, "failed": 3, "expired": 3, "other": 3,
+        "total": 16, "final": False}
+
+    # An unknown status counts as other.
+    _set_status(sessions, Delivery, ids[-1:], "mystery")
+    _set_status(sessions, Dispatch, [dispatch_id], "done")
+    run_refresh(sessions, now + timedelta(minutes=3))
+    final = {"pending": 0, "submitted": 0, "delivered": 7, "failed": 3, "expired": 3,
+             "other": 3, "total": 16, "final": True}
+    assert _stats(sessions, dispatch_id) == final
+
+    # Final: never counted again.
+    _set_status(sessions, Delivery, ids, "delivered")
+    run_refresh(sessions, now + timedelta(minutes=4))
+    assert _stats(sessions, dispatch_id) == final
+    with sessions() as session:
+        computed = session.get(DispatchStats, dispatch_id).computed_at
+    assert as_utc(computed) == now + timedelta(minutes=3)
+
+
+def test_a_dispatch_without_deliveries_is_counted_as_empty(engine: Engine) -> None:
+    sessions = Engine_(engine).sessions
+    now = utc(2026, 11, 29, 0, 0)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session)
+        dispatch_id = create_dispatch(session, edition_id=edition_id, carrier="china_unicom",
+                                      cutoff=now, deadline=now + timedelta(hours=6), now=now)
+    run_refresh(sessions, now)
+    assert _stats(sessions, dispatch_id) == {
+        "pending": 0, "submitted": 0, "delivered": 0, "failed": 0, "expired": 0, "other": 0,
+        "total": 0, "final": False}
+    _set_status(sessions, Dispatch, [dispatch_id], "done")
+    run_refresh(sessions, now + timedelta(minutes=1))
+    assert _stats(sessions, dispatch_id)["final"] is True
