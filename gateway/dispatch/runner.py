@@ -229,13 +229,25 @@ class DispatchRunner:
         return self._database.transaction(open_dispatches).addCallback(start)
 
     def set_paused(self, dispatch_id: int, paused: bool) -> defer.Deferred[None]:
-        def write(session: Session) -> None:
+        """Pause or resume a dispatch. Resuming one that no loop here is running (it was
+        paused before a restart) starts its loop, if this process has its carrier's link."""
+
+        def write(session: Session) -> str | None:
             dispatch = session.get(Dispatch, dispatch_id)
             if dispatch is not None and dispatch.status in ("running", "paused"):
                 dispatch.status = "paused" if paused else "running"
+                return dispatch.carrier
+            return None
+
+        def resume(carrier: str | None) -> None:
+            if paused or carrier not in self._links or dispatch_id in self._running:
+                return
+            log.info("resuming dispatch #%d", dispatch_id)
+            self.run(dispatch_id).addErrback(
+                lambda f: log.error("dispatch #%d failed: %s", dispatch_id, f.getErrorMessage()))
 
         (self._paused.add if paused else self._paused.discard)(dispatch_id)
-        return self._database.transaction(write)
+        return self._database.transaction(write).addCallback(resume)
 
     # -- the loop ----------------------------------------------------------------------
 

@@ -312,3 +312,72 @@ def test_deliveries_without_receipts_become_unknown(engine: Engine) -> None:
         assert store.expire_receipts(session,
                                      submitted_before=now - timedelta(hours=48)) == 3
     assert counts(engine) == {"unknown": 3}
+
+
+@pytest_twisted.ensureDeferred
+async def test_pause_holds_a_dispatch_and_resume_finishes_it(engine: Engine, database: Any
+                                                            ) -> None:
+    """Paused by an operator mid-dispatch: nothing more is sent; resumed: everyone gets one."""
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        numbers = seed_subscribers(session, 60)
+    link = FakeLink()
+    runner = DispatchRunner(database=database, links={"china_mobile": link},
+                            settings=DispatchSettings(node="n", batch_size=20, chunk=8,
+                                                      max_ahead=4, flush_interval=0.01),
+                            clock=reactor)
+    paused: list[defer.Deferred[None]] = []
+
+    def pause_at_twenty(message: Any, attempt: int) -> None:
+        if len(link.sent) == 20 and not paused:
+            paused.append(runner.set_paused(1, True))
+        return None
+
+    link.behaviour = pause_at_twenty
+    running = defer.ensureDeferred(runner.dispatch(edition_id))
+    for _ in range(200):
+        await task.deferLater(reactor, 0.01, lambda: None)
+        if paused and paused[0].called:
+            break
+    for _ in range(30):  # time passes: the paused dispatch sends nothing more
+        await task.deferLater(reactor, 0.02, lambda: None)
+    held_at = len(link.sent)
+    assert 20 <= held_at <= 25 and not running.called
+    with sessions.begin() as session:
+        assert session.get(Dispatch, 1).status == "paused"
+    await runner.set_paused(1, False)
+    await running
+    assert link.copies() == dict.fromkeys(numbers, 1)
+
+
+@pytest_twisted.ensureDeferred
+async def test_resuming_a_dispatch_paused_before_a_restart_starts_its_loop(
+        engine: Engine, database: Any) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        numbers = seed_subscribers(session, 30)
+        now = datetime.now(UTC)
+        dispatch_id = store.create_dispatch(session, edition_id=edition_id,
+                                            carrier="china_mobile", cutoff=now,
+                                            deadline=now + timedelta(hours=1), now=now)
+        store.materialise(session, dispatch_id)
+        session.get(Dispatch, dispatch_id).status = "paused"
+    link = FakeLink()
+    runner = DispatchRunner(database=database, links={"china_mobile": link},
+                            settings=DispatchSettings(node="n", flush_interval=0.01),
+                            clock=reactor)
+    assert await runner.resume_all() == []  # paused stays paused across the restart
+    await runner.set_paused(dispatch_id, False)
+
+    def status() -> str:
+        with sessions.begin() as session:
+            return session.get(Dispatch, dispatch_id).status
+
+    for _ in range(500):
+        await task.deferLater(reactor, 0.01, lambda: None)
+        if status() == "done":
+            break
+    assert link.copies() == dict.fromkeys(numbers, 1)
+    assert status() == "done"
