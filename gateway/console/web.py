@@ -331,7 +331,6 @@ class Console:
             raise Refused(404, f"There is no dispatch #{dispatch_id}.")
         await self.deps.set_paused(dispatch_id, action == "pause")
         await self._audit(request, me, action, f"dispatch {dispatch_id}", "")
-        await self.deps.stats.refresh()
         request.setResponseCode(303)
         request.setHeader(b"location", f"/editions/{edition_id}".encode())
         return b""
@@ -395,6 +394,8 @@ class Console:
             raise Refused(404, "No subscriber has that number.")
         if result.reply is not None and deps.send_reply is not None:
             deps.send_reply(result.reply)
+        if result.changed:
+            deps.stats.refresh_logged()  # the dashboard's counts follow soon, not awaited
         done = (f"{result.old_status} → {result.new_status}; {result.cancelled_deliveries} "
                 "unsent digest(s) cancelled" if result.changed else
                 f"nothing to cancel (status {result.old_status})")
