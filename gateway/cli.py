@@ -13,6 +13,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from typing import Any
 
 from gateway.config import CARRIER_NAMES, GatewayConfig, config_path_from, load_config
 from gateway.errors import GatewayError
@@ -110,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     cli_operators.register(commands)
     cli_report.register(commands)
     return parser
+
+
+def open_database(args: argparse.Namespace) -> tuple[GatewayConfig, Any]:
+    """The configuration and a session factory on its database; refuses an out-of-date schema
+    (naming the command that fixes it)."""
+    from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
+
+    config = load(args)
+    engine = make_engine(config.database_url)
+    ensure_schema_current(engine, config.path)
+    return config, make_session_factory(engine)
 
 
 def load(args: argparse.Namespace) -> GatewayConfig:

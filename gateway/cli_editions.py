@@ -68,13 +68,9 @@ def _article_ids(text: str) -> list[int]:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from gateway.cli import load
-    from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
+    from gateway.cli import open_database
 
-    config = load(args)
-    engine = make_engine(config.database_url)
-    ensure_schema_current(engine, config.path)
-    return config, make_session_factory(engine)
+    return open_database(args)
 
 
 # -- sdgw ingest ------------------------------------------------------------------------------

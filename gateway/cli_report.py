@@ -32,17 +32,13 @@ def register(commands: Any) -> None:
 def _report(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
-    from gateway.cli import load
+    from gateway.cli import open_database
     from gateway.console import queries
     from gateway.console.rollup import refresh
     from gateway.console.service import rollup_settings
     from gateway.console.tables import columns_of, csv_text, plain_table
-    from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
 
-    config = load(args)
-    engine = make_engine(config.database_url)
-    ensure_schema_current(engine, config.path)
-    sessions = make_session_factory(engine)
+    config, sessions = open_database(args)
     now = datetime.now(UTC)
     zone = ZoneInfo(config.newspaper.timezone)
     if not args.no_refresh:
@@ -52,7 +48,6 @@ def _report(args: argparse.Namespace) -> int:
         summary = queries.summary(session, today=now.astimezone(zone).date(), days=args.days,
                                   carriers=tuple(config.carriers))
         dispatches = queries.dispatch_figures(session, now=now)
-    engine.dispose()
     tables: dict[str, tuple[tuple[str, ...], list[Any]]] = {
         "carriers": (columns_of(queries.CarrierFigures), list(summary.carriers)),
         "period": (columns_of(queries.PeriodFigures), [summary.period]),

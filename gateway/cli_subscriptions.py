@@ -39,14 +39,11 @@ def register(commands: Any) -> None:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from gateway.cli import load
-    from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
+    from gateway.cli import open_database
 
-    config = load(args)
+    config, sessions = open_database(args)
     _ZONE[:] = [ZoneInfo(config.newspaper.timezone)]
-    engine = make_engine(config.database_url)
-    ensure_schema_current(engine, config.path)
-    return config, make_session_factory(engine)
+    return config, sessions
 
 
 def _subscribers(args: argparse.Namespace) -> int:

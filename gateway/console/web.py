@@ -449,15 +449,19 @@ class Console:
         except ValueError:
             raise Refused(400, "That page link is not valid; start from the first page.") from None
 
-    @app.route("/messages", methods=["GET"])
-    async def messages(self, request: IRequest) -> bytes:
-        me = await self.require(request)
+    async def _message_page(self, request: IRequest, me: auth.SessionInfo
+                            ) -> queries.MessagePage:
         wanted = self._message_filter(request)
         cursor = self._cursor(request)
         reveal = me.operator.is_admin
         limit = self.deps.config.console.page_size
-        page = await self.read(lambda s: queries.message_log(
+        return await self.read(lambda s: queries.message_log(
             s, wanted, reveal=reveal, limit=limit, cursor=cursor))
+
+    @app.route("/messages", methods=["GET"])
+    async def messages(self, request: IRequest) -> bytes:
+        me = await self.require(request)
+        page = await self._message_page(request, me)
         query = {k: v for k, v in _args(request).items() if k != "after" and v}
         next_link = None
         if page.next_cursor is not None:
@@ -520,12 +524,7 @@ class Console:
     async def api(self, request: IRequest, name: str) -> bytes:
         me = await self.require(request)
         if name == "messages":
-            wanted = self._message_filter(request)
-            cursor = self._cursor(request)
-            reveal = me.operator.is_admin
-            limit = self.deps.config.console.page_size
-            page = await self.read(lambda s: queries.message_log(
-                s, wanted, reveal=reveal, limit=limit, cursor=cursor))
+            page = await self._message_page(request, me)
             body: dict[str, Any] = {
                 "rows": [queries.as_dict(e) for e in page.entries],
                 "next": page.next_cursor.text() if page.next_cursor else None}
