@@ -428,24 +428,30 @@ class MessageFilter:
     """Exclusive."""
 
 
+#: Order of the two directions among messages with the same time, newest first: the reply
+#: (MT) is shown above the MO it answers.
+_RANK = {"mo": 0, "mt": 1}
+
+
 @dataclass(frozen=True, slots=True)
 class MessageCursor:
-    """Where the next page starts: strictly older than ``at``, or at ``at`` with a smaller
-    id than the last of each direction shown there."""
+    """The last message shown: the next page holds the messages after it in the log's order,
+    (time, direction, id) descending — a total order over both tables."""
 
     at: datetime
-    mo_id: int | None
-    mt_id: int | None
+    direction: str
+    ident: int
 
     def text(self) -> str:
-        return f"{utc(self.at).isoformat()}|{self.mo_id or ''}|{self.mt_id or ''}"
+        return f"{utc(self.at).isoformat()}|{self.direction}|{self.ident}"
 
     @classmethod
     def parse(cls, text: str) -> MessageCursor:
         """Raises ValueError for anything that is not a cursor this module wrote."""
-        at, mo_id, mt_id = text.split("|")
-        return cls(at=utc(datetime.fromisoformat(at)), mo_id=int(mo_id) if mo_id else None,
-                   mt_id=int(mt_id) if mt_id else None)
+        at, direction, ident = text.split("|")
+        if direction not in _RANK:
+            raise ValueError(f"unknown direction {direction!r}")
+        return cls(at=utc(datetime.fromisoformat(at)), direction=direction, ident=int(ident))
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,21 +465,21 @@ def message_log(
     session: Session, wanted: MessageFilter, *, reveal: bool, limit: int,
     cursor: MessageCursor | None = None,
 ) -> MessagePage:
-    """MOs and MTs (replies) newest first; at most ``limit`` of them from ``cursor``."""
-    found: list[tuple[datetime, str, int, HistoryEntry]] = []
+    """MOs and MTs (replies) newest first; at most ``limit`` of them after ``cursor``."""
+    found: list[tuple[datetime, int, int, HistoryEntry]] = []
     if wanted.direction in (None, "mo"):
         query = _time_window(select(InboundMessage), InboundMessage.received_at,
-                             InboundMessage.id, wanted, cursor, cursor and cursor.mo_id)
+                             InboundMessage.id, "mo", wanted, cursor)
         if wanted.carrier:
             query = query.where(InboundMessage.carrier == wanted.carrier)
         if wanted.status:
             query = query.where(InboundMessage.outcome == wanted.status)
         query = query.order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
         for mo in session.scalars(query.limit(limit + 1)):
-            found.append((utc(mo.received_at), "mo", mo.id, _mo_entry(mo, reveal)))
+            found.append((utc(mo.received_at), _RANK["mo"], mo.id, _mo_entry(mo, reveal)))
     if wanted.direction in (None, "mt"):
         query = _time_window(select(OutboundMessage), OutboundMessage.created_at,
-                             OutboundMessage.id, wanted, cursor, cursor and cursor.mt_id)
+                             OutboundMessage.id, "mt", wanted, cursor)
         if wanted.carrier:
             query = query.where(OutboundMessage.carrier == wanted.carrier)
         if wanted.status:
@@ -482,33 +488,33 @@ def message_log(
         mts = session.scalars(query.limit(limit + 1)).all()
         receipts = _segment_receipts(session, [mt.id for mt in mts])
         for mt in mts:
-            found.append((utc(mt.created_at), "mt", mt.id,
+            found.append((utc(mt.created_at), _RANK["mt"], mt.id,
                           _mt_entry(mt, reveal, receipts.get(mt.id, ""))))
-    found.sort(key=lambda item: (item[0], item[2]), reverse=True)
+    found.sort(key=lambda item: item[:3], reverse=True)
     page = found[:limit]
     next_cursor = None
     if len(found) > limit and page:
-        last_at = page[-1][0]
-        at_last = [item for item in page if item[0] == last_at]
-        mo_ids = [item[2] for item in at_last if item[1] == "mo"]
-        mt_ids = [item[2] for item in at_last if item[1] == "mt"]
-        next_cursor = MessageCursor(at=last_at, mo_id=min(mo_ids) if mo_ids else None,
-                                    mt_id=min(mt_ids) if mt_ids else None)
+        at, _rank, ident, entry = page[-1]
+        next_cursor = MessageCursor(at=at, direction=entry.kind, ident=ident)
     return MessagePage(entries=tuple(item[3] for item in page),
-                       ids=tuple((item[1], item[2]) for item in page), next_cursor=next_cursor)
+                       ids=tuple((item[3].kind, item[2]) for item in page),
+                       next_cursor=next_cursor)
 
 
-def _time_window(query: Any, at: Any, ident: Any, wanted: MessageFilter,
-                 cursor: MessageCursor | None, last_id: int | None) -> Any:
+def _time_window(query: Any, at: Any, ident: Any, direction: str, wanted: MessageFilter,
+                 cursor: MessageCursor | None) -> Any:
     if wanted.since is not None:
         query = query.where(at >= wanted.since)
     if wanted.until is not None:
         query = query.where(at < wanted.until)
     if cursor is not None:
-        if last_id is None:
+        rank, cursor_rank = _RANK[direction], _RANK[cursor.direction]
+        if rank < cursor_rank:  # at the cursor's time, all of this direction comes after it
             query = query.where(at <= cursor.at)
-        else:
-            query = query.where(or_(at < cursor.at, and_(at == cursor.at, ident < last_id)))
+        elif rank == cursor_rank:
+            query = query.where(or_(at < cursor.at, and_(at == cursor.at, ident < cursor.ident)))
+        else:  # at the cursor's time, all of this direction came before it
+            query = query.where(at < cursor.at)
     return query
 
 

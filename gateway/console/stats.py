@@ -39,13 +39,15 @@ class StatsRefresher(internet.TimerService):
         self._now = now
         self._housekeeping = housekeeping
         self._running: defer.Deferred[Counted] | None = None
+        self._waiters: list[defer.Deferred[Counted]] = []
         self.last_refresh: datetime | None = None
 
     def refresh(self) -> defer.Deferred[Counted]:
-        """Count and store now; if a refresh is running, wait for that one instead."""
+        """Count and store now; if a refresh is running, wait for that one instead (and get
+        its result: the counted figures, or its failure)."""
         if self._running is not None:
             waiting: defer.Deferred[Counted] = defer.Deferred()
-            self._running.addBoth(lambda result: (waiting.callback(result), result)[1])
+            self._waiters.append(waiting)
             return waiting
         now = self._now()
 
@@ -61,11 +63,14 @@ class StatsRefresher(internet.TimerService):
 
         def done(result: object) -> object:
             self._running = None
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                waiter.callback(result)  # a Failure goes to the waiter's errbacks
             return result
 
-        self._running = defer.ensureDeferred(run())
-        running = self._running
-        running.addBoth(done)
+        running = defer.ensureDeferred(run())
+        self._running = running
+        running.addBoth(done)  # (at once if it already finished)
         return running
 
     def refresh_logged(self) -> defer.Deferred[None]:

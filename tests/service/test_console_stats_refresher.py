@@ -127,10 +127,6 @@ async def test_concurrent_refreshes_count_once(engine: Engine, database: Databas
     assert counting == [NOW, NOW]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a refresh() that arrives while a timed refresh (refresh_logged) runs waits on the "
-    "running Deferred after refresh_logged's own callbacks, so it fires with their result "
-    "(None) instead of the Counted"))
 @pytest_twisted.ensureDeferred
 async def test_a_refresh_during_a_timed_refresh_gets_its_figures(
         engine: Engine, database: DatabaseThreads, reader: DatabaseThreads,
@@ -145,10 +141,6 @@ async def test_a_refresh_during_a_timed_refresh_gets_its_figures(
     assert isinstance(counted, Counted)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a refresh() that arrives while a timed refresh (refresh_logged) runs does not see that "
-    "refresh fail: refresh_logged's errback has already turned the failure into None, so the "
-    "waiter succeeds although nothing was counted or stored"))
 @pytest_twisted.ensureDeferred
 async def test_a_refresh_during_a_failing_timed_refresh_fails(
         engine: Engine, database: DatabaseThreads, reader: DatabaseThreads,
