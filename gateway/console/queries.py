@@ -285,6 +285,8 @@ def _edition_header(e: Edition) -> EditionHeader:
 
 @dataclass(frozen=True, slots=True)
 class SubscriberFigures:
+    subscriber_id: int
+    """For links that must not carry the number (a viewer's export)."""
     msisdn: str
     carrier: str
     prefix_carrier: str | None
@@ -332,7 +334,7 @@ def subscriber_record(
     figures = None
     if row is not None:
         figures = SubscriberFigures(
-            msisdn=mask_number(row.msisdn, reveal), carrier=row.carrier,
+            subscriber_id=row.id, msisdn=mask_number(row.msisdn, reveal), carrier=row.carrier,
             prefix_carrier=row.prefix_carrier, status=row.status,
             service_code=row.short_code + row.extension, message_format=row.message_format,
             created_at=utc(row.created_at),
@@ -376,6 +378,10 @@ def subscriber_record(
                        + (f"; {delivery.error}" if delivery.error else "")))
     entries.sort(key=lambda e: e.at, reverse=True)
     return SubscriberRecord(subscriber=figures, history=tuple(entries))
+
+
+def msisdn_of(session: Session, subscriber_id: int) -> str | None:
+    return session.scalar(select(Subscriber.msisdn).where(Subscriber.id == subscriber_id))
 
 
 def _maybe_utc(value: datetime | None) -> datetime | None:

@@ -38,6 +38,14 @@ class _ReadPool(DatabaseThreads):
             self._engine.dispose()
 
 
+def access_line(timestamp: str, request: Any) -> str:
+    """The console's access log line: no query string, as lookups carry phone numbers."""
+    path = request.path.decode("ascii", "replace")
+    method = request.method.decode("ascii", "replace")
+    return (f'{request.getClientAddress().host} - [{timestamp}] "{method} {path}" '
+            f"{request.code} {request.sentLength or '-'}")
+
+
 def read_pool(config: GatewayConfig, engine: Engine, reactor: Any) -> DatabaseThreads:
     """SQLite: a second engine whose transactions only read (a WAL snapshot, never waiting
     for the writer); PostgreSQL: the same engine, other threads."""
@@ -76,7 +84,7 @@ def build_console(
         clock=reactor, templates=make_environment(config.templates_path), stats=stats,
         subscription_settings=subscription_settings, render_reply=render_reply,
         send_reply=send_reply, set_paused=set_paused))
-    site = server.Site(console.app.resource())
+    site = server.Site(console.app.resource(), logFormatter=access_line)
     site.displayTracebacks = False
     listener = strports.service(
         f"tcp:{config.console.port}:interface={config.console.host}", site, reactor=reactor)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
-from twisted.web.resource import NoResource
+from twisted.web.pages import notFound
 from twisted.web.static import File
 from werkzeug.exceptions import HTTPException
 
@@ -360,6 +360,9 @@ class Console:
                 record = await self.read(
                     lambda s: queries.subscriber_record(s, msisdn, reveal=reveal))
         flash = _arg(request, "done") or ""
+        # A viewer's page shows the number masked only, even the one typed in.
+        if not me.operator.is_admin and record is not None:
+            typed = queries.mask_number(msisdn, False)
         return self.page(request, "subscriber.html", me, typed=typed, error=error,
                          record=record, msisdn=msisdn if me.operator.is_admin else "",
                          flash=flash)
@@ -504,10 +507,7 @@ class Console:
             editions = await self.read(lambda s: queries.latest_editions(s, limit=1000))
             return columns_of(queries.EditionHeader), list(editions), {}
         if name == "subscriber":
-            try:
-                msisdn = normalise_msisdn(_arg(request, "number") or "")
-            except InvalidNumber as exc:
-                raise Refused(400, f"Not a mobile number: {exc.reason}") from None
+            msisdn = await self._subscriber_number(request)
             record = await self.read(
                 lambda s: queries.subscriber_record(s, msisdn, reveal=reveal))
             extra = {"subscriber": queries.as_dict(record.subscriber)
@@ -519,6 +519,22 @@ class Console:
             rows = await self.read(lambda s: queries.audit_log(s, reveal=True, limit=10_000))
             return columns_of(queries.AuditRow), list(rows), {}
         raise Refused(404, f"There is no table {name!r}.")
+
+    async def _subscriber_number(self, request: IRequest) -> str:
+        """``?number=`` (any common form), or ``?id=`` (the subscriber's id: what a viewer's
+        page links with, so that it never holds the whole number)."""
+        ident = _arg(request, "id")
+        if ident is not None:
+            if not ident.isdigit():
+                raise Refused(400, "id must be a subscriber id.")
+            msisdn = await self.read(lambda s: queries.msisdn_of(s, int(ident)))
+            if msisdn is None:
+                raise Refused(404, "No subscriber has that id.")
+            return str(msisdn)
+        try:
+            return normalise_msisdn(_arg(request, "number") or "")
+        except InvalidNumber as exc:
+            raise Refused(400, f"Not a mobile number: {exc.reason}") from None
 
     @app.route("/api/<name>", methods=["GET"])
     async def api(self, request: IRequest, name: str) -> bytes:
@@ -650,7 +666,7 @@ class _StaticFiles(File):
     """The stylesheet folder, without directory listings."""
 
     def directoryListing(self) -> Any:
-        return NoResource()
+        return notFound()
 
 
 class _Formatters:

@@ -390,10 +390,6 @@ def test_a_viewer_sees_masked_numbers_and_no_admin_controls(
     assert page.locator("table#audit").count() == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "console bug: /subscribers echoes the number the viewer typed, whole, in the lookup "
-    "field (value=…) and the export link (?number=…), so a viewer's page HTML contains the "
-    "unmasked number; every other place masks it"))
 def test_a_viewers_lookup_page_never_holds_the_whole_number(viewer: Tab) -> None:
     assert _look_up(viewer, HTML_NUMBER).status == 200
     assert viewer.page.inner_text("#subscriber-number") == MASKED_HTML_NUMBER
