@@ -346,9 +346,12 @@ def subscriber_record(
     shown = mask_number(msisdn, reveal)
     raw = raw_forms(msisdn)
     entries: list[HistoryEntry] = []
-    for event in session.scalars(
-            select(SubscriptionEvent).where(SubscriptionEvent.msisdn == msisdn)
-            .order_by(SubscriptionEvent.id.desc()).limit(limit)):
+    # Every event belongs to its number's one subscriber row: found through that key's index
+    # (no number, no subscriber row: no events).
+    events = [] if row is None else session.scalars(
+        select(SubscriptionEvent).where(SubscriptionEvent.subscriber_id == row.id)
+        .order_by(SubscriptionEvent.id.desc()).limit(limit))
+    for event in events:
         entries.append(HistoryEntry(
             at=utc(event.at), kind="event", carrier=event.carrier, number=shown,
             text=event.mo_text, status=f"{event.old_status} → {event.new_status}",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Row, bindparam, func, literal, select, update
+from sqlalchemy import DateTime, Row, and_, bindparam, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -356,9 +356,9 @@ def recover(session: Session, *, node: str | None, stale_before: float) -> dict[
     dead = Delivery.claimed_at < stale_before
     if node is not None:
         dead = (Delivery.claimed_by == node) | dead
-    back = session.execute(update(Delivery).where(Delivery.status == "claimed", dead)
+    back = session.execute(update(Delivery).where(_in_status("claimed"), dead)
                            .values(status="pending", claimed_by=None)).rowcount or 0
-    unsure = session.execute(update(Delivery).where(Delivery.status == "sending", dead).values(
+    unsure = session.execute(update(Delivery).where(_in_status("sending"), dead).values(
         status="uncertain", error="process died while sending: not resent (at most once)",
     )).rowcount or 0
     return {"released": int(back), "uncertain": int(unsure)}
@@ -367,9 +367,15 @@ def recover(session: Session, *, node: str | None, stale_before: float) -> dict[
 def expire_receipts(session: Session, *, submitted_before: datetime) -> int:
     """Deliveries whose receipts never came: status unknown."""
     result = session.execute(update(Delivery).where(
-        Delivery.status == "submitted", Delivery.submitted_at < submitted_before,
+        _in_status("submitted"), Delivery.submitted_at < submitted_before,
     ).values(status="unknown", error="no delivery receipt in time"))
     return int(result.rowcount or 0)
+
+
+def _in_status(status: str) -> Any:
+    """Deliveries in ``status``, found per dispatch through ``ix_delivery_claim`` (dispatch,
+    status, id) rather than by reading every delivery ever made."""
+    return and_(Delivery.dispatch_id.in_(select(Dispatch.id)), Delivery.status == status)
 
 
 def settle_orphans(session: Session, dispatch_id: int, *, node: str) -> int:
