@@ -791,6 +791,8 @@ def measure_pages(base: str, seeded: dict[str, Any]
     quoted = urllib.parse.quote
     pages = [
         "/", "/?days=90", "/editions", f"/editions/{seeded['latest_edition']}",
+        f"/editions/{seeded['latest_edition']}/deliveries?carrier=china_mobile",
+        f"/editions/{seeded['latest_edition']}/deliveries?carrier=china_mobile&status=failed",
         f"/subscribers?number={seeded['history_number']}",
         f"/subscribers?number={UNKNOWN_NUMBER}",
         "/messages", "/messages?carrier=china_unicom&direction=mt&status=delivered",

@@ -24,19 +24,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from gateway.console.queries import DELIVERY_GROUPS
 from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
 from gateway.db.dispatch_models import Delivery, Dispatch
 from gateway.db.models import Subscriber, SubscriptionEvent
 
 #: Delivery statuses by the column of ``dispatch_stats`` that counts them.
-DELIVERY_OUTCOMES: dict[str, tuple[str, ...]] = {
-    "pending": ("pending", "claimed", "sending"),
-    "submitted": ("submitted",),
-    "delivered": ("delivered",),
-    "failed": ("undeliverable", "rejected", "failed"),
-    "expired": ("expired",),
-    "other": ("cancelled", "uncertain", "unknown"),
-}
+DELIVERY_OUTCOMES = DELIVERY_GROUPS
 _OUTCOME_OF = {status: column for column, statuses in DELIVERY_OUTCOMES.items()
                for status in statuses}
 _UNFINISHED = ("pending", "submitted")

@@ -320,6 +320,47 @@ class Console:
         return self.page(request, "edition.html", me, edition=header, stored=stored,
                          dispatches=dispatches, previews=_previews(stored))
 
+    async def _delivery_page(self, request: IRequest, me: auth.SessionInfo, edition_id: int,
+                             *, limit: int) -> tuple[str, str, queries.DeliveryPage]:
+        """(carrier, group, page) of ``?carrier=&status=&after=`` for one edition."""
+        carrier = _arg(request, "carrier") or self.carriers[0]
+        if carrier not in CARRIER_NAMES:
+            raise Refused(400, f"carrier must be one of {', '.join(CARRIER_NAMES)}.")
+        group = _arg(request, "status") or ""
+        if group and group not in queries.DELIVERY_GROUPS:
+            raise Refused(400, "status must be one of "
+                               f"{', '.join(queries.DELIVERY_GROUPS)}.")
+        after = _arg(request, "after")
+        if after is not None and not after.isdigit():
+            raise Refused(400, "That page link is not valid; start from the first page.")
+        dispatch_id = await self.read(lambda s: queries.dispatch_of(s, edition_id, carrier))
+        if dispatch_id is None:
+            raise Refused(404, f"Edition #{edition_id} has not been sent on {carrier}.")
+        reveal = me.operator.is_admin
+        page = await self.read(lambda s: queries.delivery_list(
+            s, dispatch_id, group=group or None, reveal=reveal, limit=limit,
+            after=int(after) if after else None))
+        return carrier, group, page
+
+    @app.route("/editions/<int:edition_id>/deliveries", methods=["GET"])
+    async def deliveries(self, request: IRequest, edition_id: int) -> bytes:
+        me = await self.require(request)
+        header = await self.read(lambda s: queries.edition_header(s, edition_id))
+        if header is None:
+            raise Refused(404, f"There is no edition #{edition_id}.")
+        carrier, group, page = await self._delivery_page(
+            request, me, edition_id, limit=self.deps.config.console.page_size)
+        query = {"carrier": carrier, "status": group}
+        next_link = None
+        if page.next_after is not None:
+            next_link = (f"/editions/{edition_id}/deliveries?"
+                         + urlencode({**query, "after": page.next_after}))
+        return self.page(request, "deliveries.html", me, edition=header, page=page,
+                         carrier=carrier, group=group, carriers=self.carriers,
+                         groups=queries.DELIVERY_GROUPS, next_link=next_link,
+                         export_link="/export/deliveries.csv?"
+                         + urlencode({**query, "edition": edition_id}))
+
     @app.route("/dispatches/<int:dispatch_id>/<any(pause,resume):action>", methods=["POST"])
     async def pause_or_resume(self, request: IRequest, dispatch_id: int, action: str
                               ) -> bytes:
@@ -539,9 +580,16 @@ class Console:
     @app.route("/api/<name>", methods=["GET"])
     async def api(self, request: IRequest, name: str) -> bytes:
         me = await self.require(request)
-        if name == "messages":
-            page = await self._message_page(request, me)
+        if name == "deliveries":
+            _, _, deliveries = await self._delivery_page(
+                request, me, self._edition_arg(request),
+                limit=self.deps.config.console.page_size)
             body: dict[str, Any] = {
+                "rows": [queries.as_dict(row) for row in deliveries.rows],
+                "next": deliveries.next_after}
+        elif name == "messages":
+            page = await self._message_page(request, me)
+            body = {
                 "rows": [queries.as_dict(e) for e in page.entries],
                 "next": page.next_cursor.text() if page.next_cursor else None}
         else:
@@ -560,9 +608,37 @@ class Console:
         if name == "messages":
             await self._stream_messages(request, me)
             return None
+        if name == "deliveries":
+            await self._stream_deliveries(request, me)
+            return None
         columns, rows, _ = await self._table(request, name, me)
         # A byte-order mark, so that spreadsheet programs read the UTF-8 (Chinese) text.
         return ("\ufeff" + csv_text(columns, rows)).encode("utf-8")
+
+    def _edition_arg(self, request: IRequest) -> int:
+        edition = _arg(request, "edition") or ""
+        if not edition.isdigit():
+            raise Refused(400, "edition must be an edition's number.")
+        return int(edition)
+
+    async def _stream_deliveries(self, request: IRequest, me: auth.SessionInfo) -> None:
+        """One edition's deliveries on one carrier (optionally one outcome), a page at a time."""
+        edition_id = self._edition_arg(request)
+        columns = columns_of(queries.DeliveryRow)
+        gone: list[bool] = []
+        request.notifyFinish().addBoth(lambda _: gone.append(True))
+        carrier, group, page = await self._delivery_page(request, me, edition_id, limit=5000)
+        request.write(("\ufeff" + csv_text(columns, page.rows)).encode("utf-8"))
+        reveal = me.operator.is_admin
+        dispatch_id = await self.read(lambda s: queries.dispatch_of(s, edition_id, carrier))
+        while page.next_after is not None and not gone:
+            after = page.next_after
+            page = await self.read(lambda s, a=after: queries.delivery_list(
+                s, dispatch_id, group=group or None, reveal=reveal, limit=5000, after=a))
+            if not gone:
+                request.write(csv_text(columns, page.rows, header=False).encode("utf-8"))
+        if not gone:
+            request.finish()
 
     async def _stream_messages(self, request: IRequest, me: auth.SessionInfo) -> None:
         """The whole filtered message log, a page of rows at a time (never all in memory)."""

@@ -238,6 +238,13 @@ def test_every_page_renders_without_errors(admin: Tab, gateway: RunningGateway,
         parts = page.locator(f"section#preview-{carrier}-sms pre.sms").all_inner_texts()
         assert parts and all(part.strip() for part in parts), carrier
 
+    shown(_follow(admin, lambda: page.click(
+        'table#dispatches tr[data-carrier="china_mobile"] a[href*="/deliveries"]')),
+        "edition-deliveries")
+    delivered = gateway.read(lambda s: s.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.carrier == "china_mobile")))
+    assert page.locator("table#deliveries tbody tr").count() == delivered > 0
+
     shown(nav("Subscribers"), "subscriber-lookup-empty")
     page.fill("#number", HTML_NUMBER)
     shown(_follow(admin, lambda: page.click("#lookup")), "subscriber-lookup")

@@ -42,7 +42,7 @@ MASKED = re.compile(r"\d{3}\*{4}\d{4}")
 PUBLIC = {"/health", "/login", "/static/console.css"}
 """Paths that answer a GET without a session."""
 TABLES = ("carriers", "daily", "period", "editions", "edition_list", "subscriber", "audit",
-          "messages")
+          "messages", "deliveries")
 """The names /api/<name> and /export/<name>.csv know (each is refused without a session)."""
 SAMPLES = {
     # (converter, argument) → the value filled into a rule; a rule with any other

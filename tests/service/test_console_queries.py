@@ -16,10 +16,12 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.console.queries import (
+    DELIVERY_GROUPS,
     CarrierFigures,
     DayFigures,
     MessageCursor,
     MessageFilter,
+    delivery_list,
     mask_number,
     message_log,
     subscriber_record,
@@ -31,7 +33,7 @@ from gateway.db.dispatch_models import Delivery
 from gateway.db.engine import make_session_factory
 from gateway.db.models import InboundMessage, OutboundMessage, OutboundSegment
 from gateway.dispatch.store import create_dispatch, materialise
-from tests.service.dispatch_fixtures import seed_edition
+from tests.service.dispatch_fixtures import seed_edition, seed_subscribers
 from tests.service.test_subscription_engine import Engine_
 
 CARRIERS = ("china_mobile", "china_unicom", "china_telecom")
@@ -471,3 +473,47 @@ def test_plain_table_takes_dict_values_by_column() -> None:
     text = plain_table(("day", "requests"), [{"requests": 5, "day": "2026-12-01"}])
     assert text.split("\n")[2].split() == ["2026-12-01", "5"]
 
+
+
+# -- one dispatch's deliveries ----------------------------------------------------------------
+
+def _dispatch_with_statuses(session: Session) -> tuple[int, dict[int, str]]:
+    edition_id = seed_edition(session)
+    seed_subscribers(session, 40)
+    dispatch_id = create_dispatch(session, edition_id=edition_id, carrier="china_mobile",
+                                  cutoff=T0, deadline=T0 + timedelta(hours=1), now=T0)
+    materialise(session, dispatch_id)
+    statuses = [status for group in DELIVERY_GROUPS.values() for status in group]
+    ids = list(session.scalars(select(Delivery.id).where(Delivery.dispatch_id == dispatch_id)))
+    wanted = {ident: statuses[n % len(statuses)] for n, ident in enumerate(ids)}
+    for ident, status in wanted.items():
+        session.execute(update(Delivery).where(Delivery.id == ident).values(status=status))
+    return dispatch_id, wanted
+
+
+def test_delivery_list_pages_through_every_delivery_once(session: Session) -> None:
+    dispatch_id, wanted = _dispatch_with_statuses(session)
+    seen: list[int] = []
+    after = None
+    for _ in range(50):
+        page = delivery_list(session, dispatch_id, group=None, reveal=False, limit=7,
+                             after=after)
+        seen += [row.delivery_id for row in page.rows]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == sorted(wanted, reverse=True)
+    first = delivery_list(session, dispatch_id, group=None, reveal=False, limit=50)
+    assert all(mask_number(row.number, False) == row.number and "****" in row.number
+               for row in first.rows)
+    assert "****" not in delivery_list(session, dispatch_id, group=None, reveal=True,
+                                       limit=1).rows[0].number
+
+
+def test_delivery_list_filters_by_outcome_group(session: Session) -> None:
+    dispatch_id, wanted = _dispatch_with_statuses(session)
+    for group, statuses in DELIVERY_GROUPS.items():
+        page = delivery_list(session, dispatch_id, group=group, reveal=True, limit=100)
+        assert [row.delivery_id for row in page.rows] == sorted(
+            (i for i, status in wanted.items() if status in statuses), reverse=True)
+        assert page.next_after is None
