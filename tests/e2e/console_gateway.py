@@ -10,6 +10,7 @@ its receipts come back to the running gateway. Operators are added with `sdgw op
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -101,12 +102,17 @@ class RunningGateway:
 
 
 @contextmanager
-def running_gateway(directory: Path) -> Iterator[RunningGateway]:
-    """`sdgw run` on a config of its own in ``directory``, links bound and console up;
-    stopped with SIGTERM afterwards (and checked to have stopped cleanly)."""
+def running_gateway(directory: Path, database_url: str | None = None
+                    ) -> Iterator[RunningGateway]:
+    """`sdgw run` on a config of its own in ``directory`` (on ``database_url``, else a SQLite
+    file there), links bound and console up; stopped with SIGTERM afterwards (and checked to
+    have stopped cleanly)."""
     config = write_config(directory)
     content = free_port()
-    text = config.read_text(encoding="utf-8").replace("[console]\n", f"""[content]
+    text = config.read_text(encoding="utf-8")
+    if database_url is not None:
+        text = re.sub(r'(?m)^url = "sqlite:///.*"$', f'url = "{database_url}"', text, count=1)
+    text = text.replace("[console]\n", f"""[content]
 port = {content}
 base_url = "http://127.0.0.1:{content}"
 [console]
@@ -143,10 +149,11 @@ stats_interval_seconds = {STATS_INTERVAL}
 
 
 @contextmanager
-def populated_gateway(directory: Path) -> Iterator[RunningGateway]:
+def populated_gateway(directory: Path, database_url: str | None = None
+                      ) -> Iterator[RunningGateway]:
     """:func:`running_gateway` with subscribers, a sent edition and the operators
     :data:`ADMIN` and :data:`VIEWER`."""
-    with running_gateway(directory) as gateway:
+    with running_gateway(directory, database_url) as gateway:
         subscribe_everyone(gateway)
         send_edition(gateway)
         gateway.add_operator(ADMIN[0], "admin", ADMIN[1])
