@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,8 @@ from gateway.db.engine import make_engine, make_session_factory
 from gateway.db.threads import DatabaseThreads
 from gateway.subscriptions.service import ReplyRenderer, SubscriptionSettings
 from gateway.templating import make_environment
+
+log = logging.getLogger(__name__)
 
 READ_THREADS = 2
 
@@ -90,4 +93,18 @@ def build_console(
         f"tcp:{config.console.port}:interface={config.console.host}", site, reactor=reactor)
     listener.setName("console-http")
     listener.setServiceParent(parent)
+    _Announcement(f"operator console at http://{config.console.host}:{config.console.port}/"
+                  ).setServiceParent(parent)
     return parent, console
+
+
+class _Announcement(service.Service):
+    """Logs where the console is, once it listens (services start in order)."""
+
+    def __init__(self, text: str) -> None:
+        self.setName("console-announcement")
+        self._text = text
+
+    def startService(self) -> None:
+        super().startService()
+        log.info("%s", self._text)
