@@ -120,12 +120,10 @@ def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:
 
 
 def _rate_and_eta(dispatch: Any, sent: int, pending: int) -> tuple[float, str]:
-    started = dispatch.started_at or dispatch.created_at
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=UTC)
-    end = dispatch.finished_at or datetime.now(UTC)
-    if end.tzinfo is None:
-        end = end.replace(tzinfo=UTC)
+    from gateway.db.times import as_utc
+
+    started = as_utc(dispatch.started_at or dispatch.created_at)
+    end = as_utc(dispatch.finished_at or datetime.now(UTC))
     seconds = max((end - started).total_seconds(), 1e-3)
     rate = sent / seconds
     if not pending:

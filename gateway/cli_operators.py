@@ -118,6 +118,7 @@ def _disable(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from gateway.console.auth import list_operators
+    from gateway.db.times import local_text
 
     config, sessions = _open(args)
     zone = ZoneInfo(config.newspaper.timezone)
@@ -129,15 +130,9 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{'name':<24} {'role':<7} {'created':<20} disabled")
     for operator in operators:
         print(f"{operator.name:<24} {operator.role:<7} "
-              f"{_local_time(operator.created_at, zone):<20} "
-              f"{_local_time(operator.disabled_at, zone)}")
+              f"{local_text(operator.created_at, zone):<20} "
+              f"{local_text(operator.disabled_at, zone)}")
     return 0
 
 
-def _local_time(value: datetime | None, zone: ZoneInfo) -> str:
-    """A stored (UTC) time in the newspaper's time zone; ``-`` for none."""
-    if value is None:
-        return "-"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+

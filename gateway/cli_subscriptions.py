@@ -107,10 +107,6 @@ _ZONE: list[ZoneInfo] = []
 
 def _when(value: datetime | None) -> str:
     """A stored (UTC) time in the newspaper's time zone."""
-    if value is None:
-        return "-"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    if _ZONE:
-        value = value.astimezone(_ZONE[0])
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+    from gateway.db.times import local_text
+
+    return local_text(value, _ZONE[0] if _ZONE else None)

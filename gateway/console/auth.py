@@ -30,6 +30,7 @@ from gateway.console.passwords import (
     verify_password,
 )
 from gateway.db.console_models import AuditEntry, LoginAttempt, Operator, OperatorSession
+from gateway.db.times import as_utc
 from gateway.errors import GatewayError
 
 ROLES = ("viewer", "admin")
@@ -252,8 +253,8 @@ def peek_session(
     if row is None:
         return SessionCheck(None)
     operator_session, operator = row
-    last_seen = _utc(operator_session.last_seen_at)
-    expires_at = _utc(operator_session.expires_at)
+    last_seen = as_utc(operator_session.last_seen_at)
+    expires_at = as_utc(operator_session.expires_at)
     if now >= expires_at or now - last_seen >= settings.idle_timeout:
         return SessionCheck(None, ended=operator_session.id)
     if operator.disabled_at is not None:
@@ -411,7 +412,7 @@ def _oldest_counted_failure(
     ))
     if len(failures) < settings.max_failures:
         return None
-    return _utc(failures[-1])
+    return as_utc(failures[-1])
 
 
 def _record_attempt(session: Session, name: str, ip: str, now: datetime, *,
@@ -433,7 +434,3 @@ def _checked_now(now: datetime) -> datetime:
         raise ValueError("now must be timezone-aware (UTC)")
     return now.astimezone(UTC)
 
-
-def _utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything is stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

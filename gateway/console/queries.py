@@ -31,6 +31,7 @@ from gateway.db.models import (
     Subscriber,
     SubscriptionEvent,
 )
+from gateway.db.times import as_utc
 
 MT_STATUSES = ("queued", "submitted", "delivered", "undeliverable", "expired", "rejected",
                "failed", "unknown")
@@ -62,16 +63,11 @@ def as_dict(row: Any) -> dict[str, Any]:
     for f in fields(row):
         value = getattr(row, f.name)
         if isinstance(value, datetime | date):
-            value = utc(value).isoformat() if isinstance(value, datetime) else value.isoformat()
+            value = as_utc(value).isoformat() if isinstance(value, datetime) else value.isoformat()
         elif isinstance(value, float):
             value = round(value, 4)
         out[f.name] = value
     return out
-
-
-def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything is stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # -- dashboard --------------------------------------------------------------------------------
@@ -128,7 +124,7 @@ def carrier_figures(session: Session, carriers: Sequence[str]) -> tuple[
     as_of: datetime | None = None
     for row in session.scalars(select(SubscriberCount)):
         counts[(row.carrier, row.status)] = row.count
-        as_of = utc(row.computed_at) if as_of is None else min(as_of, utc(row.computed_at))
+        as_of = as_utc(row.computed_at) if as_of is None else min(as_of, as_utc(row.computed_at))
     known = list(carriers) + sorted({c for c, _ in counts} - set(carriers))
     return tuple(
         CarrierFigures(carrier=c, label=carrier_label(c), active=counts.get((c, "active"), 0),
@@ -237,8 +233,8 @@ def dispatch_figures(
     for dispatch, newspaper_date, slot, stats in session.execute(query):
         counts = {name: getattr(stats, name) if stats else 0 for name in
                   ("total", "pending", "submitted", "delivered", "failed", "expired", "other")}
-        started = utc(dispatch.started_at) if dispatch.started_at else None
-        finished = utc(dispatch.finished_at) if dispatch.finished_at else None
+        started = as_utc(dispatch.started_at)
+        finished = as_utc(dispatch.finished_at)
         elapsed = ((finished or now) - started).total_seconds() if started else None
         handled = counts["total"] - counts["pending"]
         rows.append(DispatchFigures(
@@ -248,7 +244,7 @@ def dispatch_figures(
             delivery_rate=ratio(counts["delivered"], counts["total"]),
             started_at=started, finished_at=finished, elapsed_seconds=elapsed,
             throughput=handled / elapsed if elapsed and elapsed > 0 else None,
-            as_of=utc(stats.computed_at) if stats else None,
+            as_of=as_utc(stats.computed_at) if stats else None,
         ))
     return tuple(rows)
 
@@ -277,8 +273,8 @@ def edition_header(session: Session, edition_id: int) -> EditionHeader | None:
 def _edition_header(e: Edition) -> EditionHeader:
     return EditionHeader(
         edition_id=e.id, newspaper_date=e.newspaper_date, slot=e.slot, status=e.status,
-        built_at=utc(e.built_at) if e.built_at else None,
-        frozen_at=utc(e.frozen_at) if e.frozen_at else None)
+        built_at=as_utc(e.built_at),
+        frozen_at=as_utc(e.frozen_at))
 
 
 # -- one subscriber ---------------------------------------------------------------------------
@@ -337,12 +333,12 @@ def subscriber_record(
             subscriber_id=row.id, msisdn=mask_number(row.msisdn, reveal), carrier=row.carrier,
             prefix_carrier=row.prefix_carrier, status=row.status,
             service_code=row.short_code + row.extension, message_format=row.message_format,
-            created_at=utc(row.created_at),
-            pending_since=_maybe_utc(row.pending_since),
-            activated_at=_maybe_utc(row.activated_at),
-            cancelled_at=_maybe_utc(row.cancelled_at), consent_text=row.consent_text,
-            consent_at=_maybe_utc(row.consent_at), undeliverable_streak=row.undeliverable_streak,
-            flagged_at=_maybe_utc(row.flagged_at))
+            created_at=as_utc(row.created_at),
+            pending_since=as_utc(row.pending_since),
+            activated_at=as_utc(row.activated_at),
+            cancelled_at=as_utc(row.cancelled_at), consent_text=row.consent_text,
+            consent_at=as_utc(row.consent_at), undeliverable_streak=row.undeliverable_streak,
+            flagged_at=as_utc(row.flagged_at))
     shown = mask_number(msisdn, reveal)
     raw = raw_forms(msisdn)
     entries: list[HistoryEntry] = []
@@ -353,7 +349,7 @@ def subscriber_record(
         .order_by(SubscriptionEvent.id.desc()).limit(limit))
     for event in events:
         entries.append(HistoryEntry(
-            at=utc(event.at), kind="event", carrier=event.carrier, number=shown,
+            at=as_utc(event.at), kind="event", carrier=event.carrier, number=shown,
             text=event.mo_text, status=f"{event.old_status} → {event.new_status}",
             detail=f"{event.outcome}; to {event.short_code + event.extension}"))
     for mo in session.scalars(
@@ -373,7 +369,7 @@ def subscriber_record(
                 .order_by(Delivery.edition_id.desc()).limit(limit)):
             at = delivery.done_at or delivery.submitted_at
             entries.append(HistoryEntry(
-                at=utc(at) if at else datetime.combine(newspaper_date, datetime.min.time(), UTC),
+                at=as_utc(at) if at else datetime.combine(newspaper_date, datetime.min.time(), UTC),
                 kind="digest", carrier=delivery.carrier, number=shown,
                 text=f"{newspaper_date.isoformat()}/{slot} ({delivery.message_format})",
                 status=delivery.status,
@@ -385,10 +381,6 @@ def subscriber_record(
 
 def msisdn_of(session: Session, subscriber_id: int) -> str | None:
     return session.scalar(select(Subscriber.msisdn).where(Subscriber.id == subscriber_id))
-
-
-def _maybe_utc(value: datetime | None) -> datetime | None:
-    return utc(value) if value is not None else None
 
 
 def _segment_receipts(session: Session, outbound_ids: Sequence[int]) -> dict[int, str]:
@@ -406,7 +398,7 @@ def _segment_receipts(session: Session, outbound_ids: Sequence[int]) -> dict[int
 
 def _mo_entry(mo: InboundMessage, reveal: bool) -> HistoryEntry:
     return HistoryEntry(
-        at=utc(mo.received_at), kind="mo", carrier=mo.carrier,
+        at=as_utc(mo.received_at), kind="mo", carrier=mo.carrier,
         number=mask_number(mo.source_addr, reveal), text=mo.text,
         status=mo.outcome or "unprocessed", detail=f"to {mo.destination_addr}")
 
@@ -418,7 +410,7 @@ def _mt_entry(mt: OutboundMessage, reveal: bool, receipts: str) -> HistoryEntry:
     if mt.error:
         detail += f"; {mt.error}"
     return HistoryEntry(
-        at=utc(mt.created_at), kind="mt", carrier=mt.carrier,
+        at=as_utc(mt.created_at), kind="mt", carrier=mt.carrier,
         number=mask_number(mt.destination_addr, reveal), text=mt.text, status=mt.status,
         detail=detail)
 
@@ -452,7 +444,7 @@ class MessageCursor:
     ident: int
 
     def text(self) -> str:
-        return f"{utc(self.at).isoformat()}|{self.direction}|{self.ident}"
+        return f"{as_utc(self.at).isoformat()}|{self.direction}|{self.ident}"
 
     @classmethod
     def parse(cls, text: str) -> MessageCursor:
@@ -460,7 +452,7 @@ class MessageCursor:
         at, direction, ident = text.split("|")
         if direction not in _RANK:
             raise ValueError(f"unknown direction {direction!r}")
-        return cls(at=utc(datetime.fromisoformat(at)), direction=direction, ident=int(ident))
+        return cls(at=as_utc(datetime.fromisoformat(at)), direction=direction, ident=int(ident))
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,7 +477,7 @@ def message_log(
             query = query.where(InboundMessage.outcome == wanted.status)
         query = query.order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
         for mo in session.scalars(query.limit(limit + 1)):
-            found.append((utc(mo.received_at), _RANK["mo"], mo.id, _mo_entry(mo, reveal)))
+            found.append((as_utc(mo.received_at), _RANK["mo"], mo.id, _mo_entry(mo, reveal)))
     if wanted.direction in (None, "mt"):
         query = _time_window(select(OutboundMessage), OutboundMessage.created_at,
                              OutboundMessage.id, "mt", wanted, cursor)
@@ -497,7 +489,7 @@ def message_log(
         mts = session.scalars(query.limit(limit + 1)).all()
         receipts = _segment_receipts(session, [mt.id for mt in mts])
         for mt in mts:
-            found.append((utc(mt.created_at), _RANK["mt"], mt.id,
+            found.append((as_utc(mt.created_at), _RANK["mt"], mt.id,
                           _mt_entry(mt, reveal, receipts.get(mt.id, ""))))
     found.sort(key=lambda item: item[:3], reverse=True)
     page = found[:limit]
@@ -585,7 +577,7 @@ def delivery_list(
             delivery_id=d.id, carrier=d.carrier, number=mask_number(d.msisdn, reveal),
             status=d.status, attempts=d.attempts, parts_total=d.parts_total,
             parts_delivered=d.parts_delivered, parts_failed=d.parts_failed,
-            submitted_at=_maybe_utc(d.submitted_at), done_at=_maybe_utc(d.done_at),
+            submitted_at=as_utc(d.submitted_at), done_at=as_utc(d.done_at),
             error=d.error) for d in page),
         next_after=page[-1].id if len(found) > limit and page else None)
 
@@ -610,7 +602,7 @@ class AuditRow:
 def audit_log(session: Session, *, reveal: bool, limit: int = 200) -> tuple[AuditRow, ...]:
     rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
     return tuple(
-        AuditRow(at=utc(r.at), operator=r.operator, action=r.action,
+        AuditRow(at=as_utc(r.at), operator=r.operator, action=r.action,
                  target=r.target if reveal else _mask_target(r.target), reason=r.reason,
                  ip=r.ip)
         for r in rows)

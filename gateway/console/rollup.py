@@ -28,6 +28,7 @@ from gateway.console.queries import DELIVERY_GROUPS
 from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
 from gateway.db.dispatch_models import Delivery, Dispatch
 from gateway.db.models import Subscriber, SubscriptionEvent
+from gateway.db.times import as_utc
 
 #: Delivery statuses by the column of ``dispatch_stats`` that counts them.
 DELIVERY_OUTCOMES = DELIVERY_GROUPS
@@ -107,7 +108,7 @@ def days_to_count(
         day = today - timedelta(days=back)
         counted_at = computed.get(day.isoformat())
         _, end = local_day_bounds(day, settings.zone)
-        if counted_at is None or _aware(counted_at) < end + settings.settle:
+        if counted_at is None or as_utc(counted_at) < end + settings.settle:
             wanted.append(day)
     return wanted
 
@@ -253,6 +254,3 @@ def refresh(session: Session, now: datetime, settings: RollupSettings) -> Counte
     store_counted(session, counted, now)
     return counted
 
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -16,8 +16,8 @@ from gateway.console.queries import (
     DispatchFigures,
     PeriodFigures,
     as_dict,
-    utc,
 )
+from gateway.db.times import local_text
 
 #: Columns of each row type, in the order the exports write them.
 CARRIER_COLUMNS = tuple(f.name for f in fields(CarrierFigures))
@@ -69,7 +69,7 @@ def _text(column: str, value: Any, zone: tzinfo) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return utc(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        return local_text(value, zone)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):

@@ -42,6 +42,7 @@ from gateway.console.charts import Series, line_chart
 from gateway.console.stats import StatsRefresher
 from gateway.console.tables import columns_of, csv_text
 from gateway.db.threads import DatabaseThreads
+from gateway.db.times import local_text
 from gateway.editions.renders import load_edition
 from gateway.subscriptions.operator_requests import unsubscribe_on_request
 from gateway.subscriptions.service import QueuedReply, ReplyRenderer, SubscriptionSettings
@@ -752,9 +753,7 @@ class _Formatters:
         self.zone = zone
 
     def time(self, value: datetime | None) -> str:
-        if value is None:
-            return "–"
-        return queries.utc(value).astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+        return local_text(value, self.zone, missing="–")
 
     @staticmethod
     def number(value: int | float | None) -> str:

@@ -33,6 +33,7 @@ from carriers.messages import (
 from gateway.db.dispatch_models import Dispatch
 from gateway.db.edition_models import EditionRender, EditionRenderSegment
 from gateway.db.threads import DatabaseThreads
+from gateway.db.times import as_utc
 from gateway.dispatch import store
 from gateway.dispatch.quiet_hours import QuietHours
 from gateway.editions.build import freeze_edition
@@ -263,7 +264,7 @@ class DispatchRunner:
         dispatch, parts = await self._database.transaction(load)
         carrier = dispatch.carrier
         link = self._links[carrier]
-        deadline = _utc(dispatch.deadline_at).timestamp()
+        deadline = as_utc(dispatch.deadline_at).timestamp()
         quiet = settings.quiet.get(carrier)
         semaphore = defer.DeferredSemaphore(settings.max_ahead)
         results = BatchWriter(
@@ -456,7 +457,4 @@ def _release(semaphore: defer.DeferredSemaphore) -> Callable[[object], object]:
 
     return release
 
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 

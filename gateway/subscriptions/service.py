@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from carriers.numbers import InvalidNumber, normalise_msisdn, prefix_carrier
 from carriers.service_codes import Route, ServiceCodeRouter
 from gateway.db.models import InboundMessage as InboundRow
 from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
+from gateway.db.times import as_utc
 from gateway.dispatch.store import cancel_for_subscriber
 from gateway.message_log import record_inbound
 from gateway.subscriptions.help_limit import help_allowed
@@ -127,7 +128,7 @@ def handle_mo(
 
     if command.kind is CommandKind.HELP:
         last_help = subscriber.last_help_at if subscriber is not None else None
-        if not help_allowed(_utc(last_help), now, settings.help_period):
+        if not help_allowed(as_utc(last_help), now, settings.help_period):
             _set_outcome(session, inbound_id, "help_suppressed")
             return MoResult(inbound_id=inbound_id, outcome="help_suppressed")
         subscriber = subscriber or _new_subscriber(session, msisdn, message, route, now)
@@ -222,21 +223,14 @@ def _load_subscriber(session: Session, msisdn: str) -> Subscriber | None:
     return session.scalars(query).first()
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything is stored in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def state_of(subscriber: Subscriber | None) -> SubscriptionState:
     if subscriber is None:
         return SubscriptionState()
     return SubscriptionState(
         status=Status(subscriber.status),
-        pending_since=_utc(subscriber.pending_since),
-        activated_at=_utc(subscriber.activated_at),
-        cancelled_at=_utc(subscriber.cancelled_at),
+        pending_since=as_utc(subscriber.pending_since),
+        activated_at=as_utc(subscriber.activated_at),
+        cancelled_at=as_utc(subscriber.cancelled_at),
     )
 
 
