@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
+from gateway.db.models import OutboundMessage, SubscriptionEvent
 from gateway.dispatch.store import cancel_for_subscriber
 from gateway.subscriptions.keywords import CommandKind
 from gateway.subscriptions.machine import Status, apply
@@ -17,7 +16,9 @@ from gateway.subscriptions.service import (
     QueuedReply,
     ReplyRenderer,
     SubscriptionSettings,
+    load_subscriber,
     state_of,
+    store_state,
 )
 
 OPERATOR_OUTCOME = "operator_unsubscribed"
@@ -39,10 +40,7 @@ def unsubscribe_on_request(
     settings: SubscriptionSettings, render: ReplyRenderer, now: datetime,
 ) -> OperatorUnsubscribe | None:
     """Cancel ``msisdn``'s subscription (or its pending request); None if it is unknown."""
-    query = select(Subscriber).where(Subscriber.msisdn == msisdn)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    subscriber = session.scalars(query).first()
+    subscriber = load_subscriber(session, msisdn)
     if subscriber is None:
         return None
     decision = apply(state_of(subscriber), CommandKind.UNSUBSCRIBE, now,
@@ -52,11 +50,7 @@ def unsubscribe_on_request(
         return OperatorUnsubscribe(changed=False, old_status=old, new_status=old,
                                    cancelled_deliveries=0, reply=None)
     state = decision.state
-    subscriber.status = state.status.value
-    subscriber.pending_since = state.pending_since
-    subscriber.activated_at = state.activated_at
-    subscriber.cancelled_at = state.cancelled_at
-    subscriber.updated_at = now
+    store_state(subscriber, state, now)
     session.add(SubscriptionEvent(
         subscriber_id=subscriber.id, msisdn=msisdn, carrier=subscriber.carrier,
         short_code=subscriber.short_code, extension=subscriber.extension,

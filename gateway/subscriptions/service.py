@@ -123,7 +123,7 @@ def handle_mo(
 
     inbound_id = record_inbound(session, message)
     command = parse_command(message.text, settings.all_codes)
-    subscriber = _load_subscriber(session, msisdn)
+    subscriber = load_subscriber(session, msisdn)
     state = state_of(subscriber)
 
     if command.kind is CommandKind.HELP:
@@ -216,7 +216,8 @@ def _is_redelivery(
     return found is not None
 
 
-def _load_subscriber(session: Session, msisdn: str) -> Subscriber | None:
+def load_subscriber(session: Session, msisdn: str) -> Subscriber | None:
+    """The number's subscriber row, locked for this transaction on PostgreSQL."""
     query = select(Subscriber).where(Subscriber.msisdn == msisdn)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()  # SQLite transactions are serialised (BEGIN IMMEDIATE)
@@ -258,15 +259,20 @@ def _mismatch(msisdn: str, carrier: str) -> str | None:
     return by_prefix if by_prefix != carrier else None
 
 
-def _store_state(
-    subscriber: Subscriber, state: SubscriptionState, message: InboundMessage, route: Route,
-    now: datetime,
-) -> None:
+def store_state(subscriber: Subscriber, state: SubscriptionState, now: datetime) -> None:
+    """Write a state machine decision's state onto the subscriber row."""
     subscriber.status = state.status.value
     subscriber.pending_since = state.pending_since
     subscriber.activated_at = state.activated_at
     subscriber.cancelled_at = state.cancelled_at
     subscriber.updated_at = now
+
+
+def _store_state(
+    subscriber: Subscriber, state: SubscriptionState, message: InboundMessage, route: Route,
+    now: datetime,
+) -> None:
+    store_state(subscriber, state, now)
     # The carrier that delivered the MO serves the number now (number portability).
     subscriber.carrier = message.carrier
     subscriber.prefix_carrier = _mismatch(subscriber.msisdn, message.carrier)
