@@ -12,6 +12,8 @@ from gateway.config import CARRIER_NAMES
 from gateway.errors import GatewayError
 
 STATUSES = ("none", "pending", "active", "cancelled")
+HISTORY_LIMIT = 100_000
+"""At most this many of each kind (events, MOs, MTs, digests) in one number's history."""
 
 
 def register(commands: Any) -> None:
@@ -47,7 +49,8 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _subscribers(args: argparse.Namespace) -> int:
-    from gateway.subscriptions.records import history, iter_subscribers
+    from gateway.console.queries import subscriber_record
+    from gateway.subscriptions.records import iter_subscribers
 
     _, sessions = _open(args)
     msisdn = None
@@ -79,10 +82,11 @@ def _subscribers(args: argparse.Namespace) -> int:
             if subscriber.consent_at is not None:
                 print(f"consent: {subscriber.consent_text!r} at {_when(subscriber.consent_at)} "
                       f"(MO #{subscriber.consent_inbound_id})")
-            print("history:")
-            raw = (msisdn, "86" + msisdn, "+86" + msisdn, "0086" + msisdn)
-            for line in history(session, msisdn, raw):
-                print(f"  {_when(line.at)}  {line.kind:<5} {line.text}")
+            print("history (oldest first):")
+            record = subscriber_record(session, msisdn, reveal=True, limit=HISTORY_LIMIT)
+            for entry in reversed(record.history):
+                print(f"  {_when(entry.at)}  {entry.kind.upper():<6} {entry.status:<20} "
+                      f"{entry.text!r}  {entry.detail}")
     return 0
 
 

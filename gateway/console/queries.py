@@ -318,6 +318,9 @@ class SubscriberRecord:
     """Newest first, at most ``limit`` of each kind."""
 
 
+_HISTORY_ORDER = {"mo": 0, "event": 1, "mt": 2, "digest": 3}
+
+
 def raw_forms(msisdn: str) -> tuple[str, ...]:
     """The forms a carrier may have written the number in (as MO source / MT destination)."""
     return (msisdn, "86" + msisdn, "+86" + msisdn, "0086" + msisdn)
@@ -375,7 +378,8 @@ def subscriber_record(
                 status=delivery.status,
                 detail=f"parts {delivery.parts_delivered}/{delivery.parts_total} delivered"
                        + (f"; {delivery.error}" if delivery.error else "")))
-    entries.sort(key=lambda e: e.at, reverse=True)
+    # At the same instant an MO, its transition and its reply happened in that order.
+    entries.sort(key=lambda e: (e.at, _HISTORY_ORDER[e.kind]), reverse=True)
     return SubscriberRecord(subscriber=figures, history=tuple(entries))
 
 
