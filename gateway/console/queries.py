@@ -586,6 +586,11 @@ def delivery_list(
         next_after=page[-1].id if len(found) > limit and page else None)
 
 
+def dispatch_edition(session: Session, dispatch_id: int) -> int | None:
+    """The edition a dispatch sends, or None if there is no such dispatch."""
+    return session.scalar(select(Dispatch.edition_id).where(Dispatch.id == dispatch_id))
+
+
 def dispatch_of(session: Session, edition_id: int, carrier: str) -> int | None:
     return session.scalar(select(Dispatch.id).where(Dispatch.edition_id == edition_id,
                                                     Dispatch.carrier == carrier))

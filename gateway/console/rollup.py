@@ -30,9 +30,8 @@ from gateway.db.dispatch_models import Delivery, Dispatch
 from gateway.db.models import Subscriber, SubscriptionEvent
 from gateway.db.times import as_utc
 
-#: Delivery statuses by the column of ``dispatch_stats`` that counts them.
-DELIVERY_OUTCOMES = DELIVERY_GROUPS
-_OUTCOME_OF = {status: column for column, statuses in DELIVERY_OUTCOMES.items()
+#: Each delivery status's column of ``dispatch_stats`` (named like the groups).
+_OUTCOME_OF = {status: column for column, statuses in DELIVERY_GROUPS.items()
                for status in statuses}
 _UNFINISHED = ("pending", "submitted")
 
@@ -191,7 +190,7 @@ def count_dispatches(
 ) -> list[DispatchCounts]:
     result = []
     for dispatch_id, status in dispatches:
-        counts = dict.fromkeys(DELIVERY_OUTCOMES, 0)
+        counts = dict.fromkeys(DELIVERY_GROUPS, 0)
         for delivery_status, count in session.execute(
             select(Delivery.status, func.count())
             .where(Delivery.dispatch_id == dispatch_id)
@@ -212,7 +211,7 @@ def store_dispatch_counts(
         if row is None:
             row = DispatchStats(dispatch_id=item.dispatch_id)
             session.add(row)
-        for column in DELIVERY_OUTCOMES:
+        for column in DELIVERY_GROUPS:
             setattr(row, column, item.counts[column])
         row.total = sum(item.counts.values())
         row.final = item.final

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from klein import Klein
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
@@ -202,7 +203,7 @@ class Console:
     async def health(self, request: IRequest) -> bytes:
         _headers(request, b"application/json")
         try:
-            await self.read(lambda s: s.execute(_select_one()).scalar())
+            await self.read(lambda s: s.execute(select(literal(1))).scalar())
         except Exception as exc:
             request.setResponseCode(503)
             return json.dumps({"status": "database unavailable", "error": str(exc)[:200]}).encode()
@@ -368,7 +369,7 @@ class Console:
         me = await self.require_post(request, admin=True)
         if self.deps.set_paused is None:
             raise Refused(409, "This process does not run dispatches.")
-        edition_id = await self.read(lambda s: _dispatch_edition(s, dispatch_id))
+        edition_id = await self.read(lambda s: queries.dispatch_edition(s, dispatch_id))
         if edition_id is None:
             raise Refused(404, f"There is no dispatch #{dispatch_id}.")
         await self.deps.set_paused(dispatch_id, action == "pause")
@@ -664,19 +665,6 @@ class Console:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-def _select_one() -> Any:
-    from sqlalchemy import literal, select
-
-    return select(literal(1))
-
-
-def _dispatch_edition(session: Session, dispatch_id: int) -> int | None:
-    from gateway.db.dispatch_models import Dispatch
-
-    dispatch = session.get(Dispatch, dispatch_id)
-    return dispatch.edition_id if dispatch is not None else None
-
 
 def _headers(request: IRequest, content_type: bytes) -> None:
     request.setHeader(b"content-type", content_type)
