@@ -322,9 +322,10 @@ class Console:
         return self.page(request, "edition.html", me, edition=header, stored=stored,
                          dispatches=dispatches, previews=_previews(stored))
 
-    async def _delivery_page(self, request: IRequest, me: auth.SessionInfo, edition_id: int,
-                             *, limit: int) -> tuple[str, str, queries.DeliveryPage]:
-        """(carrier, group, page) of ``?carrier=&status=&after=`` for one edition."""
+    async def _delivery_filter(self, request: IRequest, edition_id: int
+                               ) -> tuple[str, str, int, int | None]:
+        """``?carrier=&status=&after=`` for one edition: (carrier, outcome group, the
+        dispatch's id, the id to continue below)."""
         carrier = _arg(request, "carrier") or self.carriers[0]
         if carrier not in CARRIER_NAMES:
             raise Refused(400, f"carrier must be one of {', '.join(CARRIER_NAMES)}.")
@@ -338,11 +339,13 @@ class Console:
         dispatch_id = await self.read(lambda s: queries.dispatch_of(s, edition_id, carrier))
         if dispatch_id is None:
             raise Refused(404, f"Edition #{edition_id} has not been sent on {carrier}.")
+        return carrier, group, dispatch_id, int(after) if after else None
+
+    def _deliveries_after(self, me: auth.SessionInfo, dispatch_id: int, group: str, *,
+                          limit: int, after: int | None) -> defer.Deferred[Any]:
         reveal = me.operator.is_admin
-        page = await self.read(lambda s: queries.delivery_list(
-            s, dispatch_id, group=group or None, reveal=reveal, limit=limit,
-            after=int(after) if after else None))
-        return carrier, group, page
+        return self.read(lambda s: queries.delivery_list(
+            s, dispatch_id, group=group or None, reveal=reveal, limit=limit, after=after))
 
     @app.route("/editions/<int:edition_id>/deliveries", methods=["GET"])
     async def deliveries(self, request: IRequest, edition_id: int) -> bytes:
@@ -350,8 +353,9 @@ class Console:
         header = await self.read(lambda s: queries.edition_header(s, edition_id))
         if header is None:
             raise Refused(404, f"There is no edition #{edition_id}.")
-        carrier, group, page = await self._delivery_page(
-            request, me, edition_id, limit=self.deps.config.console.page_size)
+        carrier, group, dispatch_id, after = await self._delivery_filter(request, edition_id)
+        page = await self._deliveries_after(me, dispatch_id, group, after=after,
+                                            limit=self.deps.config.console.page_size)
         query = {"carrier": carrier, "status": group}
         next_link = None
         if page.next_after is not None:
@@ -583,9 +587,10 @@ class Console:
     async def api(self, request: IRequest, name: str) -> bytes:
         me = await self.require(request)
         if name == "deliveries":
-            _, _, deliveries = await self._delivery_page(
-                request, me, self._edition_arg(request),
-                limit=self.deps.config.console.page_size)
+            _, group, dispatch_id, after = await self._delivery_filter(
+                request, self._edition_arg(request))
+            deliveries = await self._deliveries_after(
+                me, dispatch_id, group, after=after, limit=self.deps.config.console.page_size)
             body: dict[str, Any] = {
                 "rows": [queries.as_dict(row) for row in deliveries.rows],
                 "next": deliveries.next_after}
@@ -629,16 +634,16 @@ class Console:
         columns = columns_of(queries.DeliveryRow)
         gone: list[bool] = []
         request.notifyFinish().addBoth(lambda _: gone.append(True))
-        carrier, group, page = await self._delivery_page(request, me, edition_id, limit=5000)
-        request.write(("\ufeff" + csv_text(columns, page.rows)).encode("utf-8"))
-        reveal = me.operator.is_admin
-        dispatch_id = await self.read(lambda s: queries.dispatch_of(s, edition_id, carrier))
-        while page.next_after is not None and not gone:
+        _, group, dispatch_id, after = await self._delivery_filter(request, edition_id)
+        request.write(("\ufeff" + csv_text(columns, [])).encode("utf-8"))
+        while not gone:
+            page = await self._deliveries_after(me, dispatch_id, group, after=after, limit=5000)
+            if gone:
+                return
+            request.write(csv_text(columns, page.rows, header=False).encode("utf-8"))
+            if page.next_after is None:
+                break
             after = page.next_after
-            page = await self.read(lambda s, a=after: queries.delivery_list(
-                s, dispatch_id, group=group or None, reveal=reveal, limit=5000, after=a))
-            if not gone:
-                request.write(csv_text(columns, page.rows, header=False).encode("utf-8"))
         if not gone:
             request.finish()
 
