@@ -122,7 +122,15 @@ class DispatchStats(Base):
     """undeliverable, rejected, failed."""
     expired: Mapped[int] = mapped_column(Integer, default=0)
     other: Mapped[int] = mapped_column(Integer, default=0)
-    """cancelled, uncertain, unknown."""
+    """cancelled, uncertain, skipped, unknown."""
+    uncertain: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Deliveries that were ever uncertain (in flight at a crash, or unanswered)."""
+    reconciled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Uncertain deliveries the carrier's receipts showed were sent."""
+    resent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Uncertain deliveries (or some of their parts) sent again for want of evidence."""
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Uncertain deliveries not sent again (``dispatch.uncertain = "skip"``)."""
     final: Mapped[bool] = mapped_column(Boolean, default=False)
     """Every delivery has reached an end state: no need to count again."""
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,7 +2,9 @@
 
 A delivery row exists before anything is submitted for it; its status walks
 pending → claimed → sending → submitted → delivered | undeliverable | expired | unknown,
-or ends rejected | failed | cancelled | uncertain.  See ``gateway/dispatch/runner.py``.
+or ends rejected | failed | cancelled | skipped.  A crash or an unanswered submit makes a
+delivery ``uncertain`` until evidence (a receipt naming the part's reference) reconciles it
+or ``dispatch.uncertain_wait`` passes (then resent, or skipped).  See ``gateway/dispatch/runner.py``.
 """
 
 from __future__ import annotations
@@ -73,6 +75,13 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(String(200))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    uncertain_at: Mapped[float | None] = mapped_column(Float)
+    """Epoch seconds when it first became uncertain (a submit in flight at a crash, or one
+    that went unanswered); kept after the uncertainty is resolved, so reports can count it."""
+    recovery: Mapped[str | None] = mapped_column(String(12))
+    """How an uncertain delivery was resolved: reconciled | resent | skipped."""
+    resend_parts: Mapped[int | None] = mapped_column(Integer)
+    """Bit mask of the parts (bit 0 = part 1) the next attempt sends; None = all of them."""
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_delivery_once"),
@@ -94,6 +103,24 @@ class DeliveryPart(Base):
     status: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (Index("ix_part_message", "carrier", "message_id"),)
+
+
+class DispatchLease(Base):
+    """A live dispatching process: its claims carry ``claim``, and while ``heartbeat_at`` is
+    fresh (and, on its own host, its pid is alive) nobody takes them from it."""
+
+    __tablename__ = "dispatch_leases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    node: Mapped[str] = mapped_column(String(64), unique=True)
+    """The configured node name: at most one live process per name."""
+    claim: Mapped[str] = mapped_column(String(64), unique=True)
+    """What this process writes into ``deliveries.claimed_by`` (new for every process)."""
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    command: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
 
 
 class ScheduledRun(Base):

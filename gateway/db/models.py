@@ -157,5 +157,13 @@ class UnmatchedReceipt(Base):
     error: Mapped[str | None] = mapped_column(String(200))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    subscriber: Mapped[str | None] = mapped_column(String(21))
+    """The handset the receipt is about, when the carrier said (to match uncertain parts)."""
+    reference: Mapped[int | None] = mapped_column(Integer)
+    """The part reference the gateway chose before submitting, echoed by the SMSC."""
 
-    __table_args__ = (Index("ix_unmatched_carrier_msgid", "carrier", "message_id"),)
+    __table_args__ = (
+        Index("ix_unmatched_carrier_msgid", "carrier", "message_id"),
+        Index("ix_unmatched_subscriber", "carrier", "subscriber"),
+        Index("ix_unmatched_received", "received_at"),
+    )
