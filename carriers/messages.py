@@ -44,6 +44,21 @@ class OutboundMessage:
     parts: tuple[MessagePart, ...]
     want_receipt: bool = True
     lane: Lane = Lane.BULK
+    references: tuple[int, ...] | None = None
+    """One 16-bit reference (0..65535) per part, chosen by the sender before the submit
+    leaves. Links that can carry it put it on the wire (SMPP: ``user_message_reference``);
+    SMSCs that echo it in receipts let a part whose submit result was lost be reconciled."""
+
+    def __post_init__(self) -> None:
+        references = self.references
+        if references is not None and (
+            len(references) != len(self.parts)
+            or not all(0 <= reference <= 0xFFFF for reference in references)
+        ):
+            raise ValueError(
+                f"references {references!r}: need one 0..65535 per part "
+                f"({len(self.parts)} parts)"
+            )
 
 
 class SubmitOutcome(enum.Enum):
@@ -101,3 +116,9 @@ class DeliveryReceipt:
     submitted_at: datetime | None = None
     done_at: datetime | None = None
     received_at: datetime
+    subscriber: str | None = None
+    """The handset number the receipt is about, as the carrier wrote it."""
+    reference: int | None = None
+    """The part reference the sender chose (``OutboundMessage.references``), when the carrier
+    echoed one. With ``subscriber`` it reconciles parts whose submit result was lost; SMPP
+    fills both from the deliver_sm, SGIP/CMPP/SMGP will fill them their own way."""

@@ -869,22 +869,32 @@ class SubmitTemplate:
 
     A digest goes to a million numbers with the same bytes but the destination: splicing the
     number into the pre-encoded body is much cheaper than encoding a whole PDU each time.
-    The sequence number is left 0 for the session to patch in.
+    The sequence number is left 0 for the session to patch in. The pdu's own
+    ``user_message_reference`` is left out of the template, so one template serves every
+    reference: give it per frame instead.
     """
 
     __slots__ = ("_prefix", "_suffix")
 
     def __init__(self, pdu: SubmitSm) -> None:
-        frame = encode(replace(pdu, destination_addr="", sequence_number=0))
+        frame = encode(
+            replace(pdu, destination_addr="", sequence_number=0, user_message_reference=None)
+        )
         position = _HEADER.size
         position = frame.index(b"\0", position) + 1 + 2  # service_type, source ton/npi
         position = frame.index(b"\0", position) + 1 + 2  # source_addr, dest ton/npi
         self._prefix = frame[_HEADER.size:position]
         self._suffix = frame[position + 1:]  # after the empty destination's NUL
 
-    def frame(self, destination: str) -> bytes:
+    def frame(self, destination: str, reference: int | None = None) -> bytes:
+        """The whole submit_sm to ``destination``, with a ``user_message_reference`` TLV
+        (appended after any others the template holds) when ``reference`` is given."""
         address = destination.encode("latin-1")
         if len(address) > _DESTINATION_MAX or b"\0" in address:
             raise ValueError(f"destination_addr {destination!r}: at most 20 octets, no NUL")
         body = self._prefix + address + b"\0" + self._suffix
+        if reference is not None:
+            if type(reference) is not int or not 0 <= reference <= 0xFFFF:
+                raise ValueError(f"user_message_reference {reference!r}: must be 0..65535")
+            body += _pack_tlv_u16(0x0204, 2, reference)  # user_message_reference
         return _HEADER.pack(_HEADER.size + len(body), CommandId.SUBMIT_SM, 0, 0) + body

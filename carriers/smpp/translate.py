@@ -49,8 +49,12 @@ class UnreadableMessage(ValueError):
 
 
 def submits_for(message: OutboundMessage) -> list[SubmitSm]:
-    """One submit_sm per part; the parts already carry their UDH when they need one."""
+    """One submit_sm per part; the parts already carry their UDH when they need one.
+
+    A part's reference (``message.references``) goes in its ``user_message_reference``.
+    """
     registered = 1 if message.want_receipt else 0
+    references: tuple[int | None, ...] = message.references or (None,) * len(message.parts)
     return [
         SubmitSm(
             sequence_number=0,
@@ -64,8 +68,9 @@ def submits_for(message: OutboundMessage) -> list[SubmitSm]:
             registered_delivery=registered,
             data_coding=part.data_coding,
             short_message=part.payload,
+            user_message_reference=reference,
         )
-        for part in message.parts
+        for part, reference in zip(message.parts, references, strict=True)
     ]
 
 
@@ -114,7 +119,8 @@ def _receipt_from(
         return DeliveryReceipt(
             carrier=carrier, message_id=pdu.receipted_message_id, state=state,
             stat=_STAT_BY_STATE.get(state, state.name), error=found.group(1) if found else "",
-            received_at=received_at,
+            received_at=received_at, subscriber=pdu.source_addr or None,
+            reference=pdu.user_message_reference,
         )
     try:
         fields = parse_receipt_text(text)
@@ -137,4 +143,6 @@ def _receipt_from(
         submitted_at=fields.submit_date if fields else None,
         done_at=fields.done_date if fields else None,
         received_at=received_at,
+        subscriber=pdu.source_addr or None,
+        reference=pdu.user_message_reference,
     )

@@ -191,8 +191,10 @@ class SmppLink(service.Service):
     def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]:
         """Queue every part of ``message``; fires with one result per part."""
         now = self._now()
-        frames = [template.frame(message.destination.lstrip("+"))
-                  for template in self._templates_for(message)]
+        destination = message.destination.lstrip("+")
+        references = message.references
+        frames = [template.frame(destination, None if references is None else references[index])
+                  for index, template in enumerate(self._templates_for(message))]
         pending = _PendingMessage(len(frames))
         for index, frame in enumerate(frames):
             try:
