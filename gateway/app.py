@@ -90,6 +90,7 @@ def simulator_settings(carrier: str, config: CarrierConfig) -> SimulatorSettings
         smsc=SmscSettings(tps=sim.tps, window=sim.window),
         receipt_delay=sim.receipt_delay,
         receipt_mix=dict(sim.receipt_mix),
+        echo_reference=sim.echo_reference,
     )
 
 

@@ -93,6 +93,9 @@ class SimulatorConfig:
     )
     seed: int | None = None
     """Seed for the receipt mix; unset = random."""
+    echo_reference: bool = True
+    """Receipts echo the submit's ``user_message_reference`` (as some real SMSCs do), which
+    lets the gateway reconcile parts whose submit result was lost."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,8 @@
 ``GET  /status``   counters and bound clients.
 ``GET  /received`` every submit the SMSC accepted (destination, UDH, message id), oldest
                    first, as far as it remembers (``keep_received``).
+``GET  /parts``    every submit ever accepted, counted per number and UDH:
+                   {"parts": {"<to>": {"<udh hex or ''>": count}}, "accepted": total}.
 ``POST /faults``   {"refuse_binds"?, "response_delay"?, "withhold_responses"?}.
 ``POST /drop``     cuts every client connection.
 ``POST /garbage``  {"hex"}: writes raw bytes to every client.
@@ -64,6 +66,14 @@ def reassemble(parts: list[ReceivedSubmit]) -> list[dict[str, Any]]:
     return result
 
 
+def parts_report(simulator: SimulatedSmsc) -> dict[str, Any]:
+    """Accepted submits grouped by number, then by UDH hex ('' when none), with the total."""
+    parts: dict[str, dict[str, int]] = {}
+    for (destination, udh), count in simulator.parts.items():
+        parts.setdefault(destination, {})[udh] = count
+    return {"parts": parts, "accepted": simulator.counters["submits"]}
+
+
 def _concat_info(udh: bytes) -> tuple[int, int, int] | None:
     position = 1
     while position + 1 < len(udh):
@@ -91,6 +101,8 @@ class _JsonResource(resource.Resource):
                 {"to": r.destination, "from": r.source, "udh": r.udh.hex(),
                  "id": r.message_id} for r in self.simulator.received
             ]})
+        if request.path == b"/parts":
+            return _reply(request, 200, parts_report(self.simulator))
         if request.path != b"/status":
             return _reply(request, 404, {"error": "not found"})
         sim = self.simulator

@@ -6,7 +6,7 @@ delivery receipts after a delay with a configurable mix of outcomes, keeps
 undelivered MOs and receipts until a client can take them (store and forward,
 re-delivering on error or timeout), enforces its own TPS and window, and takes
 faults on demand.  It records what it received so tests and ``sdgw sim mo``
-can see the gateway's replies.
+can see the gateway's replies, and counts every accepted part per number.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ class ReceivedSubmit:
     data_coding: int
     udh: bytes
     received_at: float
+    reference: int | None = None
+    """The submit's ``user_message_reference``, if it had one."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -91,6 +93,9 @@ class SimulatorSettings:
     """deliver_sm (MOs, receipts) sent to one client and not yet answered."""
     keep_received: int = 10_000
     """How many received submits to remember for inspection (oldest dropped first)."""
+    echo_reference: bool = True
+    """Receipts carry the submit's ``user_message_reference`` back (as some real SMSCs do),
+    when the submit had one."""
 
 
 @dataclass(slots=True)
@@ -186,6 +191,10 @@ class SimulatedSmsc(service.Service):
         self._ids = itertools.count(1)
         self._id_prefix = f"{self._rng.randrange(16**4):04X}"
         self.received: deque[ReceivedSubmit] = deque(maxlen=settings.keep_received)
+        # Accepted submits per (destination, UDH hex or ''), not capped by keep_received. The
+        # UDH holds the concatenation reference and part number: a count of 2 or more for a
+        # multi-part message's UDH is the same part accepted again.
+        self.parts: dict[tuple[str, str], int] = {}
         self._watchers: list[Callable[[ReceivedSubmit], None]] = []
         self.counters: dict[str, int] = {
             "binds": 0, "bind_failures": 0, "submits": 0, "refused": 0, "receipts": 0,
@@ -345,8 +354,11 @@ class SimulatedSmsc(service.Service):
             data_coding=pdu.data_coding,
             udh=udh,
             received_at=self._now(),
+            reference=pdu.user_message_reference,
         )
         self.received.append(received)
+        key = (received.destination, udh.hex())
+        self.parts[key] = self.parts.get(key, 0) + 1
         for watcher in list(self._watchers):
             watcher(received)
         if pdu.registered_delivery & 0x03:
@@ -394,6 +406,7 @@ class SimulatedSmsc(service.Service):
             short_message=text.encode("ascii", "replace"),
             receipted_message_id=submit.message_id,
             message_state=_STATE_FOR_STAT[stat],
+            user_message_reference=submit.reference if self.settings.echo_reference else None,
         )
         self.counters["receipts"] += 1
         self._waiting.append(_Outgoing(pdu, submit.system_id))
