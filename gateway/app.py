@@ -6,7 +6,9 @@ is created here from :class:`GatewayConfig` and handed what it needs.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import random
 import socket
 from collections.abc import Callable, Mapping
@@ -31,10 +33,11 @@ from gateway.console.service import build_console
 from gateway.console.web import Console
 from gateway.db.engine import make_session_factory
 from gateway.db.threads import DatabaseThreads
+from gateway.dispatch import leases
 from gateway.dispatch.quiet_hours import QuietHours, parse_clock
 from gateway.dispatch.runner import DispatchRunner, DispatchSettings
 from gateway.dispatch.scheduler import EditionScheduler
-from gateway.dispatch.service import DispatchService
+from gateway.dispatch.service import DispatchService, LeaseSettings
 from gateway.editions.build import edition_settings
 from gateway.editions.content_server import build_content_service
 from gateway.inbound import InboundProcessor
@@ -144,6 +147,7 @@ def build_link(
         reconnect=ReconnectPolicy(initial_delay=link.reconnect_initial_delay,
                                   max_delay=link.reconnect_max_delay),
         peer=f"{link.host}:{link.port}",
+        max_unacknowledged=link.max_unacknowledged,
     )
 
 
@@ -164,13 +168,28 @@ def reply_renderer(config: GatewayConfig) -> ReplyRenderer:
     return lambda name, context: render_text(environment, name, **context)
 
 
-def node_name(config: GatewayConfig, environ: Mapping[str, str]) -> str:
-    """This process's name in dispatch claims: SDGW_NODE, dispatch.node, else host + config."""
+def node_name(config: GatewayConfig, environ: Mapping[str, str], command: str = "run") -> str:
+    """This process's node name among those dispatching from one database: ``SDGW_NODE``,
+    else ``dispatch.node``, else host, command and a digest of the config file's path."""
     if environ.get("SDGW_NODE"):
-        return environ["SDGW_NODE"]
+        return environ["SDGW_NODE"][:48]
     if config.dispatch.node:
         return config.dispatch.node
-    return f"{socket.gethostname()}:{config.path.resolve()}"[:64]
+    digest = hashlib.sha1(str(config.path.resolve()).encode()).hexdigest()[:8]
+    return f"{socket.gethostname()[:30]}:{command}:{digest}"
+
+
+def take_lease(config: GatewayConfig, engine: Engine, *, command: str, now: float,
+               environ: Mapping[str, str], exclusive: bool = False) -> LeaseSettings:
+    """This process's dispatch lease, taken at once (a live holder of the node name is
+    refused with :class:`leases.NodeTaken`); run before the reactor starts."""
+    request = leases.LeaseRequest(node=node_name(config, environ, command),
+                                  host=socket.gethostname(), pid=os.getpid(), command=command)
+    policy = leases.LeasePolicy(ttl=config.dispatch.lease_seconds, exclusive=exclusive)
+    with make_session_factory(engine).begin() as session:
+        claim = leases.acquire(session, request, now=now, policy=policy)
+    log.info("dispatch node %r (claims %s)", request.node, claim)
+    return LeaseSettings(claim=claim, request=request, policy=policy)
 
 
 def dispatch_settings(config: GatewayConfig, node: str, *, quiet: bool = True
@@ -186,6 +205,7 @@ def dispatch_settings(config: GatewayConfig, node: str, *, quiet: bool = True
         node=node, batch_size=d.batch_size, chunk=d.chunk, max_ahead=d.max_ahead,
         retry_initial=d.retry_initial_seconds, retry_max=d.retry_max_seconds,
         deadline=timedelta(hours=d.deadline_hours), flag_after=d.flag_after, quiet=quiet_hours,
+        uncertain_wait=d.uncertain_wait_seconds, uncertain_policy=d.uncertain,
     )
 
 
@@ -201,7 +221,14 @@ def build_gateway(
     quiet_hours: bool = True,
     with_content: bool = True,
     with_console: bool | None = None,
+    command: str = "run",
+    exclusive: bool = False,
+    on_lease_lost: Callable[[], object] | None = None,
 ) -> Gateway:
+    """The service tree of a gateway. Takes this process's dispatch lease at once (see
+    :func:`take_lease`; ``exclusive`` when the caller holds the SQLite file lock)."""
+    lease = take_lease(config, engine, command=command, now=reactor.seconds(),
+                       environ=os.environ if environ is None else environ, exclusive=exclusive)
     root = OrderedServices()
     database = DatabaseThreads(
         make_session_factory(engine), reactor=reactor,
@@ -212,7 +239,7 @@ def build_gateway(
     gateway = Gateway(root=root, database=database)
     runner = DispatchRunner(
         database=database, links=gateway.links, clock=reactor,
-        settings=dispatch_settings(config, node_name(config, environ or {}), quiet=quiet_hours),
+        settings=dispatch_settings(config, lease.claim, quiet=quiet_hours),
     )
     processor = InboundProcessor(
         database=database,
@@ -246,7 +273,11 @@ def build_gateway(
         )
     dispatch = DispatchService(
         runner=runner, database=database, edition_settings=edition_settings(config),
-        receipt_timeout=timedelta(hours=config.dispatch.receipt_timeout_hours), clock=reactor)
+        receipt_timeout=timedelta(hours=config.dispatch.receipt_timeout_hours), clock=reactor,
+        lease=lease, on_lease_lost=on_lease_lost,
+        stop_timeout=max((c.link.unbind_timeout for c in config.carriers.values()),
+                         default=5.0),
+        unmatched_retention=timedelta(days=config.dispatch.unmatched_receipt_days))
     dispatch.setServiceParent(root)
     gateway.dispatch = dispatch
     if config.dispatch.schedule if schedule is None else schedule:
@@ -255,7 +286,7 @@ def build_gateway(
             slots={name: parse_clock(slot.time) for name, slot in config.editions.slots.items()},
             zone=ZoneInfo(config.newspaper.timezone),
             misfire_grace=timedelta(minutes=config.dispatch.misfire_grace_minutes),
-            action=dispatch.perform_slot, node=runner.settings.node, reactor=reactor,
+            action=dispatch.perform_slot, node=lease.request.node, reactor=reactor,
         )
         scheduler.setServiceParent(root)
         gateway.scheduler = scheduler

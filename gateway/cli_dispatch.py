@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import socket
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,38 +57,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.edition is None:
         raise GatewayError("dispatch: give --edition ID to send, or `status` to look")
     setup_logging(config.logging.level)
-    from twisted.internet import defer, reactor, task
+    from gateway.runtime import run_dispatch
 
-    from gateway.app import build_gateway
-
-    env = dict(os.environ)
-    env.setdefault("SDGW_NODE", f"{socket.gethostname()}:cli:{os.getpid()}")
-    gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
-                            with_console=False,
-                            schedule=False, environ=env, with_content=False,
-                            quiet_hours=not args.ignore_quiet_hours)
-    service = gateway.dispatch
-    assert service is not None
-    sessions = make_session_factory(engine)
-    zone = ZoneInfo(config.newspaper.timezone)
-
-    async def run() -> None:
-        try:
-            gateway.root.startService()
-        except Exception as exc:  # a port in use, say
-            print(f"sdgw: cannot start: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-        try:
-            await service.runner.dispatch(args.edition)
-        except GatewayError as exc:
-            print(f"sdgw: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-        finally:
-            await gateway.root.stopService()
-        print_status(sessions, args.edition, zone)
-
-    task.react(lambda _reactor: defer.ensureDeferred(run()))
-    return 0
+    code = run_dispatch(config, args.edition, ignore_quiet_hours=args.ignore_quiet_hours)
+    if code != 2:
+        print_status(make_session_factory(engine), args.edition,
+                     ZoneInfo(config.newspaper.timezone))
+    return code
 
 
 def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:

@@ -73,6 +73,9 @@ class LinkConfig:
     """How long a graceful shutdown waits for outstanding responses and unbind_resp."""
     throttle_backoff: float = 1.0
     """Pause before resending after ESME_RTHROTTLED / ESME_RMSGQFUL."""
+    max_unacknowledged: int = 1000
+    """MOs and receipts read but not yet stored and acknowledged above which the link stops
+    reading from the SMSC (TCP then holds it back); reading resumes at half of this."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,14 +139,28 @@ class SubscriptionsConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DispatchConfig:
     node: str = ""
-    """This process's name in claims; empty = host name + config path. Give every process
-    sharing a database its own (``SDGW_NODE`` overrides)."""
+    """This process's name among the processes dispatching from one database. ``SDGW_NODE``
+    in the environment wins over it; empty (and no ``SDGW_NODE``) = host name + command +
+    config path. Two live processes with one name are refused."""
+    lease_seconds: float = 30.0
+    """A dispatching process renews its lease every third of this; a process silent this
+    long (or, on its own host, whose pid is gone) is dead, and others take up its work."""
     cluster_size: int = 1
     """Processes sharing the dispatch; each link gets 1/cluster_size of its carrier's TPS."""
     batch_size: int = 1000
     chunk: int = 64
-    """Deliveries marked "sending" per transaction (bounds what a crash leaves uncertain)."""
+    """Deliveries marked "sending" per transaction."""
     max_ahead: int = 512
+    """Messages handed to a link whose result is not stored yet. A crash leaves at most
+    max_ahead + chunk deliveries per carrier uncertain."""
+    uncertain: str = "resend"
+    """What happens to an uncertain delivery's parts that no receipt proved sent after
+    ``uncertain_wait_seconds``: "resend" (only those parts; a duplicate if the SMSC had them
+    and never echoes references) or "skip" (the subscriber may miss the edition)."""
+    uncertain_wait_seconds: float = 300.0
+    """How long an uncertain delivery waits for receipts echoing its parts' references."""
+    unmatched_receipt_days: float = 7.0
+    """Receipts that matched nothing are kept this long, then purged."""
     deadline_hours: float = 12.0
     """Transient errors are retried until this long after the dispatch starts."""
     retry_initial_seconds: float = 30.0
@@ -283,6 +300,8 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
         _check_range(shown, f"{key}.link.port", link.port, 1, 65535)
         _check_range(shown, f"{key}.link.window", link.window, 1, 1000)
         _check_range(shown, f"{key}.link.tps", link.tps, 0, 1_000_000)
+        _check_range(shown, f"{key}.link.max_unacknowledged", link.max_unacknowledged, 1,
+                     1_000_000)
         for attr in ("enquire_link_interval", "response_timeout", "connect_timeout",
                      "reconnect_initial_delay", "reconnect_max_delay", "unbind_timeout",
                      "throttle_backoff"):
@@ -332,6 +351,13 @@ def _check_dispatch(config: GatewayConfig, shown: str) -> None:
                  "receipt_timeout_hours", "misfire_grace_minutes"):
         if getattr(dispatch, attr) <= 0:
             raise ConfigError(shown, f"dispatch.{attr}", "expected a number > 0")
+    for attr in ("lease_seconds", "uncertain_wait_seconds", "unmatched_receipt_days"):
+        if getattr(dispatch, attr) <= 0:
+            raise ConfigError(shown, f"dispatch.{attr}", "expected a number > 0")
+    if dispatch.uncertain not in ("resend", "skip"):
+        raise ConfigError(shown, "dispatch.uncertain", 'expected "resend" or "skip"')
+    if len(dispatch.node) > 48:
+        raise ConfigError(shown, "dispatch.node", "expected at most 48 characters")
     clocks = [("dispatch.quiet_start", dispatch.quiet_start),
               ("dispatch.quiet_end", dispatch.quiet_end)]
     for name, carrier in config.carriers.items():

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from gateway.config import GatewayConfig
 from gateway.db.dispatch_models import Delivery, DeliveryPart
 from gateway.db.engine import make_engine, upgrade
+from gateway.db.file_lock import hold_database
 from gateway.db.models import Subscriber
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def run_demo(config: GatewayConfig, options: DemoOptions) -> int:
     from twisted.internet import defer, task
 
     config = demo_config(config, configured_ports=options.serve)
+    hold_database(make_engine(config.database_url), "demo")  # one demo at a time
     _remove_database(config.database_url)
     engine = make_engine(config.database_url)
     upgrade(engine)
@@ -108,8 +110,14 @@ async def _story(reactor: Any, config: GatewayConfig, engine: Any, options: Demo
     from gateway.editions.build import build_edition, edition_settings
 
     gateway = build_gateway(config, engine, reactor=reactor, schedule=False, quiet_hours=False,
-                            with_console=options.serve, environ={"SDGW_NODE": "demo"})
+                            with_console=options.serve, environ={"SDGW_NODE": "demo"},
+                            command="demo", exclusive=True)
     database = gateway.database
+    # SIGTERM or Ctrl-C in the middle of the story: stop the gateway (loops drain, links
+    # unbind, database threads end) before the reactor does, so the process exits.
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: gateway.root.stopService() if gateway.root.running
+        else None)
     gone: defer.Deferred[None] = defer.Deferred()
     try:
         gateway.root.startService()

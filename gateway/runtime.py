@@ -1,12 +1,19 @@
-"""Running the service tree on the real reactor, for ``sdgw run`` and ``sdgw sim serve``."""
+"""Running the service tree on the real reactor: ``sdgw run``, ``sdgw dispatch`` and
+``sdgw sim serve``. One way to run: start the tree when the reactor runs, and on SIGTERM,
+SIGINT or the work's end stop it in order (dispatch loops give back and drain, links
+unbind, database threads last) before the process exits."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from gateway.app import OrderedServices, build_gateway, build_simulator
+from gateway.app import Gateway, OrderedServices, build_gateway, build_simulator
 from gateway.config import GatewayConfig
 from gateway.db.engine import ensure_schema_current, make_engine
+from gateway.db.file_lock import hold_database
 from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -14,12 +21,70 @@ log = logging.getLogger(__name__)
 
 def run_gateway(config: GatewayConfig, *, with_simulators: bool = True) -> int:
     """Start everything, run until SIGTERM/SIGINT, stop gracefully (links unbind)."""
+
+    gateway, lost = _build(config, "run", with_simulators=with_simulators)
+    code = _run_until_stopped(gateway.root, f"gateway for {config.newspaper.name}")
+    return 1 if lost else code
+
+
+def run_dispatch(config: GatewayConfig, edition_id: int, *, ignore_quiet_hours: bool) -> int:
+    """``sdgw dispatch --edition N``: send (or finish sending) one edition from this process,
+    then stop; SIGTERM or Ctrl-C stops it cleanly first. 0 when done or stopped, 2 when the
+    edition cannot be sent (the reason is printed)."""
+    from twisted.internet import defer
+
+    gateway, lost = _build(config, "dispatch", with_simulators=False, with_console=False,
+                           schedule=False, with_content=False,
+                           quiet_hours=not ignore_quiet_hours)
+    assert gateway.dispatch is not None
+    runner = gateway.dispatch.runner
+    problems: list[str] = []
+
+    def send() -> None:
+        def failed(failure: Any) -> None:
+            failure.trap(GatewayError)
+            problems.append(str(failure.value))
+
+        sending = defer.ensureDeferred(runner.dispatch(edition_id))
+        sending.addErrback(failed)
+        sending.addErrback(lambda f: problems.append(f.getErrorMessage()) or log.error(
+            "dispatch of edition #%d failed: %s", edition_id, f.getTraceback()))
+        sending.addBoth(lambda _: _stop_reactor())
+
+    code = _run_until_stopped(gateway.root, f"dispatch of edition #{edition_id}", then=send)
+    for problem in problems:
+        print(f"sdgw: {problem}", flush=True)
+    if problems:
+        return 2
+    return 1 if lost else code
+
+
+def _build(config: GatewayConfig, command: str, **options: Any) -> tuple[Gateway, list[bool]]:
+    """The gateway of this process: schema checked, the SQLite file ours alone, the dispatch
+    lease taken (a second process is refused with one line), the reactor stopped when the
+    lease is lost."""
     from twisted.internet import reactor
 
     engine = make_engine(config.database_url)
     ensure_schema_current(engine, config.path)
-    gateway = build_gateway(config, engine, reactor=reactor, with_simulators=with_simulators)
-    return _run_until_stopped(gateway.root, f"gateway for {config.newspaper.name}")
+    exclusive = hold_database(engine, command)
+    lost: list[bool] = []
+
+    def lease_lost() -> None:
+        lost.append(True)
+        _stop_reactor()
+
+    gateway = build_gateway(config, engine, reactor=reactor, command=command,
+                            exclusive=exclusive, on_lease_lost=lease_lost, **options)
+    return gateway, lost
+
+
+def _stop_reactor() -> None:
+    from twisted.internet import reactor
+    from twisted.internet.error import ReactorNotRunning
+
+    with contextlib.suppress(ReactorNotRunning):  # already stopping (a signal came first)
+        reactor.stop()
 
 
 def serve_simulator(
@@ -36,7 +101,8 @@ def serve_simulator(
     return _run_until_stopped(root, f"{carrier} simulator")
 
 
-def _run_until_stopped(root: OrderedServices, what: str) -> int:
+def _run_until_stopped(root: OrderedServices, what: str,
+                       then: Callable[[], None] | None = None) -> int:
     from twisted.internet import reactor
 
     failures: list[str] = []
@@ -50,6 +116,8 @@ def _run_until_stopped(root: OrderedServices, what: str) -> int:
             reactor.stop()
             return
         log.info("%s running; stop with Ctrl-C or SIGTERM", what)
+        if then is not None:
+            then()
 
     def stop() -> object:
         log.info("stopping the %s", what)

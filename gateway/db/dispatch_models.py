@@ -4,7 +4,8 @@ A delivery row exists before anything is submitted for it; its status walks
 pending → claimed → sending → submitted → delivered | undeliverable | expired | unknown,
 or ends rejected | failed | cancelled | skipped.  A crash or an unanswered submit makes a
 delivery ``uncertain`` until evidence (a receipt naming the part's reference) reconciles it
-or ``dispatch.uncertain_wait`` passes (then resent, or skipped).  See ``gateway/dispatch/runner.py``.
+or ``dispatch.uncertain_wait`` passes (then resent, or skipped).
+See ``gateway/dispatch/runner.py``.
 """
 
 from __future__ import annotations

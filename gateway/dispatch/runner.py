@@ -1,11 +1,13 @@
 """Sending a frozen edition to every subscriber, per carrier, over that carrier's link.
 
 One loop per carrier claims deliveries in batches, marks a small chunk ``sending``
-(committed) just before handing it to the link, keeps a bounded number of messages
-ahead of the link (never the whole base in memory), and writes results and receipts
-in batches from a thread pool.  Digest traffic uses the link's bulk lane, so replies
-to subscribers' own MOs overtake it.  Quiet hours and pauses hold the loop; rows it
-had claimed are given back meanwhile.
+(committed) just before handing it to the link, keeps at most ``max_ahead`` messages
+between that mark and their stored result (never the whole base in memory; and what a
+crash can leave uncertain: ``max_ahead`` plus the next marked chunk), and writes results
+and receipts in batches from a thread pool.  Every part carries a reference chosen before
+its submit (:func:`store.part_reference`), which the carrier's receipts echo.  Digest
+traffic uses the link's bulk lane, so replies to subscribers' own MOs overtake it.  Quiet
+hours, pauses and a stop hold the loop; rows it had claimed are given back meanwhile.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
@@ -37,7 +39,7 @@ from gateway.db.times import as_utc
 from gateway.dispatch import store
 from gateway.dispatch.quiet_hours import QuietHours
 from gateway.editions.build import freeze_edition
-from gateway.message_log import apply_receipt, keep_unmatched
+from gateway.message_log import apply_receipt
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +51,22 @@ class Link(Protocol):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DispatchSettings:
     node: str
-    """This process's name; claims carry it (set it differently per process)."""
+    """What this process's claims carry: its lease's claim name (see ``leases.py``)."""
     batch_size: int = 1000
     chunk: int = 64
     """Deliveries marked ``sending`` per transaction: what a crash can leave uncertain."""
     max_ahead: int = 512
-    """Messages handed to a link and not yet answered."""
+    """Messages marked ``sending`` and handed to a link whose result is not stored yet."""
     flush_interval: float = 0.05
     flush_size: int = 1000
     retry_initial: float = 30.0
     retry_max: float = 600.0
     deadline: timedelta = timedelta(hours=12)
     flag_after: int = 3
-    stale_after: float = 300.0
-    """Rows a node has not touched for this long belong to a dead node."""
+    uncertain_wait: float = 300.0
+    """Seconds an uncertain delivery waits for evidence before ``uncertain_policy``."""
+    uncertain_policy: str = "resend"
+    """resend: parts still without evidence go out again; skip: they are not resent."""
     quiet: Mapping[str, QuietHours] = field(default_factory=dict)
 
 
@@ -160,6 +164,8 @@ class DispatchRunner:
         self.settings = settings
         self._clock = clock
         self._paused: set[int] = set()
+        self._stopping = False
+        self._sleepers: set[defer.Deferred[None]] = set()
         self._running: dict[int, defer.Deferred[Any]] = {}
         self.receipts = BatchWriter(database, clock, self._write_receipts,
                                     interval=settings.flush_interval, size=settings.flush_size)
@@ -169,12 +175,21 @@ class DispatchRunner:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.seconds(), UTC)
 
-    def recover(self) -> defer.Deferred[dict[str, int]]:
-        """Release this node's claims from a previous run, and those of dead nodes."""
-        stale = self._clock.seconds() - self.settings.stale_after
-        return self._database.transaction(
-            lambda session: store.recover(session, node=self.settings.node, stale_before=stale)
-        )
+    def stop(self) -> defer.Deferred[None]:
+        """Stop claiming: every loop gives back what it claimed or marked but did not submit,
+        waits for what the links have in flight to be answered and stored, and ends. Fires
+        when they all have (the caller bounds the wait)."""
+        self._stopping = True
+        for sleeper in list(self._sleepers):
+            if not sleeper.called:
+                sleeper.callback(None)
+        running = list(self._running.values())
+        done = defer.DeferredList(running, consumeErrors=True) if running else defer.succeed(None)
+        return done.addCallback(lambda _: None)
+
+    @property
+    def running_dispatches(self) -> list[int]:
+        return list(self._running)
 
     async def dispatch(self, edition_id: int, *, cutoff: datetime | None = None) -> list[int]:
         """Start (or resume) sending ``edition_id`` on every carrier that has a link."""
@@ -203,6 +218,8 @@ class DispatchRunner:
 
     def run(self, dispatch_id: int) -> defer.Deferred[Any]:
         """Run one dispatch's loop in this process (once at a time per dispatch)."""
+        if self._stopping:
+            return defer.succeed(None)
         if dispatch_id not in self._running:
             running = defer.ensureDeferred(self._run(dispatch_id))
 
@@ -263,6 +280,7 @@ class DispatchRunner:
 
         dispatch, parts = await self._database.transaction(load)
         carrier = dispatch.carrier
+        parts_total = {fmt: len(found) for (c, fmt), found in parts.items() if c == carrier}
         link = self._links[carrier]
         deadline = as_utc(dispatch.deadline_at).timestamp()
         quiet = settings.quiet.get(carrier)
@@ -292,7 +310,8 @@ class DispatchRunner:
             ids = [c.id for c in chunk]
             marked.append((chunk, self._database.transaction(
                 lambda session: store.mark_sending(session, ids, node=settings.node,
-                                                   now=self._clock.seconds()))))
+                                                   now=self._clock.seconds(),
+                                                   parts_total=parts_total))))
 
         async def give_back() -> None:
             """Return what is claimed or marked but not submitted (pause, quiet hours)."""
@@ -318,9 +337,13 @@ class DispatchRunner:
                 await give_back()
                 exhausted = False
                 await self._wait_for_everything(semaphore, results)
+                if self._stopping:
+                    log.info("dispatch #%d (%s): stopping; %d sent by this process",
+                             dispatch_id, carrier, sent)
+                    return
                 log.info("dispatch #%d (%s): %s; holding", dispatch_id, carrier, hold[0])
                 wait = max(hold[1] - self._clock.seconds(), 0.0)
-                await task.deferLater(self._clock, wait, lambda: None)
+                await self._sleep(wait)
                 if await self._finished(dispatch_id):
                     break
                 continue
@@ -338,18 +361,21 @@ class DispatchRunner:
                 await self._wait_for_everything(semaphore, results)
                 orphans = await self._database.transaction(
                     lambda session: store.settle_orphans(session, dispatch_id,
-                                                         node=settings.node))
+                                                         node=settings.node,
+                                                         now=self._clock.seconds()))
                 if orphans:
                     log.error("dispatch #%d (%s): %d result(s) could not be recorded; "
                               "marked uncertain", dispatch_id, carrier, orphans)
+                await self._resolve_uncertain(dispatch_id, carrier)
                 open_count, next_retry = await self._database.transaction(
-                    lambda session: store.remaining(session, dispatch_id))
+                    lambda session: store.remaining(session, dispatch_id,
+                                                    uncertain_wait=settings.uncertain_wait))
                 if open_count == 0:
                     break
                 delay = 1.0
                 if next_retry:
                     delay = min(max(next_retry - self._clock.seconds(), 0.05), 5.0)
-                await task.deferLater(self._clock, delay, lambda: None)
+                await self._sleep(delay)
                 exhausted = False
                 continue
             chunk, marking = marked.popleft()
@@ -365,20 +391,27 @@ class DispatchRunner:
                             session, ids, node=settings.node))
                     break
                 message_parts = parts.get((carrier, row.message_format)) or parts.get(
-                    (carrier, "sms"))
+                    (carrier, "sms")) or ()
+                numbers = row.part_numbers(len(message_parts))
                 await semaphore.acquire()
-                if not message_parts:
+                if not numbers:
                     semaphore.release()
                     results.add_nowait(store.SendResult(row.id, (), row.attempts))
                     continue
+                references = tuple(store.part_reference(row.id, n) for n in numbers)
                 submitted = link.submit(OutboundMessage(
-                    source=row.source_addr, destination=row.msisdn, parts=message_parts,
-                    lane=Lane.BULK))
-                # A batch that cannot be written is logged by the writer; its rows stay
-                # "sending" and are settled as uncertain when the dispatch drains.
+                    source=row.source_addr, destination=row.msisdn,
+                    parts=tuple(message_parts[n - 1] for n in numbers), lane=Lane.BULK,
+                    references=None if None in references else references))  # type: ignore[arg-type]
+                # The slot is held until the result is stored, so what is "sending" in the
+                # database is at most max_ahead plus the marked chunk. A batch that cannot be
+                # written is logged by the writer; its rows stay "sending" and are settled as
+                # uncertain when the dispatch drains.
                 submitted.addCallback(
-                    lambda outcome, row=row: results.add_nowait(
-                        store.SendResult(row.id, tuple(outcome), row.attempts)))
+                    lambda outcome, row=row, numbers=numbers: results.add(
+                        store.SendResult(row.id, tuple(outcome), row.attempts, numbers)))
+                submitted.addErrback(lambda failure: log.error(
+                    "dispatch: a submit result was lost: %s", failure.getErrorMessage()))
                 submitted.addBoth(_release(semaphore))
                 sent += 1
         await self._wait_for_everything(semaphore, results)
@@ -394,9 +427,26 @@ class DispatchRunner:
         log.info("dispatch #%d (%s): done; %d sent by this process in %.1fs", dispatch_id,
                  carrier, sent, elapsed)
 
+    def _sleep(self, seconds: float) -> defer.Deferred[None]:
+        """Wait ``seconds`` on the clock, or until :meth:`stop` (quiet hours can be long)."""
+        sleeper = defer.Deferred[None]()
+        timer = self._clock.callLater(seconds, lambda: None if sleeper.called
+                                      else sleeper.callback(None))
+        self._sleepers.add(sleeper)
+
+        def done(result: object) -> object:
+            self._sleepers.discard(sleeper)
+            if timer.active():
+                timer.cancel()
+            return result
+
+        return sleeper.addBoth(done)
+
     def _hold(self, dispatch_id: int, quiet: QuietHours | None) -> tuple[str, float] | None:
         """Why to wait before sending more and until when (epoch seconds), or None to go on."""
         now = self._clock.seconds()
+        if self._stopping:
+            return "stopping", now
         if dispatch_id in self._paused:
             return "paused", now + 1.0
         if quiet is not None:
@@ -409,6 +459,27 @@ class DispatchRunner:
         open_count, _ = await self._database.transaction(
             lambda session: store.remaining(session, dispatch_id))
         return open_count == 0
+
+    async def _resolve_uncertain(self, dispatch_id: int, carrier: str) -> None:
+        """Apply stored evidence to this dispatch's uncertain deliveries, then resend or skip
+        those whose wait for evidence is over."""
+        settings = self.settings
+
+        def resolve(session: Session) -> tuple[int, dict[str, int]]:
+            matched = store.reconcile_stored(session, dispatch_id,
+                                             flag_after=settings.flag_after, now=self.now())
+            done = store.resolve_uncertain(
+                session, dispatch_id, policy=settings.uncertain_policy, now=self.now(),
+                before=self._clock.seconds() - settings.uncertain_wait)
+            return matched, done
+
+        matched, done = await self._database.transaction(resolve)
+        if matched:
+            log.info("dispatch #%d (%s): %d stored receipt(s) reconciled uncertain parts",
+                     dispatch_id, carrier, matched)
+        for what, count in done.items():
+            log.warning("dispatch #%d (%s): %d uncertain delivery(ies) without evidence after "
+                        "%.0fs: %s", dispatch_id, carrier, count, settings.uncertain_wait, what)
 
     async def _wait_for_everything(
         self, semaphore: defer.DeferredSemaphore, results: BatchWriter
@@ -438,16 +509,18 @@ class DispatchRunner:
                                  now=self.now())
 
     def _write_receipts(self, session: Session, receipts: list[DeliveryReceipt]) -> None:
-        leftover = store.apply_receipts(session, receipts, flag_after=self.settings.flag_after,
-                                        now=self.now())
-        for receipt in leftover:
-            if not apply_receipt(session, receipt):
-                keep_unmatched(session, receipt)
+        """Receipts for digest parts by message id, then for replies, then as evidence for
+        uncertain parts; what matches nothing is kept (and purged after a while)."""
+        flag_after = self.settings.flag_after
+        leftover = store.apply_receipts(session, receipts, flag_after=flag_after, now=self.now())
+        leftover = [receipt for receipt in leftover if not apply_receipt(session, receipt)]
+        leftover = store.reconcile(session, leftover, flag_after=flag_after, now=self.now())
+        store.keep_unmatched(session, leftover)
 
 
-_MARKS_AHEAD = 3
+_MARKS_AHEAD = 1
 """Chunks marked "sending" ahead of the one being submitted (what a crash leaves uncertain
-is at most this many chunks plus what the link has in flight)."""
+is at most this many chunks plus ``max_ahead``)."""
 
 
 def _release(semaphore: defer.DeferredSemaphore) -> Callable[[object], object]:

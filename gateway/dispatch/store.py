@@ -1,27 +1,43 @@
 """Database work of a dispatch: set-based and batched. Functions take a session, never commit.
 
-Exactly once per (edition, subscriber) rests on three things here:
+Exactly once per (edition, subscriber) rests on four things here:
 - a delivery row is created for every subscriber (one INSERT … SELECT, unique per edition
   and subscriber) before anything is sent;
 - a row is marked ``sending`` in a committed transaction before its submit, and only rows
   still ``claimed`` are marked (an unsubscribe cancels claimed rows first);
-- after a crash, ``claimed`` rows go back to ``pending`` (never sent), while ``sending``
-  rows become ``uncertain``: they may have reached the SMSC, and SMPP cannot tell, so they
-  are not sent again (at most once) and are counted in the report.
+- every part goes out with a reference chosen before the submit (:func:`part_reference`),
+  which carriers echo in their receipts;
+- after a crash (see ``leases.py``), ``claimed`` rows go back to ``pending`` (never sent),
+  while ``sending`` rows become ``uncertain``: their submit may have left. A receipt naming
+  an uncertain part's reference proves it was sent (:func:`reconcile`); parts still without
+  evidence after ``dispatch.uncertain_wait`` are sent again, only those parts, or skipped,
+  as ``dispatch.uncertain`` says (:func:`resolve_uncertain`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Row, and_, bindparam, func, literal, select, update
+from sqlalchemy import (
+    DateTime,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from carriers.messages import DeliveryReceipt, ReceiptState, SubmitOutcome, SubmitResult
+from carriers.numbers import InvalidNumber, normalise_msisdn
 from gateway.db.dispatch_models import Delivery, DeliveryPart, Dispatch
 from gateway.db.models import Subscriber, UnmatchedReceipt
 from gateway.message_log import FINAL_SEGMENT_STATES
@@ -30,7 +46,13 @@ DELIVERIES = Delivery.__table__
 
 PART_FINAL = FINAL_SEGMENT_STATES
 """A receipt's state → the final status of the part it is for (the same as for replies)."""
-OPEN_STATUSES = ("pending", "claimed", "sending")
+OPEN_STATUSES = ("pending", "claimed", "sending", "uncertain")
+"""Not final yet: the dispatch is not done while any delivery is in one of these."""
+RECOVERIES = ("reconciled", "resent", "skipped")
+"""How an uncertain delivery was resolved (``deliveries.recovery``)."""
+UNCERTAIN_POLICIES = ("resend", "skip")
+_REFERENCE_PARTS = 16
+"""Parts a reference can name (4 bits); the digest has at most 8."""
 TRANSIENT_STATUSES = frozenset({0x08, 0x14, 0x45, 0x58, 0x64})
 """ESME_RSYSERR, ESME_RMSGQFUL, ESME_RSUBMITFAIL, ESME_RTHROTTLED, ESME_RX_T_APPN."""
 
@@ -42,6 +64,34 @@ class Claimed:
     source_addr: str
     message_format: str
     attempts: int
+    resend_parts: int | None = None
+    """Bit mask of the parts to send (bit 0 = part 1); None = every part."""
+
+    def part_numbers(self, count: int) -> tuple[int, ...]:
+        """The 1-based numbers of the parts this attempt sends, of ``count`` in all."""
+        if self.resend_parts is None:
+            return tuple(range(1, count + 1))
+        return tuple(n for n in range(1, count + 1) if self.resend_parts & (1 << (n - 1)))
+
+
+def part_reference(delivery_id: int, part: int) -> int | None:
+    """The 16-bit reference part ``part`` (1-based) of a delivery is submitted with.
+
+    Chosen before the submit leaves, so a receipt echoing it identifies the part even when
+    the submit's response (and so its message id) was lost in a crash: the low 12 bits of the
+    delivery id and the part number. Receipts are matched by subscriber first, so the 12 bits
+    only have to tell apart the uncertain deliveries of one number. None past 16 parts.
+    """
+    if not 1 <= part <= _REFERENCE_PARTS:
+        return None
+    return ((delivery_id & 0x0FFF) << 4) | (part - 1)
+
+
+def reference_matches(reference: int, delivery_id: int) -> int | None:
+    """The part number ``reference`` names if it belongs to ``delivery_id``, else None."""
+    if reference >> 4 != delivery_id & 0x0FFF:
+        return None
+    return (reference & 0x0F) + 1
 
 
 def create_dispatch(
@@ -83,7 +133,7 @@ def materialise(session: Session, dispatch_id: int) -> int:
         columns = ["dispatch_id", "edition_id", "subscriber_id", "carrier", "msisdn",
                    "source_addr", "message_format", "status", "attempts", "next_attempt_at",
                    "claimed_at", "parts_total", "parts_delivered", "parts_failed"]
-        statement = _insert(session, Delivery).from_select(columns, chosen)
+        statement = insert_table(session, Delivery).from_select(columns, chosen)
         session.execute(statement.on_conflict_do_nothing())
         dispatch.total = session.scalar(
             select(func.count()).select_from(Delivery).where(Delivery.dispatch_id == dispatch.id)
@@ -93,7 +143,7 @@ def materialise(session: Session, dispatch_id: int) -> int:
     return dispatch.total
 
 
-def _insert(session: Session, table: type) -> Any:
+def insert_table(session: Session, table: type) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
 
@@ -115,21 +165,30 @@ def claim(
         .where(Delivery.id.in_(candidates.scalar_subquery()))
         .values(status="claimed", claimed_by=node, claimed_at=now)
         .returning(Delivery.id, Delivery.msisdn, Delivery.source_addr, Delivery.message_format,
-                   Delivery.attempts)
+                   Delivery.attempts, Delivery.resend_parts)
     ).all()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
-def mark_sending(session: Session, ids: Sequence[int], *, node: str, now: float) -> set[int]:
+def mark_sending(
+    session: Session, ids: Sequence[int], *, node: str, now: float,
+    parts_total: Mapping[str, int] | None = None,
+) -> set[int]:
     """Commit-before-submit: the rows that are still ours to send (an unsubscribe may have
-    cancelled some since they were claimed)."""
+    cancelled some since they were claimed). ``parts_total`` (message format → parts) is
+    recorded so that evidence for each part can be checked against the whole."""
     if not ids:
         return set()
+    values: dict[str, Any] = {"status": "sending", "claimed_at": now}
+    if parts_total:
+        values["parts_total"] = case(
+            {fmt: literal(count) for fmt, count in parts_total.items()},
+            value=Delivery.message_format, else_=Delivery.parts_total)
     rows = session.execute(
         update(Delivery)
         .where(Delivery.id.in_(list(ids)), Delivery.status == "claimed",
                Delivery.claimed_by == node)
-        .values(status="sending", claimed_at=now)
+        .values(**values)
         .returning(Delivery.id)
     ).all()
     return {row[0] for row in rows}
@@ -158,46 +217,77 @@ class SendResult:
     delivery_id: int
     results: tuple[SubmitResult, ...]
     attempts: int
+    parts: tuple[int, ...] = ()
+    """The part numbers ``results`` are for (1-based); empty = 1, 2, … in order."""
+
+    def numbered(self) -> list[tuple[int, SubmitResult]]:
+        numbers = self.parts or tuple(range(1, len(self.results) + 1))
+        return list(zip(numbers, self.results, strict=True))
+
+    def unaccepted_mask(self) -> int | None:
+        """The parts to try again when some were accepted (bit 0 = part 1); None = all."""
+        numbered = self.numbered()
+        if not any(r.outcome is SubmitOutcome.ACCEPTED for _, r in numbered):
+            return None
+        mask = 0
+        for number, result in numbered:
+            if result.outcome is not SubmitOutcome.ACCEPTED:
+                mask |= 1 << (number - 1)
+        return mask
 
 
 def record_results(
     session: Session, outcomes: Sequence[SendResult], *, carrier: str, now: datetime,
     retry_at: float, deadline: float,
 ) -> dict[str, int]:
-    """Write the submit results of many deliveries at once; return counts by new status."""
-    submitted: list[tuple[int, int]] = []
+    """Write the submit results of many deliveries at once; return counts by new status.
+
+    Every accepted part gets its part row (the message id receipts are matched by), whatever
+    happened to its siblings. A delivery with a part whose submit went unanswered becomes
+    uncertain, to be reconciled or resent part by part like one a crash left behind.
+    """
+    submitted: list[int] = []
     parts: list[tuple[int, int, str, str | None]] = []
     others: list[dict[str, object]] = []
     counts: dict[str, int] = {}
+    epoch = now.timestamp()
     for outcome in outcomes:
         status, error = _status_of(outcome.results)
         if status == "retry":
             status = "pending" if retry_at < deadline else "failed"
             error = error if status == "pending" else f"deadline passed: {error}"
         counts[status] = counts.get(status, 0) + 1
+        parts.extend(
+            (outcome.delivery_id, number, carrier, result.message_id)
+            for number, result in outcome.numbered()
+            if result.outcome is SubmitOutcome.ACCEPTED
+        )
         if status == "submitted":
-            submitted.append((outcome.delivery_id, len(outcome.results)))
-            parts.extend(
-                (outcome.delivery_id, number, carrier, result.message_id)
-                for number, result in enumerate(outcome.results, 1)
-            )
+            submitted.append(outcome.delivery_id)
         else:
             others.append({"b_id": outcome.delivery_id, "b_status": status,
                            "b_error": error[:200] if error else None,
                            "b_attempts": outcome.attempts + 1,
-                           "b_next": retry_at if status == "pending" else 0.0})
+                           "b_next": retry_at if status == "pending" else 0.0,
+                           "b_uncertain": epoch if status == "uncertain" else None,
+                           "b_resend": outcome.unaccepted_mask() if status == "pending"
+                           else None})
     if submitted:
         when = _time_param(session, now)
-        _many(session, "UPDATE deliveries SET status = 'submitted', parts_total = ?, "
-              "submitted_at = ?, attempts = attempts + 1 WHERE id = ?",
-              [(count, when, delivery_id) for delivery_id, count in submitted])
-        _many(session, "INSERT INTO delivery_parts (delivery_id, part, carrier, message_id, "
-              "status) VALUES (?, ?, ?, ?, 'submitted')", parts)
+        _many(session, "UPDATE deliveries SET status = 'submitted', submitted_at = ?, "
+              "attempts = attempts + 1, resend_parts = NULL, claimed_by = NULL WHERE id = ?",
+              [(when, delivery_id) for delivery_id in submitted])
+    _many(session, "INSERT INTO delivery_parts (delivery_id, part, carrier, message_id, "
+          "status) VALUES (?, ?, ?, ?, 'submitted')", parts)
     if others:
         session.execute(
             update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
             .values(status=bindparam("b_status"), error=bindparam("b_error"),
                     attempts=bindparam("b_attempts"), next_attempt_at=bindparam("b_next"),
+                    uncertain_at=func.coalesce(bindparam("b_uncertain"),
+                                               DELIVERIES.c.uncertain_at),
+                    resend_parts=func.coalesce(bindparam("b_resend"),
+                                               DELIVERIES.c.resend_parts),
                     claimed_by=None),
             others,
         )
@@ -236,14 +326,17 @@ def _status_of(results: Sequence[SubmitResult]) -> tuple[str, str | None]:
     if all(o is SubmitOutcome.ACCEPTED for o in outcomes):
         return "submitted", None
     if any(o is SubmitOutcome.UNANSWERED for o in outcomes):
-        return "uncertain", "a submit went unanswered: the SMSC may have it"
-    if any(o is SubmitOutcome.ACCEPTED for o in outcomes):
-        # Some parts are at the SMSC: sending again would duplicate them.
-        return "failed", "only some parts were accepted"
-    rejected = [r for r in results if r.outcome is SubmitOutcome.REJECTED]
-    if rejected and all(r.status not in TRANSIENT_STATUSES for r in rejected):
-        return "rejected", rejected[0].reason or f"status {rejected[0].status}"
-    first = results[0]
+        return "uncertain", "a submit went unanswered: waiting for evidence of it"
+    permanent = [r for r in results if r.outcome is SubmitOutcome.REJECTED
+                 and r.status not in TRANSIENT_STATUSES]
+    if permanent:
+        if any(o is SubmitOutcome.ACCEPTED for o in outcomes):
+            return "failed", "only some parts were accepted: " + (
+                permanent[0].reason or f"status {permanent[0].status}")
+        return "rejected", permanent[0].reason or f"status {permanent[0].status}"
+    # Transient refusals or parts never sent (link down, shutdown): the accepted parts stay
+    # accepted and the others are tried again (see SendResult.unaccepted_mask).
+    first = next(r for r in results if r.outcome is not SubmitOutcome.ACCEPTED)
     return "retry", first.reason or f"status {first.status}"
 
 
@@ -333,10 +426,7 @@ def take_unmatched(
         rows = session.scalars(select(UnmatchedReceipt).where(
             UnmatchedReceipt.carrier == carrier, UnmatchedReceipt.message_id.in_(chunk))).all()
         for row in rows:
-            taken.append(DeliveryReceipt(
-                carrier=row.carrier, message_id=row.message_id, state=ReceiptState(row.state),
-                stat=row.stat, error=row.error or "", done_at=row.done_at,
-                received_at=row.received_at))
+            taken.append(_receipt_of(row))
             session.delete(row)
     return taken
 
@@ -349,52 +439,223 @@ def cancel_for_subscriber(session: Session, subscriber_id: int) -> int:
     return int(result.rowcount or 0)
 
 
-def recover(session: Session, *, node: str | None, stale_before: float) -> dict[str, int]:
-    """After a crash: a dead node's claimed rows go back to pending, its sending rows
-    become uncertain. ``node`` is this process's own (previous run) name; rows of other
-    nodes count as dead only when untouched since ``stale_before``."""
-    dead = Delivery.claimed_at < stale_before
-    if node is not None:
-        dead = (Delivery.claimed_by == node) | dead
-    back = session.execute(update(Delivery).where(_in_status("claimed"), dead)
-                           .values(status="pending", claimed_by=None)).rowcount or 0
-    unsure = session.execute(update(Delivery).where(_in_status("sending"), dead).values(
-        status="uncertain", error="process died while sending: not resent (at most once)",
-    )).rowcount or 0
-    return {"released": int(back), "uncertain": int(unsure)}
-
-
 def expire_receipts(session: Session, *, submitted_before: datetime) -> int:
     """Deliveries whose receipts never came: status unknown."""
     result = session.execute(update(Delivery).where(
-        _in_status("submitted"), Delivery.submitted_at < submitted_before,
+        in_status("submitted"), Delivery.submitted_at < submitted_before,
     ).values(status="unknown", error="no delivery receipt in time"))
     return int(result.rowcount or 0)
 
 
-def _in_status(status: str) -> Any:
+def in_status(status: str) -> Any:
     """Deliveries in ``status``, found per dispatch through ``ix_delivery_claim`` (dispatch,
     status, id) rather than by reading every delivery ever made."""
     return and_(Delivery.dispatch_id.in_(select(Dispatch.id)), Delivery.status == status)
 
 
-def settle_orphans(session: Session, dispatch_id: int, *, node: str) -> int:
+def settle_orphans(session: Session, dispatch_id: int, *, node: str, now: float) -> int:
     """Rows this node marked ``sending`` whose result it can no longer write (it has
     nothing in flight): their submit may have happened, so they become uncertain."""
     result = session.execute(update(Delivery).where(
         Delivery.dispatch_id == dispatch_id, Delivery.status == "sending",
         Delivery.claimed_by == node,
-    ).values(status="uncertain", error="submit result could not be recorded"))
+    ).values(status="uncertain", uncertain_at=now, claimed_by=None,
+             error="submit result could not be recorded: waiting for evidence"))
     return int(result.rowcount or 0)
 
 
-def remaining(session: Session, dispatch_id: int) -> tuple[int, float | None]:
-    """Open deliveries of a dispatch, and the earliest retry time among pending ones."""
+def remaining(session: Session, dispatch_id: int, *, uncertain_wait: float = 0.0
+              ) -> tuple[int, float | None]:
+    """Open deliveries of a dispatch, and the earliest time one of them needs this process:
+    a pending retry's time, or when an uncertain one's wait for evidence ends."""
     count = session.scalar(select(func.count()).select_from(Delivery).where(
         Delivery.dispatch_id == dispatch_id, Delivery.status.in_(OPEN_STATUSES))) or 0
     next_retry = session.scalar(select(func.min(Delivery.next_attempt_at)).where(
         Delivery.dispatch_id == dispatch_id, Delivery.status == "pending"))
+    uncertain_since = session.scalar(select(func.min(Delivery.uncertain_at)).where(
+        Delivery.dispatch_id == dispatch_id, Delivery.status == "uncertain"))
+    if uncertain_since is not None:
+        wake = uncertain_since + uncertain_wait
+        next_retry = wake if next_retry is None else min(next_retry, wake)
     return int(count), next_retry
+
+
+# -- uncertain deliveries: evidence, then resend or skip ------------------------------------
+
+
+def subscriber_of(receipt: DeliveryReceipt) -> str | None:
+    """The national number a receipt is about, or None when it names none we could read."""
+    if not receipt.subscriber:
+        return None
+    try:
+        return normalise_msisdn(receipt.subscriber)
+    except InvalidNumber:
+        return None
+
+
+def reconcile(session: Session, receipts: Sequence[DeliveryReceipt], *, flag_after: int,
+              now: datetime) -> list[DeliveryReceipt]:
+    """Receipts whose message id was never stored, matched to uncertain parts by the
+    subscriber and the part reference they echo: each is evidence its part was sent (and its
+    final state, when it has one). An uncertain delivery whose every part has evidence is
+    reconciled: submitted, and delivered or failed as its receipts say. Returns the receipts
+    that matched no uncertain part."""
+    evidence = [(r, subscriber_of(r)) for r in receipts if r.reference is not None]
+    evidence = [(r, number) for r, number in evidence if number is not None]
+    if not evidence:
+        return list(receipts)
+    numbers = sorted({number for _, number in evidence})
+    candidates: dict[tuple[str, str], list[Row[Any]]] = {}
+    for chunk in _chunks(numbers, 500):
+        for row in session.execute(select(
+                Delivery.id, Delivery.carrier, Delivery.msisdn, Delivery.parts_total)
+                .where(in_status("uncertain"), Delivery.msisdn.in_(chunk))):
+            candidates.setdefault((row.carrier, row.msisdn), []).append(row)
+    if not candidates:
+        return list(receipts)
+    have: set[tuple[int, int]] = set()
+    ids = [row.id for rows in candidates.values() for row in rows]
+    for chunk in _chunks(ids, 500):
+        have.update((row[0], row[1]) for row in session.execute(
+            select(DeliveryPart.delivery_id, DeliveryPart.part)
+            .where(DeliveryPart.delivery_id.in_(chunk))))
+    used: set[int] = set()
+    new_parts: list[tuple[int, int, str, str, str]] = []
+    counted: dict[int, list[int]] = {}
+    for receipt, number in evidence:
+        assert receipt.reference is not None
+        for row in candidates.get((receipt.carrier, number), ()):
+            part = reference_matches(receipt.reference, row.id)
+            if part is None or (row.parts_total and part > row.parts_total):
+                continue
+            used.add(id(receipt))
+            if (row.id, part) in have:
+                break  # the same evidence again (a receipt re-delivered)
+            have.add((row.id, part))
+            state = PART_FINAL.get(receipt.state, "submitted")
+            new_parts.append((row.id, part, receipt.carrier, receipt.message_id, state))
+            tally = counted.setdefault(row.id, [0, 0])
+            if state == "delivered":
+                tally[0] += 1
+            elif state != "submitted":
+                tally[1] += 1
+            break
+    _many(session, "INSERT INTO delivery_parts (delivery_id, part, carrier, message_id, "
+          "status) VALUES (?, ?, ?, ?, ?)", new_parts)
+    _many(session, "UPDATE deliveries SET parts_delivered = parts_delivered + ?, "
+          "parts_failed = parts_failed + ? WHERE id = ?",
+          [(good, bad, delivery_id) for delivery_id, (good, bad) in counted.items()
+           if good or bad])
+    complete = [row.id for rows in candidates.values() for row in rows
+                if row.parts_total and all((row.id, n) in have
+                                           for n in range(1, row.parts_total + 1))]
+    if complete:
+        when = _time_param(session, now)
+        for chunk in _chunks(complete, 500):
+            marks = ", ".join("?" * len(chunk))
+            _once(session, f"UPDATE deliveries SET status = 'submitted', "
+                  f"recovery = 'reconciled', submitted_at = ?, resend_parts = NULL, "
+                  f"error = NULL WHERE id IN ({marks}) AND status = 'uncertain'",
+                  (when, *chunk))
+        _finish_deliveries(session, complete, flag_after=flag_after, now=now)
+    return [r for r in receipts if id(r) not in used]
+
+
+def reconcile_stored(session: Session, dispatch_id: int, *, flag_after: int, now: datetime
+                     ) -> int:
+    """Evidence that arrived before its deliveries were found uncertain (kept unmatched):
+    apply it to this dispatch's uncertain deliveries; return how many receipts matched."""
+    uncertain = session.execute(select(Delivery.carrier, Delivery.msisdn).where(
+        Delivery.dispatch_id == dispatch_id, Delivery.status == "uncertain")).all()
+    if not uncertain:
+        return 0
+    carrier = uncertain[0].carrier
+    numbers = sorted({row.msisdn for row in uncertain})
+    rows: list[UnmatchedReceipt] = []
+    for chunk in _chunks(numbers, 500):
+        rows.extend(session.scalars(select(UnmatchedReceipt).where(
+            UnmatchedReceipt.carrier == carrier, UnmatchedReceipt.subscriber.in_(chunk),
+            UnmatchedReceipt.reference.is_not(None))))
+    if not rows:
+        return 0
+    receipts = [_receipt_of(row) for row in rows]
+    left = {id(r) for r in reconcile(session, receipts, flag_after=flag_after, now=now)}
+    matched = [row for row, receipt in zip(rows, receipts, strict=True) if id(receipt) not in left]
+    for row in matched:
+        session.delete(row)
+    return len(matched)
+
+
+def resolve_uncertain(session: Session, dispatch_id: int, *, policy: str, before: float,
+                      now: datetime) -> dict[str, int]:
+    """Uncertain deliveries still without full evidence since ``before`` (epoch seconds):
+    with ``resend`` their parts without evidence go out again (the same stored segments, so
+    the same UDH reference and part numbers: the handset still joins them); with ``skip``
+    they end ``skipped``. Returns counts by what was done."""
+    if policy not in UNCERTAIN_POLICIES:
+        raise ValueError(f"dispatch.uncertain must be one of {UNCERTAIN_POLICIES}, not {policy!r}")
+    due = session.execute(select(Delivery.id, Delivery.parts_total).where(
+        Delivery.dispatch_id == dispatch_id, Delivery.status == "uncertain",
+        Delivery.uncertain_at <= before)).all()
+    if not due:
+        return {}
+    if policy == "skip":
+        for chunk in _chunks([row.id for row in due], 500):
+            session.execute(update(Delivery).where(
+                Delivery.id.in_(chunk), Delivery.status == "uncertain").values(
+                status="skipped", recovery="skipped", done_at=now,
+                error="no evidence the submit left; not resent (dispatch.uncertain = skip)"))
+        return {"skipped": len(due)}
+    have: dict[int, set[int]] = {}
+    for chunk in _chunks([row.id for row in due], 500):
+        for delivery_id, part in session.execute(select(
+                DeliveryPart.delivery_id, DeliveryPart.part)
+                .where(DeliveryPart.delivery_id.in_(chunk))):
+            have.setdefault(delivery_id, set()).add(part)
+    changes = []
+    for row in due:
+        proven = have.get(row.id, set())
+        mask = 0
+        for number in range(1, row.parts_total + 1):
+            if number not in proven:
+                mask |= 1 << (number - 1)
+        # Unknown part count (0): send every part again.
+        changes.append({"b_id": row.id, "b_mask": mask if mask else None})
+    session.execute(
+        update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"),
+                                 DELIVERIES.c.status == "uncertain")
+        .values(status="pending", recovery="resent", resend_parts=bindparam("b_mask"),
+                next_attempt_at=0.0, claimed_by=None,
+                error="no evidence the submit left: parts without evidence resent"),
+        changes)
+    return {"resent": len(changes)}
+
+
+def keep_unmatched(session: Session, receipts: Sequence[DeliveryReceipt]) -> None:
+    """Keep receipts nothing matched (yet): a part whose result is not stored yet takes its
+    receipt when it is, an uncertain part when found; the rest are purged after a while."""
+    if not receipts:
+        return
+    session.execute(insert_table(session, UnmatchedReceipt), [{
+        "carrier": r.carrier, "message_id": r.message_id, "state": r.state.value,
+        "stat": r.stat, "error": r.error or None, "done_at": r.done_at,
+        "received_at": r.received_at, "subscriber": subscriber_of(r),
+        "reference": r.reference,
+    } for r in receipts])
+
+
+def purge_unmatched(session: Session, *, received_before: datetime) -> int:
+    """Delete receipts that matched nothing and are older than ``received_before``."""
+    result = session.execute(delete(UnmatchedReceipt).where(
+        UnmatchedReceipt.received_at < received_before))
+    return int(result.rowcount or 0)
+
+
+def _receipt_of(row: UnmatchedReceipt) -> DeliveryReceipt:
+    return DeliveryReceipt(
+        carrier=row.carrier, message_id=row.message_id, state=ReceiptState(row.state),
+        stat=row.stat, error=row.error or "", done_at=row.done_at,
+        received_at=row.received_at, subscriber=row.subscriber, reference=row.reference)
 
 
 def progress(session: Session, edition_id: int | None = None) -> list[dict[str, object]]:
@@ -406,8 +667,22 @@ def progress(session: Session, edition_id: int | None = None) -> list[dict[str, 
     for dispatch in session.scalars(query):
         counts = dict(session.execute(select(Delivery.status, func.count()).where(
             Delivery.dispatch_id == dispatch.id).group_by(Delivery.status)).all())
-        report.append({"dispatch": dispatch, "counts": counts})
+        report.append({"dispatch": dispatch, "counts": counts,
+                       "recovery": recovery_counts(session, dispatch.id)})
     return report
+
+
+def recovery_counts(session: Session, dispatch_id: int) -> dict[str, int]:
+    """Deliveries ever uncertain, and how those were resolved (reconciled, resent, skipped)."""
+    rows = session.execute(select(Delivery.recovery, func.count()).where(
+        Delivery.dispatch_id == dispatch_id, Delivery.uncertain_at.is_not(None))
+        .group_by(Delivery.recovery)).all()
+    counts = {name: 0 for name in ("uncertain", *RECOVERIES)}
+    for recovery, count in rows:
+        counts["uncertain"] += count
+        if recovery in counts:
+            counts[recovery] += count
+    return counts
 
 
 def _chunks(items: Sequence[int] | Sequence[str], size: int) -> Iterable[list]:

@@ -17,7 +17,7 @@ from gateway.db.edition_models import Edition
 from gateway.db.engine import make_session_factory
 from gateway.db.models import Subscriber
 from gateway.db.threads import DatabaseThreads
-from gateway.dispatch import store
+from gateway.dispatch import leases, store
 from gateway.dispatch.quiet_hours import QuietHours, parse_clock
 from gateway.dispatch.runner import DispatchRunner, DispatchSettings
 from tests.service.dispatch_fixtures import FakeLink, seed_edition, seed_subscribers
@@ -138,15 +138,37 @@ async def test_transient_errors_are_retried_permanent_ones_recorded(engine: Engi
             return [SubmitResult(outcome=SubmitOutcome.NOT_SENT, reason="link shut down")]
         if message.destination == numbers[2]:  # invalid destination: permanent
             return [SubmitResult(outcome=SubmitOutcome.REJECTED, status=0x0B)]
-        if message.destination == numbers[3]:  # response lost: the undecidable case
+        if message.destination == numbers[3] and attempt == 1:  # response lost: uncertain
             return [SubmitResult(outcome=SubmitOutcome.UNANSWERED, reason="timeout")]
         return None
 
     link = FakeLink(behaviour)
-    await runner_for(database, {"china_mobile": link}).dispatch(edition_id)
+    runner = runner_for(database, {"china_mobile": link}, uncertain_wait=0.2)
+    await runner.dispatch(edition_id)
     assert link.attempts[numbers[0]] == 3 and link.attempts[numbers[1]] == 2
-    assert link.attempts[numbers[2]] == 1 and link.attempts[numbers[3]] == 1
-    assert counts(engine) == {"submitted": 2, "rejected": 1, "uncertain": 1}
+    # No receipt proved the unanswered submit arrived: after the wait it is sent again.
+    assert link.attempts[numbers[2]] == 1 and link.attempts[numbers[3]] == 2
+    assert counts(engine) == {"submitted": 3, "rejected": 1}
+    with sessions() as session:
+        recovery = session.execute(select(Delivery.msisdn, Delivery.recovery).where(
+            Delivery.uncertain_at.is_not(None))).all()
+    assert recovery == [(numbers[3], "resent")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_unanswered_submit_is_skipped_under_the_skip_policy(engine: Engine,
+                                                                  database: Any) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        numbers = seed_subscribers(session, 3)
+    link = FakeLink(lambda m, a: [SubmitResult(outcome=SubmitOutcome.UNANSWERED)]
+                    if m.destination == numbers[0] else None)
+    runner = runner_for(database, {"china_mobile": link}, uncertain_wait=0.2,
+                        uncertain_policy="skip")
+    await runner.dispatch(edition_id)
+    assert link.attempts[numbers[0]] == 1
+    assert counts(engine) == {"submitted": 2, "skipped": 1}
 
 
 @pytest_twisted.ensureDeferred
@@ -214,17 +236,22 @@ def test_recovery_after_a_crash(engine: Engine) -> None:
                                             carrier="china_mobile", cutoff=datetime.now(UTC),
                                             deadline=datetime.now(UTC), now=datetime.now(UTC))
         store.materialise(session, dispatch_id)
+        alive = leases.acquire(session, leases.LeaseRequest(
+            node="alive", host="elsewhere", pid=1, command="run"), now=900.0,
+            policy=leases.LeasePolicy(ttl=30.0))
         claimed = store.claim(session, dispatch_id=dispatch_id, node="dead", limit=6, now=100.0)
         store.mark_sending(session, [c.id for c in claimed[:4]], node="dead", now=100.0)
-        other = store.claim(session, dispatch_id=dispatch_id, node="alive", limit=2, now=900.0)
+        other = store.claim(session, dispatch_id=dispatch_id, node=alive, limit=2, now=900.0)
         assert len(other) == 2
     with sessions.begin() as session:
-        assert store.recover(session, node="dead", stale_before=500.0) == {
-            "released": 2, "uncertain": 4}
+        assert leases.recover_orphans(session, now=901.0) == {"released": 2, "uncertain": 4}
     with sessions() as session:
         statuses = dict(session.execute(select(Delivery.status, func.count())
                                         .group_by(Delivery.status)).all())
+        since = set(session.scalars(select(Delivery.uncertain_at).where(
+            Delivery.status == "uncertain")))
     assert statuses == {"pending": 4, "uncertain": 4, "claimed": 2}  # "alive" keeps its claims
+    assert since == {901.0}
 
 
 def test_quiet_hours_window() -> None:
