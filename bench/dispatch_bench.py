@@ -45,7 +45,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_config(folder: Path, ports: dict[str, int], window: int) -> Path:
+def write_config(folder: Path, ports: dict[str, int], window: int, *, tps: float = 0,
+                 database_url: str | None = None, dispatch: str | None = None,
+                 extra: str = "") -> Path:
+    """The gateway's configuration for a benchmark: links to simulators on ``ports``."""
     sections = []
     for carrier in CARRIERS:
         sections.append(f"""
@@ -55,14 +58,16 @@ short_code = "{CODES[carrier]}"
 port = {ports[carrier]}
 system_id = "bench"
 password = "bench"
-tps = 0
+tps = {tps}
 window = {window}
 response_timeout = 60
 """)
+    if dispatch is None:
+        dispatch = f"batch_size = 2000\nchunk = 256\nmax_ahead = {max(window * 2, 512)}\n"
     path = folder / "bench.toml"
     path.write_text(f"""
 [database]
-url = "sqlite:///{folder / 'bench.db'}"
+url = "{database_url or f'sqlite:///{folder / "bench.db"}'}"
 pool_threads = 2
 [newspaper]
 name = "山东手机报"
@@ -70,9 +75,8 @@ price = "3元/月"
 signature = "山东手机报"
 [dispatch]
 schedule = false
-batch_size = 2000
-chunk = 256
-max_ahead = {max(window * 2, 512)}
+{dispatch}
+{extra}
 {''.join(sections)}
 """, encoding="utf-8")
     return path
@@ -130,17 +134,21 @@ def seed(config_path: Path, subscribers: int) -> int:
             })
         with sessions.begin() as session:
             session.execute(insert(Subscriber), rows)
-    raw = engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
-    try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
     return edition_id
 
 
 # -- phase 3: the simulators ------------------------------------------------------------------
 
-def serve_simulators(ports: dict[str, int], counts_file: Path) -> None:
+def serve_simulators(ports: dict[str, int], counts_file: Path, *, echo: bool = True,
+                     receipt_delay: float = 1.0) -> None:
+    """The three simulated SMSCs in this process, until SIGTERM; then the parts they
+    accepted per number and UDH are summed up into ``counts_file``."""
     import random
 
     from twisted.internet import reactor
@@ -155,7 +163,8 @@ def serve_simulators(ports: dict[str, int], counts_file: Path) -> None:
     for carrier, port in ports.items():
         simulator = SimulatedSmsc(
             SimulatorSettings(carrier=carrier, accounts={"bench": "bench"}, keep_received=1,
-                              receipt_delay=1.0, receipt_mix={"DELIVRD": 1.0}),
+                              receipt_delay=receipt_delay, receipt_mix={"DELIVRD": 1.0},
+                              echo_reference=echo),
             reactor=reactor, clock=reactor, port=port, rng=random.Random(1))
         simulator.watch(count)
         reactor.callWhenRunning(simulator.startService)
@@ -245,7 +254,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.phase == "seed":
             print(seed(Path(extra["config"]), extra["subscribers"]))
         elif args.phase == "simulators":
-            serve_simulators(extra["ports"], Path(extra["counts"]))
+            serve_simulators(extra["ports"], Path(extra["counts"]),
+                             echo=extra.get("echo", True),
+                             receipt_delay=extra.get("receipt_delay", 1.0))
         elif args.phase == "gateway":
             run_gateway(Path(extra["config"]), extra["edition"], Path(extra["result"]))
         elif args.phase == "link":
