@@ -112,7 +112,16 @@ class _LinkFactory(protocol.Factory):
 
 
 class SmppLink(service.Service):
-    """One SMPP transceiver link to one SMSC, kept up for as long as the service runs."""
+    """One SMPP transceiver link to one SMSC, kept up for as long as the service runs.
+
+    Inbound backpressure: every MO or receipt handed to ``on_inbound`` counts as
+    unacknowledged until its Deferred fires (and it is acknowledged or refused).  Above
+    ``max_unacknowledged`` the link stops reading the socket, so TCP flow control holds
+    the SMSC however fast it sends; it reads again once the count falls to half the bound.
+    One read may carry many PDUs and all of them are handed up, so the bound is soft by
+    at most one read's worth (64 KiB of PDUs).  The count and the paused state belong to
+    the connection: a new connection starts at zero, reading.
+    """
 
     def __init__(
         self,
@@ -125,7 +134,10 @@ class SmppLink(service.Service):
         reconnect: ReconnectPolicy | None = None,
         rng: random.Random | None = None,
         peer: str = "",
+        max_unacknowledged: int = 1000,
     ) -> None:
+        if max_unacknowledged < 1:
+            raise ValueError("max_unacknowledged must be at least 1")
         self.carrier = carrier
         self.peer = peer
         self.setName(f"smpp-link:{carrier}")
@@ -153,6 +165,12 @@ class SmppLink(service.Service):
         )
         self.binds = 0
         self.throttled = 0
+        self.max_unacknowledged = max_unacknowledged
+        self._unacknowledged = 0
+        """Inbound messages of the current connection handed up and not yet answered."""
+        self._reading_paused = False
+        self.paused_reading = 0
+        """How many times reading was paused because too much was unacknowledged."""
 
     # -- service lifecycle -------------------------------------------------------------
 
@@ -223,10 +241,21 @@ class SmppLink(service.Service):
     def queued(self) -> int:
         return self.session.queued
 
+    @property
+    def unacknowledged(self) -> int:
+        """Inbound messages of the current connection not yet acknowledged or refused."""
+        return self._unacknowledged
+
+    @property
+    def reading_paused(self) -> bool:
+        return self._reading_paused
+
     # -- called by the protocol ----------------------------------------------------------
 
     def _connection_made(self, proto: _LinkProtocol) -> None:
         self._protocol = proto
+        self._unacknowledged = 0
+        self._reading_paused = False
         log.info("%s link: connected to %s, binding as %s", self.carrier, self.peer or "SMSC",
                  self.session.settings.system_id)
         self.session.connection_made(self._now())
@@ -240,6 +269,8 @@ class SmppLink(service.Service):
         if proto is not self._protocol:
             return
         self._protocol = None
+        self._unacknowledged = 0
+        self._reading_paused = False
         was_bound = self.session.is_bound
         self._dispatch(self.session.connection_lost(self._now()))
         if self.session.state is EsmeState.CLOSED:
@@ -335,6 +366,8 @@ class SmppLink(service.Service):
             self.session.acknowledge(event, CommandStatus.ESME_RX_P_APPN)
             self._flush()
             return
+        received_on = self._protocol
+        self._unacknowledged += 1
         try:
             stored = self._on_inbound(message)
         except Exception:  # the handler itself blew up before giving a Deferred
@@ -344,15 +377,46 @@ class SmppLink(service.Service):
             if not self.session.acknowledge(event):
                 log.info("%s link: connection changed before ack; the SMSC will re-deliver",
                          self.carrier)
+            self._answered(received_on)
             self._flush()
 
         def refuse(failure: Failure) -> None:
             log.error("%s link: could not store inbound message from %s: %s", self.carrier,
                       event.pdu.source_addr, failure.getErrorMessage())
             self.session.acknowledge(event, CommandStatus.ESME_RX_T_APPN)
+            self._answered(received_on)
             self._flush()
 
         stored.addCallbacks(acknowledge, refuse)
+        if self._unacknowledged > self.max_unacknowledged and not self._reading_paused:
+            self._pause_reading()
+
+    def _answered(self, received_on: _LinkProtocol | None) -> None:
+        """One inbound message was acknowledged or refused; read again when few are left."""
+        if received_on is None or received_on is not self._protocol:
+            return  # it came on an earlier connection, whose count is gone with it
+        self._unacknowledged -= 1
+        if self._reading_paused and self._unacknowledged <= self.max_unacknowledged // 2:
+            self._resume_reading()
+
+    def _pause_reading(self) -> None:
+        transport = self._protocol.transport if self._protocol is not None else None
+        if transport is None:
+            return
+        self._reading_paused = True
+        self.paused_reading += 1
+        log.info("%s link: %d inbound messages not yet stored; pausing reads from %s",
+                 self.carrier, self._unacknowledged, self.peer or "SMSC")
+        transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        transport = self._protocol.transport if self._protocol is not None else None
+        if transport is None:
+            return
+        log.info("%s link: %d inbound messages not yet stored; resuming reads from %s",
+                 self.carrier, self._unacknowledged, self.peer or "SMSC")
+        transport.resumeProducing()  # type: ignore[attr-defined]
 
 
 def _status_name(status: int) -> str:
