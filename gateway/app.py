@@ -202,7 +202,9 @@ def dispatch_settings(config: GatewayConfig, node: str, *, quiet: bool = True
             quiet_hours[name] = QuietHours(parse_clock(carrier.quiet_start or d.quiet_start),
                                            parse_clock(carrier.quiet_end or d.quiet_end), zone)
     return DispatchSettings(
-        node=node, batch_size=d.batch_size, chunk=d.chunk, max_ahead=d.max_ahead,
+        node=node, batch_size=d.batch_size, chunk=d.chunk, max_ahead=d.max_ahead or 512,
+        max_ahead_by_carrier={name: d.max_ahead or carrier.link.window
+                              for name, carrier in config.carriers.items()},
         retry_initial=d.retry_initial_seconds, retry_max=d.retry_max_seconds,
         deadline=timedelta(hours=d.deadline_hours), flag_after=d.flag_after, quiet=quiet_hours,
         uncertain_wait=d.uncertain_wait_seconds, uncertain_policy=d.uncertain,

@@ -32,10 +32,12 @@ def register(commands: Any) -> None:
     events = commands.add_parser("events", help="the subscription event log")
     event_commands = events.add_subparsers(title="events commands", metavar="COMMAND")
     purge = event_commands.add_parser(
-        "purge", help="delete events past the retention period",
+        "purge", help="delete events past the retention period, and stale unmatched receipts",
         description="Delete the events of subscriptions that ended more than "
         "subscriptions.event_retention_days ago (default 183). The engine never deletes "
-        "events; this command is the only thing that does.")
+        "events; this command is the only thing that does. Also deletes delivery receipts "
+        "that matched nothing and are older than dispatch.unmatched_receipt_days (default 7; "
+        "a running gateway purges those itself every 10 minutes).")
     purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     purge.set_defaults(handler=_purge)
 
@@ -91,18 +93,24 @@ def _subscribers(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
+    from gateway.dispatch.store import purge_unmatched
     from gateway.subscriptions.records import purge_events
 
     config, sessions = _open(args)
     days = config.subscriptions.event_retention_days
     cutoff = datetime.now(UTC) - timedelta(days=days)
+    receipt_days = config.dispatch.unmatched_receipt_days
+    receipts_before = datetime.now(UTC) - timedelta(days=receipt_days)
     with sessions.begin() as session:
         deleted = purge_events(session, ended_before=cutoff)
+        receipts = purge_unmatched(session, received_before=receipts_before)
         if args.dry_run:
             session.rollback()
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {deleted} event(s) of subscriptions that ended before {_when(cutoff)} "
           f"(retention {days} days)")
+    print(f"{verb} {receipts} receipt(s) that matched nothing, received before "
+          f"{_when(receipts_before)} (dispatch.unmatched_receipt_days = {receipt_days:g})")
     return 0
 
 

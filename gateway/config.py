@@ -150,9 +150,9 @@ class DispatchConfig:
     batch_size: int = 1000
     chunk: int = 64
     """Deliveries marked "sending" per transaction."""
-    max_ahead: int = 512
-    """Messages handed to a link whose result is not stored yet. A crash leaves at most
-    max_ahead + chunk deliveries per carrier uncertain."""
+    max_ahead: int = 0
+    """Messages handed to a link whose result is not stored yet; 0 = the carrier link's
+    window. A crash leaves at most max_ahead + chunk deliveries per carrier uncertain."""
     uncertain: str = "resend"
     """What happens to an uncertain delivery's parts that no receipt proved sent after
     ``uncertain_wait_seconds``: "resend" (only those parts; a duplicate if the SMSC had them
@@ -344,7 +344,7 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
 
 def _check_dispatch(config: GatewayConfig, shown: str) -> None:
     dispatch = config.dispatch
-    for attr, low in (("cluster_size", 1), ("batch_size", 1), ("chunk", 1), ("max_ahead", 1),
+    for attr, low in (("cluster_size", 1), ("batch_size", 1), ("chunk", 1), ("max_ahead", 0),
                       ("flag_after", 1)):
         _check_range(shown, f"dispatch.{attr}", getattr(dispatch, attr), low, 1_000_000)
     for attr in ("deadline_hours", "retry_initial_seconds", "retry_max_seconds",

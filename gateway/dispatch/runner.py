@@ -57,6 +57,8 @@ class DispatchSettings:
     """Deliveries marked ``sending`` per transaction: what a crash can leave uncertain."""
     max_ahead: int = 512
     """Messages marked ``sending`` and handed to a link whose result is not stored yet."""
+    max_ahead_by_carrier: Mapping[str, int] = field(default_factory=dict)
+    """Per-carrier values of ``max_ahead`` (the link's window by default)."""
     flush_interval: float = 0.05
     flush_size: int = 1000
     retry_initial: float = 30.0
@@ -284,7 +286,8 @@ class DispatchRunner:
         link = self._links[carrier]
         deadline = as_utc(dispatch.deadline_at).timestamp()
         quiet = settings.quiet.get(carrier)
-        semaphore = defer.DeferredSemaphore(settings.max_ahead)
+        semaphore = defer.DeferredSemaphore(
+            settings.max_ahead_by_carrier.get(carrier, settings.max_ahead))
         results = BatchWriter(
             self._database, self._clock,
             lambda session, items: self._write_results(session, items, carrier, deadline),
