@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.db.dispatch_models import Delivery, DispatchLease
@@ -95,10 +96,15 @@ def acquire(session: Session, request: LeaseRequest, *, now: float, policy: Leas
         session.delete(held)
         session.flush()
     claim = f"{uuid.uuid4().hex[:12]}:{request.node}"[:64]
-    session.add(DispatchLease(node=request.node, claim=claim, host=request.host,
-                              pid=request.pid, command=request.command, started_at=now,
-                              heartbeat_at=now))
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(DispatchLease(node=request.node, claim=claim, host=request.host,
+                                      pid=request.pid, command=request.command, started_at=now,
+                                      heartbeat_at=now))
+    except IntegrityError:
+        raise NodeTaken(f"dispatch node {request.node!r} was taken by another process starting "
+                        "at the same moment: give each process its own name (SDGW_NODE or "
+                        "dispatch.node)") from None
     return claim
 
 

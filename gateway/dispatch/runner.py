@@ -282,7 +282,9 @@ class DispatchRunner:
 
         dispatch, parts = await self._database.transaction(load)
         carrier = dispatch.carrier
-        parts_total = {fmt: len(found) for (c, fmt), found in parts.items() if c == carrier}
+        formats = {fmt for (c, fmt) in parts if c == carrier} | {"sms", "mms"}
+        parts_total = {fmt: len(parts.get((carrier, fmt)) or parts.get((carrier, "sms")) or ())
+                       for fmt in formats}
         link = self._links[carrier]
         deadline = as_utc(dispatch.deadline_at).timestamp()
         quiet = settings.quiet.get(carrier)

@@ -275,7 +275,7 @@ def record_results(
     if submitted:
         when = _time_param(session, now)
         _many(session, "UPDATE deliveries SET status = 'submitted', submitted_at = ?, "
-              "attempts = attempts + 1, resend_parts = NULL, claimed_by = NULL WHERE id = ?",
+              "attempts = attempts + 1, resend_parts = NULL WHERE id = ?",
               [(when, delivery_id) for delivery_id in submitted])
     _many(session, "INSERT INTO delivery_parts (delivery_id, part, carrier, message_id, "
           "status) VALUES (?, ?, ?, ?, 'submitted')", parts)

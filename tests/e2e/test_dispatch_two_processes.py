@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from gateway.db.dispatch_models import Delivery
 from gateway.db.engine import make_engine, make_session_factory, upgrade
 from tests.conftest import REPO_ROOT
-from tests.e2e.test_dispatch_crash import _wait_for_control, received, write_config
+from tests.e2e.dispatch_processes import received, wait_for_control, write_config
 from tests.service.dispatch_fixtures import seed_edition, seed_subscribers
 
 SUBSCRIBERS = 2000
@@ -42,7 +42,7 @@ def test_two_processes_split_one_dispatch(tmp_path: Path, database_url: str) -> 
                "--edition", str(edition_id), "--ignore-quiet-hours"]
     processes: list[subprocess.Popen[str]] = []
     try:
-        _wait_for_control(control)
+        wait_for_control(control)
         processes = [
             subprocess.Popen(command, cwd=REPO_ROOT, text=True, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE,
@@ -68,7 +68,11 @@ def test_two_processes_split_one_dispatch(tmp_path: Path, database_url: str) -> 
     with sessions() as session:
         by_node = dict(session.execute(select(Delivery.claimed_by, func.count())
                                        .group_by(Delivery.claimed_by)).all())
-    assert set(by_node) == {"node-1", "node-2"} and min(by_node.values()) > SUBSCRIBERS // 10
+    # Claims carry each process's claim name, "<lease id>:<node name>".
+    nodes = Counter()
+    for claim, count in by_node.items():
+        nodes[claim.split(":", 1)[1]] += count
+    assert set(nodes) == {"node-1", "node-2"} and min(nodes.values()) > SUBSCRIBERS // 10
     assert status.returncode == 0
     line = next(row for row in status.stdout.splitlines() if "china_mobile" in row)
     assert f" {SUBSCRIBERS} " in line and " done " in line
