@@ -66,13 +66,27 @@ def apply_receipt(session: Session, receipt: DeliveryReceipt) -> bool:
     return True
 
 
-def keep_unmatched(session: Session, receipt: DeliveryReceipt) -> None:
-    """Keep a receipt whose segment is not stored yet; it is applied when the segment is."""
-    session.add(UnmatchedReceipt(
-        carrier=receipt.carrier, message_id=receipt.message_id, state=receipt.state.value,
-        stat=receipt.stat, error=receipt.error or None, done_at=receipt.done_at,
-        received_at=receipt.received_at,
-    ))
+def apply_reply_receipts(
+    session: Session, receipts: Sequence[DeliveryReceipt]
+) -> list[DeliveryReceipt]:
+    """:func:`apply_receipt` for many receipts at once; returns those that are for no stored
+    reply segment (intermediate ones included: they may still be evidence for a digest part).
+
+    One indexed look-up per 500 receipts finds which message ids are replies' segments, so a
+    flood of receipts for digest parts (or for nothing) costs no query per receipt."""
+    final = [r for r in receipts if r.state in FINAL_SEGMENT_STATES]
+    known: set[tuple[str, str]] = set()
+    for carrier in {r.carrier for r in final}:
+        ids = sorted({r.message_id for r in final if r.carrier == carrier})
+        for start in range(0, len(ids), 500):
+            known.update((carrier, found) for found in session.scalars(
+                select(OutboundSegment.smsc_message_id).where(
+                    OutboundSegment.carrier == carrier,
+                    OutboundSegment.smsc_message_id.in_(ids[start:start + 500]))))
+    return [receipt for receipt in receipts
+            if receipt.state not in FINAL_SEGMENT_STATES
+            or (receipt.carrier, receipt.message_id) not in known
+            or not apply_receipt(session, receipt)]
 
 
 _SEGMENT_STATUS = {

@@ -39,7 +39,7 @@ from gateway.db.times import as_utc
 from gateway.dispatch import store
 from gateway.dispatch.quiet_hours import QuietHours
 from gateway.editions.build import freeze_edition
-from gateway.message_log import apply_receipt
+from gateway.message_log import apply_reply_receipts
 
 log = logging.getLogger(__name__)
 
@@ -518,9 +518,11 @@ class DispatchRunner:
         uncertain parts; what matches nothing is kept (and purged after a while)."""
         flag_after = self.settings.flag_after
         leftover = store.apply_receipts(session, receipts, flag_after=flag_after, now=self.now())
-        leftover = [receipt for receipt in leftover if not apply_receipt(session, receipt)]
+        leftover = apply_reply_receipts(session, leftover)
         leftover = store.reconcile(session, leftover, flag_after=flag_after, now=self.now())
-        store.keep_unmatched(session, leftover)
+        # An intermediate receipt (ENROUTE, ACCEPTED) is kept only as evidence of a part.
+        store.keep_unmatched(session, [r for r in leftover if r.state in store.PART_FINAL
+                                       or r.reference is not None])
 
 
 _MARKS_AHEAD = 1
