@@ -12,7 +12,18 @@ from gateway.errors import GatewayError
 
 DONE = ("delivered",)
 FAILED = ("failed", "rejected", "undeliverable", "expired", "unknown")
-OPEN = ("pending", "claimed", "sending")
+OPEN = ("pending", "claimed", "sending", "uncertain")
+"""Not final yet (``store.OPEN_STATUSES``): the dispatch is not done while any is left."""
+WAITING = ("uncertain",)
+"""Open, but waiting for evidence its submit left (then reconciled, resent or skipped)."""
+PENDING = tuple(status for status in OPEN if status not in WAITING)
+"""Open and still to be sent: what the ETA is about."""
+RECOVERY = ("uncertain", "reconciled", "resent", "skipped")
+"""``store.recovery_counts``: deliveries ever uncertain, and how those were resolved."""
+_STATUS_COLUMNS = (
+    ("edition", ">"), ("carrier", "<"), ("status", "<"), ("total", ">"), ("pending", ">"),
+    ("waiting", ">"), ("submitted", ">"), ("delivered", ">"), ("failed", ">"),
+    ("cancelled", ">"), *((name, ">") for name in RECOVERY), ("rate/s", ">"), ("ETA", ">"))
 
 
 def register(commands: Any) -> None:
@@ -67,6 +78,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:
+    """Per dispatch: pending (still to send: pending, claimed, sending), waiting (uncertain
+    now: waiting for evidence), submitted, delivered, failed, cancelled; then the recovery
+    figures: uncertain (ever), reconciled, resent, skipped (final, in neither delivered nor
+    failed); the send rate and the ETA of what is pending."""
     from gateway.dispatch.store import progress
 
     with sessions() as session:
@@ -74,21 +89,29 @@ def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:
     if not report:
         print("no dispatches yet")
         return
-    print(f"{'edition':>7} {'carrier':<14} {'status':<8} {'total':>8} {'pending':>8} "
-          f"{'submitted':>9} {'delivered':>9} {'failed':>7} {'uncertain':>9} {'cancelled':>9} "
-          f"{'rate/s':>7} {'ETA':>8}")
+    rows = []
     for entry in report:
         dispatch, counts = entry["dispatch"], entry["counts"]
-        pending = sum(counts.get(s, 0) for s in OPEN)
+        recovery = entry.get("recovery") or {}
+        pending = sum(counts.get(s, 0) for s in PENDING)
         submitted = counts.get("submitted", 0)
         delivered = sum(counts.get(s, 0) for s in DONE)
         failed = sum(counts.get(s, 0) for s in FAILED)
-        sent = submitted + delivered + failed
-        rate, eta = _rate_and_eta(dispatch, sent, pending)
-        print(f"{dispatch.edition_id:>7} {dispatch.carrier:<14} {dispatch.status:<8} "
-              f"{dispatch.total:>8} {pending:>8} {submitted:>9} {delivered:>9} {failed:>7} "
-              f"{counts.get('uncertain', 0):>9} {counts.get('cancelled', 0):>9} "
-              f"{rate:>7.1f} {eta:>8}")
+        rate, eta = _rate_and_eta(dispatch, submitted + delivered + failed, pending)
+        rows.append({
+            "edition": dispatch.edition_id, "carrier": dispatch.carrier,
+            "status": dispatch.status, "total": dispatch.total, "pending": pending,
+            "waiting": sum(counts.get(s, 0) for s in WAITING), "submitted": submitted,
+            "delivered": delivered, "failed": failed, "cancelled": counts.get("cancelled", 0),
+            **{name: recovery.get(name, 0) for name in RECOVERY},
+            "rate/s": f"{rate:.1f}", "ETA": eta})
+    widths = {name: max(len(name), *(len(str(row[name])) for row in rows))
+              for name, _ in _STATUS_COLUMNS}
+    for row in ({name: name for name, _ in _STATUS_COLUMNS}, *rows):
+        print(" ".join(f"{row[name]!s:{align}{widths[name]}}" for name, align in _STATUS_COLUMNS))
+    if any(row["waiting"] or row["uncertain"] for row in rows):
+        print("waiting: uncertain now (did its submit leave?), waiting for evidence; "
+              "uncertain: ever uncertain, then reconciled, resent or skipped")
 
 
 def _rate_and_eta(dispatch: Any, sent: int, pending: int) -> tuple[float, str]:

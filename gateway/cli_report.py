@@ -17,7 +17,9 @@ def register(commands: Any) -> None:
         description="Refresh the summary tables, then print the figures the console shows: "
         "subscribers per carrier, the period's requests, confirmations, unsubscriptions, "
         "SD→Y conversion and churn, the figures per day, and delivery per edition and "
-        "carrier. JSON holds every section; table and CSV print the sections asked for.")
+        "carrier (with the deliveries ever uncertain and how many of them were reconciled, "
+        "resent or skipped). JSON holds every section; table and CSV print the sections "
+        "asked for.")
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
     report.add_argument("--days", type=int, choices=(30, 90), default=30,
                         help="the period (default 30 days, ending today)")

@@ -204,6 +204,14 @@ class DispatchFigures:
     failed: int
     expired: int
     other: int
+    uncertain: int
+    """Deliveries that were ever uncertain (a submit in flight at a crash, or unanswered)."""
+    reconciled: int
+    """Uncertain deliveries that receipts echoing their parts' references proved sent."""
+    resent: int
+    """Uncertain deliveries whose parts without evidence were sent again."""
+    skipped: int
+    """Uncertain deliveries not sent again (``dispatch.uncertain = "skip"``): final."""
     delivery_rate: float | None
     """delivered ÷ all deliveries of the dispatch."""
     started_at: datetime | None
@@ -212,6 +220,11 @@ class DispatchFigures:
     throughput: float | None
     """Deliveries handled (no longer pending) per second of elapsed time."""
     as_of: datetime | None
+
+
+_DISPATCH_COUNTS = ("total", "pending", "submitted", "delivered", "failed", "expired", "other",
+                    "uncertain", "reconciled", "resent", "skipped")
+"""The columns of ``dispatch_stats`` a :class:`DispatchFigures` shows."""
 
 
 def dispatch_figures(
@@ -231,8 +244,7 @@ def dispatch_figures(
         query = query.limit(limit)
     rows = []
     for dispatch, newspaper_date, slot, stats in session.execute(query):
-        counts = {name: getattr(stats, name) if stats else 0 for name in
-                  ("total", "pending", "submitted", "delivered", "failed", "expired", "other")}
+        counts = {name: getattr(stats, name) if stats else 0 for name in _DISPATCH_COUNTS}
         started = as_utc(dispatch.started_at)
         finished = as_utc(dispatch.finished_at)
         elapsed = ((finished or now) - started).total_seconds() if started else None
@@ -526,13 +538,15 @@ def _time_window(query: Any, at: Any, ident: Any, direction: str, wanted: Messag
 # -- one dispatch's digest deliveries ---------------------------------------------------------
 
 #: Every delivery status, by the outcome group the console filters on (as in dispatch_stats).
+#: ``pending`` is every status that is not final yet (``store.OPEN_STATUSES``): an uncertain
+#: delivery waits for evidence, then is reconciled (submitted…), resent (pending) or skipped.
 DELIVERY_GROUPS: dict[str, tuple[str, ...]] = {
-    "pending": ("pending", "claimed", "sending"),
+    "pending": ("pending", "claimed", "sending", "uncertain"),
     "submitted": ("submitted",),
     "delivered": ("delivered",),
     "failed": ("undeliverable", "rejected", "failed"),
     "expired": ("expired",),
-    "other": ("cancelled", "uncertain", "unknown"),
+    "other": ("cancelled", "skipped", "unknown"),
 }
 
 

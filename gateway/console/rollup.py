@@ -11,7 +11,13 @@ Each refresh is two steps so that, on SQLite, the counting never holds the singl
   time). A day is recounted until a refresh happens ``settle`` after the day ended; after
   that it is final and never read again, so each refresh reads about two days of events.
 - Deliveries per dispatch by outcome, through the ``(dispatch_id, status, id)`` index, until
-  every delivery of the dispatch has reached an end state.
+  every delivery of the dispatch has reached an end state; with them its recovery figures
+  (deliveries ever uncertain, and how many were reconciled, resent, skipped). Those need the
+  rows themselves, not just the index, so they are read only while the dispatch may still
+  change them: a delivery becomes uncertain, or is resolved, only from an open status, and
+  no delivery goes back to one once none is open. So once a refresh found the dispatch with
+  deliveries and none open, while it is done and none is open, its recovery figures are kept
+  as counted then (the 48 hours a dispatch waits for its last receipts read the index alone).
 """
 
 from __future__ import annotations
@@ -29,11 +35,16 @@ from gateway.db.console_models import DailySubscriptionStats, DispatchStats, Sub
 from gateway.db.dispatch_models import Delivery, Dispatch
 from gateway.db.models import Subscriber, SubscriptionEvent
 from gateway.db.times import as_utc
+from gateway.dispatch.store import OPEN_STATUSES, RECOVERIES, recovery_counts
 
 #: Each delivery status's column of ``dispatch_stats`` (named like the groups).
 _OUTCOME_OF = {status: column for column, statuses in DELIVERY_GROUPS.items()
                for status in statuses}
-_UNFINISHED = ("pending", "submitted")
+_UNFINISHED = (*OPEN_STATUSES, "submitted")
+"""Delivery statuses that may still change: open (uncertain included), or waiting for the
+receipt. A dispatch with any of them is not final."""
+RECOVERY_FIGURES = ("uncertain", *RECOVERIES)
+"""The recovery columns of ``dispatch_stats``: ever uncertain, then how those were resolved."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,34 +183,66 @@ class DispatchCounts:
     dispatch_id: int
     final: bool
     counts: dict[str, int] = field(default_factory=dict)
+    """Deliveries per outcome group (the columns named like :data:`DELIVERY_GROUPS`)."""
+    recovery: dict[str, int] = field(default_factory=dict)
+    """:data:`RECOVERY_FIGURES`: ``uncertain`` = ``uncertain_at`` set, the others by
+    ``recovery`` (of those ever uncertain, as ``store.recovery_counts``)."""
 
 
-def open_dispatches(session: Session) -> list[tuple[int, str]]:
-    """Dispatches whose figures are not final yet, with their status."""
+@dataclass(frozen=True, slots=True)
+class OpenDispatch:
+    """A dispatch whose figures are not final yet, and what the last refresh stored of it."""
+
+    dispatch_id: int
+    status: str
+    settled: bool = False
+    """The stored figures show deliveries and none open: recovery figures cannot change."""
+    recovery: dict[str, int] = field(default_factory=dict)
+    """The stored recovery figures."""
+
+
+def open_dispatches(session: Session) -> list[OpenDispatch]:
+    """Dispatches whose figures are not final yet, with their status and stored figures."""
+    stored = [getattr(DispatchStats, name) for name in ("total", "pending", *RECOVERY_FIGURES)]
     rows = session.execute(
-        select(Dispatch.id, Dispatch.status)
+        select(Dispatch.id, Dispatch.status, *stored)
         .outerjoin(DispatchStats, DispatchStats.dispatch_id == Dispatch.id)
         .where((DispatchStats.final.is_(None)) | (DispatchStats.final.is_(False)))
         .order_by(Dispatch.id)
     ).all()
-    return [(int(dispatch_id), status) for dispatch_id, status in rows]
-
-
-def count_dispatches(
-    session: Session, dispatches: Sequence[tuple[int, str]]
-) -> list[DispatchCounts]:
     result = []
-    for dispatch_id, status in dispatches:
-        counts = dict.fromkeys(DELIVERY_GROUPS, 0)
-        for delivery_status, count in session.execute(
+    for dispatch_id, status, total, pending, *recovery in rows:
+        result.append(OpenDispatch(
+            dispatch_id=int(dispatch_id), status=status,
+            settled=bool(total) and pending == 0,
+            recovery={name: int(value or 0)
+                      for name, value in zip(RECOVERY_FIGURES, recovery, strict=True)}))
+    return result
+
+
+def count_dispatches(session: Session, dispatches: Sequence[OpenDispatch]
+                     ) -> list[DispatchCounts]:
+    result = []
+    for dispatch in dispatches:
+        by_status = {status: int(count) for status, count in session.execute(
             select(Delivery.status, func.count())
-            .where(Delivery.dispatch_id == dispatch_id)
+            .where(Delivery.dispatch_id == dispatch.dispatch_id)
             .group_by(Delivery.status)
-        ).all():
-            column = _OUTCOME_OF.get(delivery_status, "other")
-            counts[column] += int(count)
-        final = status == "done" and not any(counts[c] for c in _UNFINISHED)
-        result.append(DispatchCounts(dispatch_id=dispatch_id, final=final, counts=counts))
+        ).all()}
+        counts = dict.fromkeys(DELIVERY_GROUPS, 0)
+        for delivery_status, count in by_status.items():
+            counts[_OUTCOME_OF.get(delivery_status, "other")] += count
+        if dispatch.status == "done" and dispatch.settled and not any(
+                by_status.get(status, 0) for status in OPEN_STATUSES):
+            # Nothing open, nor at the last refresh: the figures stored then still hold (see
+            # the module's docstring), and reading them again would read every row.
+            recovery = {name: dispatch.recovery.get(name, 0) for name in RECOVERY_FIGURES}
+        else:
+            recovery = recovery_counts(session, dispatch.dispatch_id)
+        final = dispatch.status == "done" and not any(
+            by_status.get(status, 0) for status in _UNFINISHED)
+        result.append(DispatchCounts(dispatch_id=dispatch.dispatch_id, final=final,
+                                     counts=counts, recovery=recovery))
     return result
 
 
@@ -213,6 +256,8 @@ def store_dispatch_counts(
             session.add(row)
         for column in DELIVERY_GROUPS:
             setattr(row, column, item.counts[column])
+        for column in RECOVERY_FIGURES:
+            setattr(row, column, item.recovery.get(column, 0))
         row.total = sum(item.counts.values())
         row.final = item.final
         row.computed_at = now

@@ -114,7 +114,7 @@ class DispatchStats(Base):
     dispatch_id: Mapped[int] = mapped_column(ForeignKey("dispatches.id"), primary_key=True)
     total: Mapped[int] = mapped_column(Integer, default=0)
     pending: Mapped[int] = mapped_column(Integer, default=0)
-    """Not submitted yet: pending, claimed, sending."""
+    """Not known to be submitted yet: pending, claimed, sending, uncertain (open statuses)."""
     submitted: Mapped[int] = mapped_column(Integer, default=0)
     """Submitted, waiting for the receipt."""
     delivered: Mapped[int] = mapped_column(Integer, default=0)
@@ -122,7 +122,7 @@ class DispatchStats(Base):
     """undeliverable, rejected, failed."""
     expired: Mapped[int] = mapped_column(Integer, default=0)
     other: Mapped[int] = mapped_column(Integer, default=0)
-    """cancelled, uncertain, skipped, unknown."""
+    """cancelled, skipped, unknown."""
     uncertain: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Deliveries that were ever uncertain (in flight at a crash, or unanswered)."""
     reconciled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -17,7 +17,7 @@ from gateway.console.rollup import RollupSettings, classify_transition, refresh
 from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
 from gateway.db.dispatch_models import Delivery, Dispatch
 from gateway.db.models import InboundMessage, OutboundMessage, Subscriber, SubscriptionEvent
-from gateway.dispatch.store import create_dispatch, materialise
+from gateway.dispatch.store import create_dispatch, materialise, recovery_counts
 from tests.service.dispatch_fixtures import seed_edition, seed_subscribers
 from tests.service.test_subscription_engine import Engine_
 
@@ -110,7 +110,8 @@ def all_rows(sessions: sessionmaker[Session]) -> tuple[list[tuple], list[tuple],
         counts = sorted((r.carrier, r.status, r.count, as_utc(r.computed_at))
                         for r in session.scalars(select(SubscriberCount)))
         dispatches = sorted((r.dispatch_id, r.total, r.pending, r.submitted, r.delivered,
-                             r.failed, r.expired, r.other, r.final, as_utc(r.computed_at))
+                             r.failed, r.expired, r.other, r.uncertain, r.reconciled, r.resent,
+                             r.skipped, r.final, as_utc(r.computed_at))
                             for r in session.scalars(select(DispatchStats)))
     return days, counts, dispatches
 
@@ -270,28 +271,50 @@ def test_random_dialogues_roll_up_to_the_classified_event_log(engine: Engine) ->
 # -- deliveries per dispatch ------------------------------------------------------------------
 
 _STATUSES = {
-    "pending": ["pending", "claimed", "sending"],
+    "pending": ["pending", "claimed", "sending", "uncertain"],
     "submitted": ["submitted", "submitted"],
     "delivered": ["delivered"] * 4,
     "failed": ["undeliverable", "rejected", "failed"],
     "expired": ["expired"],
-    "other": ["cancelled", "uncertain", "unknown"],
+    "other": ["cancelled", "skipped", "unknown"],
 }
+_ORDER = list(itertools.chain(*_STATUSES.values()))
+#: Deliveries (by their index in ``_ORDER``) that were ever uncertain, and how each was
+#: resolved: the uncertain one not yet; the skipped one skipped; a submitted and a delivered
+#: one reconciled; the pending one and a failed one resent.
+_RECOVERY = {3: None, 15: "skipped", 4: "reconciled", 6: "reconciled", 0: "resent",
+             12: "resent"}
+_FIGURES = ("pending", "submitted", "delivered", "failed", "expired", "other", "total",
+            "uncertain", "reconciled", "resent", "skipped", "final")
+
+
+def test_the_status_table_matches_the_outcome_groups() -> None:
+    from gateway.console.queries import DELIVERY_GROUPS
+    from gateway.dispatch.store import OPEN_STATUSES
+
+    assert {group: sorted(set(statuses)) for group, statuses in _STATUSES.items()} == {
+        group: sorted(statuses) for group, statuses in DELIVERY_GROUPS.items()}
+    # Every open status is "pending": a dispatch with any of them is not final.
+    assert set(DELIVERY_GROUPS["pending"]) == set(OPEN_STATUSES)
+    assert [_ORDER[i] for i in sorted(_RECOVERY)] == [
+        "pending", "uncertain", "submitted", "delivered", "failed", "skipped"]
 
 
 def _dispatch(sessions: sessionmaker[Session]) -> tuple[int, list[int]]:
     now = utc(2026, 11, 29, 0, 0)
     with sessions.begin() as session:
         edition_id = seed_edition(session)
-        seed_subscribers(session, sum(len(v) for v in _STATUSES.values()))
+        seed_subscribers(session, len(_ORDER))
         dispatch_id = create_dispatch(session, edition_id=edition_id, carrier="china_mobile",
                                       cutoff=now, deadline=now + timedelta(hours=6), now=now)
         materialise(session, dispatch_id)
         ids = list(session.scalars(select(Delivery.id).where(Delivery.dispatch_id == dispatch_id)
                                    .order_by(Delivery.id)))
-        for delivery_id, status in zip(ids, itertools.chain(*_STATUSES.values()), strict=True):
-            session.execute(update(Delivery).where(Delivery.id == delivery_id)
-                            .values(status=status))
+        for index, (delivery_id, status) in enumerate(zip(ids, _ORDER, strict=True)):
+            values: dict[str, object] = {"status": status}
+            if index in _RECOVERY:
+                values.update(uncertain_at=now.timestamp() + index, recovery=_RECOVERY[index])
+            session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
     return dispatch_id, ids
 
 
@@ -299,57 +322,119 @@ def _stats(sessions: sessionmaker[Session], dispatch_id: int) -> dict[str, objec
     with sessions() as session:
         row = session.get(DispatchStats, dispatch_id)
         assert row is not None
-        return {name: getattr(row, name) for name in
-                ("pending", "submitted", "delivered", "failed", "expired", "other", "total",
-                 "final")}
+        return {name: getattr(row, name) for name in _FIGURES}
 
 
-def _set_status(sessions: sessionmaker[Session], model: type, ids: list[int], status: str) -> None:
+def _figures(**figures: object) -> dict[str, object]:
+    return dict(zip(_FIGURES, (figures[name] for name in _FIGURES), strict=True))
+
+
+def _set_status(sessions: sessionmaker[Session], model: type, ids: list[int], status: str,
+                **values: object) -> None:
     with sessions.begin() as session:
-        session.execute(update(model).where(model.id.in_(ids)).values(status=status))
+        session.execute(update(model).where(model.id.in_(ids)).values(status=status, **values))
 
 
 def test_dispatch_figures_until_every_delivery_is_final(engine: Engine) -> None:
     sessions = Engine_(engine).sessions
     dispatch_id, ids = _dispatch(sessions)
     now = utc(2026, 11, 29, 1, 0)
+    recovery = {"uncertain": 6, "reconciled": 2, "resent": 2, "skipped": 1}
 
     run_refresh(sessions, now)
-    assert _stats(sessions, dispatch_id) == {
-        "pending": 3, "submitted": 2, "delivered": 4, "failed": 3, "expired": 1, "other": 3,
-        "total": 16, "final": False}
+    assert _stats(sessions, dispatch_id) == _figures(
+        pending=4, submitted=2, delivered=4, failed=3, expired=1, other=3, total=17,
+        **recovery, final=False)
+    with sessions() as session:
+        assert recovery_counts(session, dispatch_id) == recovery  # as `dispatch status` says
 
-    # Done, but two still wait for their receipts: not final.
+    # Done, but two still wait for their receipts and one for evidence: not final.
     _set_status(sessions, Dispatch, [dispatch_id], "done")
     _set_status(sessions, Delivery, ids[:3], "delivered")
     run_refresh(sessions, now + timedelta(minutes=1))
-    assert _stats(sessions, dispatch_id) == {
-        "pending": 0, "submitted": 2, "delivered": 7, "failed": 3, "expired": 1, "other": 3,
-        "total": 16, "final": False}
+    assert _stats(sessions, dispatch_id) == _figures(
+        pending=1, submitted=2, delivered=7, failed=3, expired=1, other=3, total=17,
+        **recovery, final=False)
 
-    # Every delivery ended, but the dispatch is not done (paused): not final either.
-    _set_status(sessions, Dispatch, [dispatch_id], "paused")
-    _set_status(sessions, Delivery, ids[3:5], "expired")
+    # Every receipt came, but the uncertain one is still open: not final.
+    _set_status(sessions, Delivery, ids[4:6], "delivered")
     run_refresh(sessions, now + timedelta(minutes=2))
-    assert _stats(sessions, dispatch_id) == {
-        "pending": 0, "submitted": 0, "delivered": 7, "failed": 3, "expired": 3, "other": 3,
-        "total": 16, "final": False}
+    assert _stats(sessions, dispatch_id) == _figures(
+        pending=1, submitted=0, delivered=9, failed=3, expired=1, other=3, total=17,
+        **recovery, final=False)
+
+    # Every delivery ended (the uncertain one reconciled and delivered, two expired), but the
+    # dispatch is not done (paused): not final either.
+    _set_status(sessions, Dispatch, [dispatch_id], "paused")
+    _set_status(sessions, Delivery, ids[3:4], "delivered", recovery="reconciled")
+    _set_status(sessions, Delivery, ids[4:6], "expired")
+    recovery = {**recovery, "reconciled": 3}
+    run_refresh(sessions, now + timedelta(minutes=3))
+    assert _stats(sessions, dispatch_id) == _figures(
+        pending=0, submitted=0, delivered=8, failed=3, expired=3, other=3, total=17,
+        **recovery, final=False)
 
     # An unknown status counts as other.
     _set_status(sessions, Delivery, ids[-1:], "mystery")
     _set_status(sessions, Dispatch, [dispatch_id], "done")
-    run_refresh(sessions, now + timedelta(minutes=3))
-    final = {"pending": 0, "submitted": 0, "delivered": 7, "failed": 3, "expired": 3,
-             "other": 3, "total": 16, "final": True}
+    run_refresh(sessions, now + timedelta(minutes=4))
+    final = _figures(pending=0, submitted=0, delivered=8, failed=3, expired=3, other=3,
+                     total=17, **recovery, final=True)
     assert _stats(sessions, dispatch_id) == final
 
     # Final: never counted again.
     _set_status(sessions, Delivery, ids, "delivered")
-    run_refresh(sessions, now + timedelta(minutes=4))
+    run_refresh(sessions, now + timedelta(minutes=5))
     assert _stats(sessions, dispatch_id) == final
     with sessions() as session:
         computed = session.get(DispatchStats, dispatch_id).computed_at
-    assert as_utc(computed) == now + timedelta(minutes=3)
+    assert as_utc(computed) == now + timedelta(minutes=4)
+
+
+def test_recovery_figures_are_read_while_a_delivery_may_still_change_them(
+        engine: Engine) -> None:
+    """Becoming uncertain, or being resolved, happens only to open deliveries, and none opens
+    again once none is: so after a refresh found a done dispatch with nothing open, its
+    recovery figures are kept as they were counted, while its outcomes are still counted
+    (receipts keep coming)."""
+    sessions = Engine_(engine).sessions
+    dispatch_id, ids = _dispatch(sessions)
+    now = utc(2026, 11, 29, 1, 0)
+    _set_status(sessions, Dispatch, [dispatch_id], "done")
+    _set_status(sessions, Delivery, ids[:4], "submitted")
+    _set_status(sessions, Delivery, ids[3:4], "submitted", recovery="reconciled")
+    counted = {"uncertain": 6, "reconciled": 3, "resent": 2, "skipped": 1}
+    run_refresh(sessions, now)  # nothing open: read once more, as the stored row was not
+    stats = _stats(sessions, dispatch_id)
+    assert (stats["pending"], stats["submitted"], stats["final"]) == (0, 6, False)
+    assert {name: stats[name] for name in counted} == counted
+
+    # What cannot happen to a done dispatch is not seen: the stored figures are kept...
+    with sessions.begin() as session:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids[7:9])).values(
+            uncertain_at=now.timestamp(), recovery="resent"))
+    _set_status(sessions, Delivery, ids[:2], "delivered")
+    run_refresh(sessions, now + timedelta(minutes=1))
+    stats = _stats(sessions, dispatch_id)
+    assert (stats["submitted"], stats["delivered"]) == (4, 6)
+    assert {name: stats[name] for name in counted} == counted
+
+    # ...unless a delivery is open again (or the dispatch is not done): then read again.
+    _set_status(sessions, Delivery, ids[:1], "uncertain")
+    run_refresh(sessions, now + timedelta(minutes=2))
+    stats = _stats(sessions, dispatch_id)
+    assert stats["pending"] == 1
+    assert {name: stats[name] for name in counted} == {**counted, "uncertain": 8, "resent": 4}
+    _set_status(sessions, Delivery, ids[:1], "delivered")
+    run_refresh(sessions, now + timedelta(minutes=3))
+    with sessions.begin() as session:
+        session.execute(update(Delivery).where(Delivery.id == ids[9]).values(
+            uncertain_at=now.timestamp(), recovery="skipped"))
+    _set_status(sessions, Dispatch, [dispatch_id], "paused")
+    run_refresh(sessions, now + timedelta(minutes=4))
+    stats = _stats(sessions, dispatch_id)
+    assert {name: stats[name] for name in counted} == {
+        **counted, "uncertain": 9, "resent": 4, "skipped": 2}
 
 
 def test_a_dispatch_without_deliveries_is_counted_as_empty(engine: Engine) -> None:
@@ -360,9 +445,9 @@ def test_a_dispatch_without_deliveries_is_counted_as_empty(engine: Engine) -> No
         dispatch_id = create_dispatch(session, edition_id=edition_id, carrier="china_unicom",
                                       cutoff=now, deadline=now + timedelta(hours=6), now=now)
     run_refresh(sessions, now)
-    assert _stats(sessions, dispatch_id) == {
-        "pending": 0, "submitted": 0, "delivered": 0, "failed": 0, "expired": 0, "other": 0,
-        "total": 0, "final": False}
+    assert _stats(sessions, dispatch_id) == _figures(
+        pending=0, submitted=0, delivered=0, failed=0, expired=0, other=0, total=0,
+        uncertain=0, reconciled=0, resent=0, skipped=0, final=False)
     _set_status(sessions, Dispatch, [dispatch_id], "done")
     run_refresh(sessions, now + timedelta(minutes=1))
     assert _stats(sessions, dispatch_id)["final"] is True
