@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.app import Gateway, OrderedServices, build_gateway, build_simulator
 from gateway.config import GatewayConfig
 from gateway.db.engine import ensure_schema_current, make_engine
-from gateway.db.file_lock import hold_database
+from gateway.db.file_lock import DatabaseInUse, hold_database
 from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -30,12 +32,18 @@ def run_gateway(config: GatewayConfig, *, with_simulators: bool = True) -> int:
 def run_dispatch(config: GatewayConfig, edition_id: int, *, ignore_quiet_hours: bool) -> int:
     """``sdgw dispatch --edition N``: send (or finish sending) one edition from this process,
     then stop; SIGTERM or Ctrl-C stops it cleanly first. 0 when done or stopped, 2 when the
-    edition cannot be sent (the reason is printed)."""
+    edition cannot be sent (the reason is printed).
+
+    On a SQLite database that a running gateway holds (one writer per file), the edition is
+    handed to that gateway instead, which sends it, and this waits until it is done."""
     from twisted.internet import defer
 
-    gateway, lost = _build(config, "dispatch", with_simulators=False, with_console=False,
-                           schedule=False, with_content=False,
-                           quiet_hours=not ignore_quiet_hours)
+    try:
+        gateway, lost = _build(config, "dispatch", with_simulators=False, with_console=False,
+                               schedule=False, with_content=False,
+                               quiet_hours=not ignore_quiet_hours)
+    except DatabaseInUse as held:
+        return _hand_over(config, edition_id, held)
     assert gateway.dispatch is not None
     runner = gateway.dispatch.runner
     problems: list[str] = []
@@ -57,6 +65,48 @@ def run_dispatch(config: GatewayConfig, edition_id: int, *, ignore_quiet_hours: 
     if problems:
         return 2
     return 1 if lost else code
+
+
+def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse,
+               poll: float = 1.0) -> int:
+    """Create the edition's dispatches for the gateway that holds the SQLite file (its next
+    heartbeat starts them) and wait until they are done, or until the holder has gone (then
+    send it here)."""
+    from sqlalchemy import select
+
+    from gateway.db.dispatch_models import Dispatch
+    from gateway.db.engine import make_session_factory
+    from gateway.dispatch.runner import prepare_dispatches
+
+    engine = make_engine(config.database_url)
+    sessions = make_session_factory(engine)
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        ids = prepare_dispatches(
+            session, edition_id, list(config.carriers), cutoff=now,
+            deadline=now + timedelta(hours=config.dispatch.deadline_hours), now=now)
+    print(f"sdgw: the database is held by {held.holder}; edition #{edition_id} is handed to "
+          "it (its quiet hours apply) and sent there; waiting until it is done (Ctrl-C stops "
+          "waiting, not the dispatch)", flush=True)
+    try:
+        while True:
+            with sessions() as session:
+                statuses = set(session.scalars(select(Dispatch.status)
+                                               .where(Dispatch.id.in_(ids))))
+            if statuses <= {"done"}:
+                return 0
+            try:
+                hold_database(engine, "dispatch")
+            except DatabaseInUse:
+                time.sleep(poll)
+                continue
+            print("sdgw: the gateway holding the database stopped; sending here", flush=True)
+            break
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        engine.dispose()
+    return run_dispatch(config, edition_id, ignore_quiet_hours=False)
 
 
 def _build(config: GatewayConfig, command: str, **options: Any) -> tuple[Gateway, list[bool]]:

@@ -354,6 +354,13 @@ class EsmeSession:
             self._events.append(CloseConnection("shutting down"))
         return self._take_events()
 
+    def abandon_queued(self, lane: Lane = Lane.BULK) -> list[EsmeEvent]:
+        """Give up the submits of ``lane`` not written yet (a stopping sender takes them
+        back): one :class:`SubmitNotSent` each. What is in flight stays in flight."""
+        events: list[EsmeEvent] = [SubmitNotSent(item.token) for item in self._lanes[lane]]
+        self._lanes[lane].clear()
+        return events
+
     # -- introspection ---------------------------------------------------------------
 
     @property

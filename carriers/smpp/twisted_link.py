@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from carriers.messages import (
     DeliveryReceipt,
     InboundMessage,
+    Lane,
     OutboundMessage,
     SubmitOutcome,
     SubmitResult,
@@ -240,6 +241,13 @@ class SmppLink(service.Service):
     @property
     def queued(self) -> int:
         return self.session.queued
+
+    def abandon_queued(self) -> int:
+        """Take back the bulk submits still queued (not written): each resolves NOT_SENT.
+        A stopping dispatch does this so that it waits only for what is really in flight."""
+        events = self.session.abandon_queued(Lane.BULK)
+        self._dispatch(events)
+        return len(events)
 
     @property
     def unacknowledged(self) -> int:

@@ -24,6 +24,10 @@ _HELD: dict[Path, IO[str]] = {}
 class DatabaseInUse(GatewayError):
     """Another process runs a gateway on this SQLite file."""
 
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
 
 def lock_path(engine: Engine) -> Path | None:
     """``<database>.lock`` for a SQLite file database; None for anything else."""
@@ -58,7 +62,7 @@ def hold_database(engine: Engine, command: str) -> bool:
         raise DatabaseInUse(
             f"{path.with_suffix('')} is in use by {holder}: a SQLite database has one "
             "writer, so one gateway process at a time; stop it first (or use PostgreSQL to "
-            "run several)") from None
+            "run several)", holder) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"`sdgw {command}` (pid {os.getpid()})\n")

@@ -86,6 +86,18 @@ def load_parts(session: Session, edition_id: int) -> dict[tuple[str, str], tuple
     return parts
 
 
+def prepare_dispatches(
+    session: Session, edition_id: int, carriers: list[str], *, cutoff: datetime,
+    deadline: datetime, now: datetime,
+) -> list[int]:
+    """Freeze the edition and create (or find) its dispatch on each carrier; their delivery
+    rows are made when a loop first runs them (``store.materialise``)."""
+    freeze_edition(session, edition_id, now=now)
+    return [store.create_dispatch(session, edition_id=edition_id, carrier=carrier,
+                                  cutoff=cutoff, deadline=deadline, now=now)
+            for carrier in carriers]
+
+
 class BatchWriter:
     """Collects items and writes them in one transaction per batch, one batch at a time.
 
@@ -185,6 +197,12 @@ class DispatchRunner:
         for sleeper in list(self._sleepers):
             if not sleeper.called:
                 sleeper.callback(None)
+        for link in self._links.values():
+            # Digest submits queued in a link but not written are taken back (NOT_SENT, so
+            # pending again); only what is really in flight is waited for.
+            abandon = getattr(link, "abandon_queued", None)
+            if abandon is not None:
+                abandon()
         running = list(self._running.values())
         done = defer.DeferredList(running, consumeErrors=True) if running else defer.succeed(None)
         return done.addCallback(lambda _: None)
@@ -196,20 +214,10 @@ class DispatchRunner:
     async def dispatch(self, edition_id: int, *, cutoff: datetime | None = None) -> list[int]:
         """Start (or resume) sending ``edition_id`` on every carrier that has a link."""
         now = self.now()
-        cutoff = cutoff or now
-        deadline = now + self.settings.deadline
-
-        def prepare(session: Session) -> list[int]:
-            freeze_edition(session, edition_id, now=now)
-            ids = []
-            for carrier in self._links:
-                dispatch_id = store.create_dispatch(
-                    session, edition_id=edition_id, carrier=carrier, cutoff=cutoff,
-                    deadline=deadline, now=now)
-                ids.append(dispatch_id)
-            return ids
-
-        dispatch_ids = await self._database.transaction(prepare)
+        dispatch_ids = await self._database.transaction(
+            lambda session: prepare_dispatches(
+                session, edition_id, list(self._links), cutoff=cutoff or now,
+                deadline=now + self.settings.deadline, now=now))
         for dispatch_id in dispatch_ids:
             total = await self._database.transaction(
                 lambda session, d=dispatch_id: store.materialise(session, d))
@@ -233,7 +241,9 @@ class DispatchRunner:
         return self._running[dispatch_id]
 
     def resume_all(self) -> defer.Deferred[list[int]]:
-        """Resume every dispatch left running (after a restart)."""
+        """Run every open dispatch of a carrier this process has a link for and no loop here
+        runs yet: those left by a restart or a dead process, or handed over by ``sdgw
+        dispatch`` (created ``preparing``)."""
 
         def open_dispatches(session: Session) -> list[int]:
             return list(session.scalars(select(Dispatch.id).where(
@@ -241,10 +251,12 @@ class DispatchRunner:
                 Dispatch.carrier.in_(list(self._links)))))
 
         def start(ids: list[int]) -> list[int]:
-            for dispatch_id in ids:
+            started = [d for d in ids if d not in self._running and not self._stopping]
+            for dispatch_id in started:
                 log.info("resuming dispatch #%d", dispatch_id)
-                self.run(dispatch_id)
-            return ids
+                self.run(dispatch_id).addErrback(lambda f, d=dispatch_id: log.error(
+                    "dispatch #%d failed: %s", d, f.getErrorMessage()))
+            return started
 
         return self._database.transaction(open_dispatches).addCallback(start)
 
@@ -378,7 +390,7 @@ class DispatchRunner:
                 if open_count == 0:
                     break
                 delay = 1.0
-                if next_retry:
+                if next_retry is not None:
                     delay = min(max(next_retry - self._clock.seconds(), 0.05), 5.0)
                 await self._sleep(delay)
                 exhausted = False
@@ -388,13 +400,6 @@ class DispatchRunner:
             for position, row in enumerate(chunk):
                 if row.id not in sending:
                     continue  # cancelled (unsubscribed) since it was claimed
-                if self._hold(dispatch_id, quiet) is not None:
-                    # Quiet hours began (or a pause) mid-chunk: these were never submitted.
-                    unsent = [r.id for r in chunk[position:] if r.id in sending]
-                    await self._database.transaction(
-                        lambda session, ids=unsent: store.unmark_sending(
-                            session, ids, node=settings.node))
-                    break
                 message_parts = parts.get((carrier, row.message_format)) or parts.get(
                     (carrier, "sms")) or ()
                 numbers = row.part_numbers(len(message_parts))
@@ -403,6 +408,15 @@ class DispatchRunner:
                     semaphore.release()
                     results.add_nowait(store.SendResult(row.id, (), row.attempts))
                     continue
+                if self._hold(dispatch_id, quiet) is not None:
+                    # A stop, a pause or quiet hours came mid-chunk (perhaps while this waited
+                    # for a slot): the rest of the chunk was never submitted.
+                    semaphore.release()
+                    unsent = [r.id for r in chunk[position:] if r.id in sending]
+                    await self._database.transaction(
+                        lambda session, ids=unsent: store.unmark_sending(
+                            session, ids, node=settings.node))
+                    break
                 references = tuple(store.part_reference(row.id, n) for n in numbers)
                 submitted = link.submit(OutboundMessage(
                     source=row.source_addr, destination=row.msisdn,
@@ -505,6 +519,8 @@ class DispatchRunner:
     ) -> None:
         attempts = max((item.attempts for item in items), default=0)
         delay = min(self.settings.retry_initial * (2 ** attempts), self.settings.retry_max)
+        if self._stopping:
+            delay = 0.0  # taken back at a stop, not refused: the next process sends them
         store.record_results(session, items, carrier=carrier, now=self.now(),
                              retry_at=self._clock.seconds() + delay, deadline=deadline)
         message_ids = [r.message_id for item in items for r in item.results if r.message_id]

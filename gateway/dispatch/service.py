@@ -113,8 +113,8 @@ class DispatchService(service.MultiService):
                             node)
             if any(counts.values()):
                 self._log_recovered(counts)
-                return self.runner.resume_all()
-            return None
+            # Also picks up dispatches handed over by `sdgw dispatch` (SQLite, see runtime).
+            return self.runner.resume_all()
 
         return self._database.transaction(beat).addCallback(done).addErrback(
             lambda f: log.error("dispatch lease heartbeat failed: %s", f.getErrorMessage()))
