@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from twisted.application import service, strports
 from twisted.internet import defer
 from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.python.failure import Failure
 
 from carriers.messages import DeliveryReceipt, InboundMessage
 from carriers.simulator.control import control_site
@@ -56,7 +57,14 @@ class OrderedServices(service.MultiService):
     before the database threads stop.
     """
 
+    _stopping: defer.Deferred[None] | None = None
+
     def stopService(self) -> defer.Deferred[None]:
+        """Stop the children in reverse order; a second call while (or after) they stop
+        waits for the same stop instead of stopping them twice (a signal and the code that
+        ran may both ask)."""
+        if self._stopping is not None:
+            return _follow(self._stopping)
         service.Service.stopService(self)
         children = list(self)[::-1]
 
@@ -66,7 +74,26 @@ class OrderedServices(service.MultiService):
                 if child.running:
                     yield defer.maybeDeferred(child.stopService)
 
-        return stop_in_turn()
+        self._stopping = stop_in_turn()
+        return _follow(self._stopping)
+
+    def startService(self) -> None:
+        self._stopping = None
+        super().startService()
+
+
+def _follow(deferred: defer.Deferred[Any]) -> defer.Deferred[None]:
+    """A Deferred that fires when ``deferred`` does (the first follower gets its failure)."""
+    waiter = defer.Deferred[None]()
+
+    def done(result: object) -> None:
+        if isinstance(result, Failure):
+            waiter.errback(result)
+        else:
+            waiter.callback(None)
+
+    deferred.addBoth(done)
+    return waiter
 
 
 @dataclass(slots=True)
