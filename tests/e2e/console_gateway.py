@@ -3,8 +3,8 @@ console's browser and HTTP security tests.
 
 Subscribers text SD and Y through the simulators' control endpoints, some text TD, one SD
 is left unconfirmed, one MO carries HTML; the sample articles are ingested, the
-2020-11-18 morning edition is built and sent by `sdgw dispatch` in a second process, and
-its receipts come back to the running gateway. Operators are added with `sdgw operator add`.
+2020-11-18 morning edition is built, and `sdgw dispatch` in a second process hands it to the
+running gateway (one writer per SQLite file), which sends it and takes its receipts. Operators are added with `sdgw operator add`.
 """
 
 from __future__ import annotations
@@ -198,8 +198,9 @@ def subscribe_everyone(gateway: RunningGateway) -> None:
 
 
 def send_edition(gateway: RunningGateway) -> int:
-    """Ingests the sample articles, builds the morning edition, sends it with `sdgw dispatch`
-    in a second process and waits for every receipt; returns the edition's id."""
+    """Ingests the sample articles, builds the morning edition, has it sent with `sdgw
+    dispatch` (handed to the running gateway on SQLite, sent by that process on PostgreSQL)
+    and waits for every receipt; returns the edition's id."""
     ingested = sdgw(gateway.config, "ingest", str(REPO_ROOT / "data" / "articles"))
     assert ingested.returncode == 0, ingested.stderr
     built = sdgw(gateway.config, "edition", "build", "--date", SAMPLE_DATE, "--slot", "morning")
