@@ -246,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--link-messages", type=int, default=100_000)
+    parser.add_argument("--receipt-delay", type=float, default=1.0,
+                        help="seconds before the simulators send each receipt (0: at once)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -285,7 +287,8 @@ def main(argv: list[str] | None = None) -> None:
         counts_file, result_file = folder / "counts.json", folder / "result.json"
         simulators = subprocess.Popen(
             _child("--phase", "simulators", "--args", json.dumps(
-                {"ports": ports, "counts": str(counts_file)})), env=env)
+                {"ports": ports, "counts": str(counts_file),
+                 "receipt_delay": args.receipt_delay})), env=env)
         try:
             time.sleep(1.5)
             print("dispatching …", flush=True)
