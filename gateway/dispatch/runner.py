@@ -207,10 +207,6 @@ class DispatchRunner:
         done = defer.DeferredList(running, consumeErrors=True) if running else defer.succeed(None)
         return done.addCallback(lambda _: None)
 
-    @property
-    def running_dispatches(self) -> list[int]:
-        return list(self._running)
-
     async def dispatch(self, edition_id: int, *, cutoff: datetime | None = None) -> list[int]:
         """Start (or resume) sending ``edition_id`` on every carrier that has a link."""
         now = self.now()
