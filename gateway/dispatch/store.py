@@ -432,9 +432,11 @@ def take_unmatched(
 
 
 def cancel_for_subscriber(session: Session, subscriber_id: int) -> int:
-    """An unsubscribe during a dispatch: drop what has not been submitted yet."""
+    """An unsubscribe during a dispatch: drop what has not been submitted yet, and uncertain
+    deliveries too (they would otherwise be sent again after the wait)."""
     result = session.execute(update(Delivery).where(
-        Delivery.subscriber_id == subscriber_id, Delivery.status.in_(("pending", "claimed")),
+        Delivery.subscriber_id == subscriber_id,
+        Delivery.status.in_(("pending", "claimed", "uncertain")),
     ).values(status="cancelled", error="unsubscribed during dispatch"))
     return int(result.rowcount or 0)
 

@@ -554,3 +554,19 @@ def test_purge_unmatched_deletes_only_older_receipts(sessions: sessionmaker[Sess
         assert list(session.scalars(select(UnmatchedReceipt.message_id))) == ["new"]
     with sessions.begin() as session:
         assert store.purge_unmatched(session, received_before=now - timedelta(days=7)) == 0
+
+
+def test_an_unsubscribe_cancels_an_uncertain_delivery_so_it_is_not_resent(
+        sessions: sessionmaker[Session]) -> None:
+    crashed = crash(sessions)
+    with sessions.begin() as session:
+        subscriber_id = session.scalar(select(Delivery.subscriber_id).where(
+            Delivery.id == crashed.ids["D"]))
+        assert store.cancel_for_subscriber(session, subscriber_id) == 1
+    with sessions.begin() as session:
+        done = store.resolve_uncertain(session, crashed.dispatch_id, policy="resend",
+                                       before=RECOVERED_AT + 1, now=datetime.now(UTC))
+    assert done == {"resent": 3}  # A, B and C; D is cancelled and stays so
+    with sessions() as session:
+        assert session.scalar(select(Delivery.status).where(
+            Delivery.id == crashed.ids["D"])) == "cancelled"
