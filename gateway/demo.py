@@ -113,12 +113,18 @@ async def _story(reactor: Any, config: GatewayConfig, engine: Any, options: Demo
                             with_console=options.serve, environ={"SDGW_NODE": "demo"},
                             command="demo", exclusive=True)
     database = gateway.database
-    # SIGTERM or Ctrl-C in the middle of the story: stop the gateway (loops drain, links
-    # unbind, database threads end) before the reactor does, so the process exits.
-    reactor.addSystemEventTrigger(
-        "before", "shutdown", lambda: gateway.root.stopService() if gateway.root.running
-        else None)
     gone: defer.Deferred[None] = defer.Deferred()
+
+    def interrupted() -> defer.Deferred[None] | None:
+        """SIGTERM or Ctrl-C in the middle of the story: stop the gateway (loops give back and
+        drain, links unbind, database threads end) before the reactor stops; exit 0."""
+        if gone.called or not gateway.root.running:
+            return None  # the story ended by itself
+        print("  demo stopped (SIGTERM/Ctrl-C) before the end of the story", flush=True)
+        result["code"] = 0
+        return gateway.root.stopService()
+
+    reactor.addSystemEventTrigger("before", "shutdown", interrupted)
     try:
         gateway.root.startService()
     except Exception as exc:  # e.g. a port already in use
