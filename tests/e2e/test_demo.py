@@ -1,9 +1,11 @@
-"""`sdgw demo` tells the whole story and exits 0."""
+"""`sdgw demo` tells the whole story and exits 0; stopped midway, it stops cleanly."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 
 from tests.conftest import REPO_ROOT
 
@@ -23,3 +25,29 @@ def test_demo_runs_the_whole_story() -> None:
     subscribers, messages = total.split()[1:3]
     assert (subscribers, messages) == ("12", "12")
     assert "all receipts back" in out
+
+
+def test_sigterm_in_the_middle_of_the_story_stops_cleanly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "demo", "--subscribers", "2000"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:  # until the links are bound: the story is under way
+            lines.append(line)
+            if "links bound" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        rest, _ = process.communicate(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    out = "".join(lines) + rest
+    assert process.returncode == 0, out
+    assert "demo stopped (SIGTERM/Ctrl-C)" in out, out
+    assert "Traceback" not in out, out
+    assert took < 15, f"stopped only after {took:.1f}s"
