@@ -4,7 +4,8 @@ console's browser and HTTP security tests.
 Subscribers text SD and Y through the simulators' control endpoints, some text TD, one SD
 is left unconfirmed, one MO carries HTML; the sample articles are ingested, the
 2020-11-18 morning edition is built, and `sdgw dispatch` in a second process hands it to the
-running gateway (one writer per SQLite file), which sends it and takes its receipts. Operators are added with `sdgw operator add`.
+running gateway (one writer per SQLite file), which sends it and takes its receipts.
+Operators are added with `sdgw operator add`.
 """
 
 from __future__ import annotations
