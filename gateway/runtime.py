@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,7 @@ def run_dispatch(config: GatewayConfig, edition_id: int, *, ignore_quiet_hours: 
                                schedule=False, with_content=False,
                                quiet_hours=not ignore_quiet_hours)
     except DatabaseInUse as held:
-        return _hand_over(config, edition_id, held)
+        return _hand_over(config, edition_id, held, ignore_quiet_hours=ignore_quiet_hours)
     assert gateway.dispatch is not None
     runner = gateway.dispatch.runner
     problems: list[str] = []
@@ -67,11 +68,11 @@ def run_dispatch(config: GatewayConfig, edition_id: int, *, ignore_quiet_hours: 
     return 1 if lost else code
 
 
-def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse,
-               poll: float = 1.0) -> int:
+def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse, *,
+               ignore_quiet_hours: bool, poll: float = 1.0) -> int:
     """Create the edition's dispatches for the gateway that holds the SQLite file (its next
     heartbeat starts them) and wait until they are done, or until the holder has gone (then
-    send it here)."""
+    send it here). SIGTERM or Ctrl-C ends the wait (exit 0); the dispatch goes on there."""
     from sqlalchemy import select
 
     from gateway.db.dispatch_models import Dispatch
@@ -88,6 +89,10 @@ def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse,
     print(f"sdgw: the database is held by {held.holder}; edition #{edition_id} is handed to "
           "it (its quiet hours apply) and sent there; waiting until it is done (Ctrl-C stops "
           "waiting, not the dispatch)", flush=True)
+    def stop_waiting(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_waiting)
     try:
         while True:
             with sessions() as session:
@@ -103,10 +108,13 @@ def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse,
             print("sdgw: the gateway holding the database stopped; sending here", flush=True)
             break
     except KeyboardInterrupt:
+        print("sdgw: stopped waiting; the gateway holding the database goes on sending",
+              flush=True)
         return 0
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         engine.dispose()
-    return run_dispatch(config, edition_id, ignore_quiet_hours=False)
+    return run_dispatch(config, edition_id, ignore_quiet_hours=ignore_quiet_hours)
 
 
 def _build(config: GatewayConfig, command: str, **options: Any) -> tuple[Gateway, list[bool]]:

@@ -460,3 +460,22 @@ def test_a_node_name_has_one_live_holder(tmp_path: Path, database_url: str,
     # The refusal is all the refused process says: one line.
     assert [line for line in message.splitlines() if line.strip()] == [
         line for line in message.splitlines() if "'shared-name'" in line]
+
+
+def test_waiting_for_a_handed_over_edition_ends_on_sigterm(tmp_path: Path,
+                                                           children: list[Child]) -> None:
+    """No SMSC answers, so the holder cannot send: the waiting `sdgw dispatch` stops waiting
+    on SIGTERM (exit 0) and the dispatch stays with the gateway that holds the file."""
+    site = make_site(tmp_path, f"sqlite:///{tmp_path / 'gw.db'}", 10, tps=100)
+    first = Child(tmp_path, "first", site.config, "run", "--no-simulators")
+    children.append(first)
+    first.wait_for_log(r"gateway for .* running")
+    handed = Child(tmp_path, "handed", site.config, *dispatch_command(site))
+    children.append(handed)
+    wait_until(lambda: "is handed to it" in handed.stdout(), 20, "the hand-over", handed)
+    handed.process.send_signal(signal.SIGTERM)
+    assert handed.wait(10) == 0, handed.logs()
+    assert "stopped waiting" in handed.stdout(), handed.logs()
+    with site.sessions() as session:
+        assert set(session.scalars(select(Dispatch.status))) <= {"preparing", "running"}
+    assert first.process.poll() is None, first.logs()
