@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import UTC, date, datetime, tzinfo
@@ -44,11 +45,20 @@ def csv_text(columns: Sequence[str], rows: Iterable[Any], *, header: bool = True
     return out.getvalue()
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def _cell(value: Any) -> Any:
+    """A cell as written to CSV: a text a spreadsheet could run as a formula gets a leading
+    apostrophe. That is any text starting with a control character (tab, CR, LF), or whose
+    first non-blank character, with full-width forms folded (＝＋－＠ → =+-@), starts a
+    formula: a spreadsheet may trim the blanks first."""
     if value is None:
         return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    if isinstance(value, str) and value:
+        folded = unicodedata.normalize("NFKC", value)
+        if value[0] in "\t\r\n" or folded.lstrip()[:1] in _FORMULA_STARTS:
+            return "'" + value
     return value
 
 

@@ -437,6 +437,21 @@ def test_csv_text_quotes_formulas() -> None:
     assert csv_text(("a",), [{"a": "x"}], header=False) == "x\r\n"
 
 
+@pytest.mark.parametrize("text", [
+    " =1+2", "\n=1", "\r=1", "\t1", "  @SUM(A1)", "＝1+2", "＋1", "－1", "＠x", "\u3000=1",
+    "\u00a0-1",
+])
+def test_csv_text_neutralises_every_formula_start(text: str) -> None:
+    parsed = list(csv.reader(io.StringIO(csv_text(("a",), [{"a": text}], header=False))))
+    assert parsed == [["'" + text]]
+
+
+@pytest.mark.parametrize("text", ["plain", "1+1", "中国移动", "a-b", "e@mail", ""])
+def test_csv_text_leaves_ordinary_text_alone(text: str) -> None:
+    parsed = list(csv.reader(io.StringIO(csv_text(("a",), [{"a": text}], header=False))))
+    assert parsed == [[text]]
+
+
 def test_csv_text_of_rows() -> None:
     rows = [DayFigures("2026-12-01", 3, 2, 1, 0)]
     assert csv_text(DAY_COLUMNS, rows) == (
