@@ -116,6 +116,8 @@ class _SmscProtocol(protocol.Protocol):
 
     def connectionMade(self) -> None:
         self.simulator._connections.add(self)
+        self.session.connection_made(self.simulator._now())
+        self.flush()  # schedules the idle timeout
 
     def dataReceived(self, data: bytes) -> None:
         self.simulator._handle(self, self.session.receive_data(data, self.simulator._now()))

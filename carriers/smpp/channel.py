@@ -73,6 +73,11 @@ class PduChannel:
         self._outbox += frame
         _SEQUENCE.pack_into(self._outbox, start + 12, sequence_number)
 
+    @property
+    def buffered(self) -> int:
+        """Octets of a PDU received only in part."""
+        return self._framer.buffered
+
     def data_to_send(self) -> bytes:
         data = bytes(self._outbox)
         self._outbox.clear()

@@ -138,6 +138,11 @@ class SmscSettings:
     window: int = 0
     """Unanswered submits tolerated; above it ESME_RMSGQFUL. 0 = no cap."""
     deliver_timeout: float = 10.0
+    idle_timeout: float = 120.0
+    """A connection with no PDU from the client for this long is closed (0 = never), as real
+    SMSCs do; a bound ESME keeps it open with enquire_link."""
+    read_timeout: float = 10.0
+    """A PDU received only in part for this long closes the connection (0 = never)."""
 
 
 @dataclass(slots=True)
@@ -184,22 +189,41 @@ class SmscSession:
         self._delivers: dict[int, _Deliver] = {}
         self._next_token = 1
         self._events: list[SmscEvent] = []
+        self._last_pdu_at: float | None = None
+        self._partial_since: float | None = None
+        self._timed_out = False
+
+    def connection_made(self, now: float) -> None:
+        """Start the idle clock (a client that connects and says nothing is dropped)."""
+        self._last_pdu_at = now
 
     @property
     def can_receive(self) -> bool:
         return self.state in _CAN_RECEIVE
 
     def receive_data(self, data: bytes, now: float) -> list[SmscEvent]:
+        completed = False
         for item in self._channel.receive(data):
+            completed = True
             if isinstance(item, PeerError):
                 self._events.append(item)
             elif isinstance(item, FramingLost):
                 self._events.append(CloseClient(item.reason))
             else:
                 self._handle(item, now)
+        if completed:
+            self._last_pdu_at = now
+        if not self._channel.buffered:
+            self._partial_since = None
+        elif completed or self._partial_since is None:
+            self._partial_since = now
         return self._take_events()
 
     def tick(self, now: float) -> list[SmscEvent]:
+        timeout = self._timeout_reason(now)
+        if timeout is not None and not self._timed_out:
+            self._timed_out = True
+            self._events.append(CloseClient(timeout))
         while self._delayed and self._delayed[0].due <= now:
             pending = self._delayed.popleft()
             self._send_response(pending.response)
@@ -214,8 +238,23 @@ class SmscSession:
             self._events.append(DeliverUnanswered(deliver.token))
         return self._take_events()
 
+    def _timeout_reason(self, now: float) -> str | None:
+        settings = self.settings
+        if (settings.read_timeout and self._partial_since is not None
+                and now >= self._partial_since + settings.read_timeout):
+            return f"a PDU arrived only in part for {settings.read_timeout:g}s"
+        if (settings.idle_timeout and self._last_pdu_at is not None
+                and now >= self._last_pdu_at + settings.idle_timeout):
+            return f"no PDU from the client for {settings.idle_timeout:g}s"
+        return None
+
     def next_deadline(self) -> float | None:
         candidates = []
+        if not self._timed_out:
+            if self.settings.read_timeout and self._partial_since is not None:
+                candidates.append(self._partial_since + self.settings.read_timeout)
+            if self.settings.idle_timeout and self._last_pdu_at is not None:
+                candidates.append(self._last_pdu_at + self.settings.idle_timeout)
         if self._delivers:
             candidates.append(next(iter(self._delivers.values())).deadline)
         if self._delayed:
