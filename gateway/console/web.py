@@ -55,6 +55,14 @@ LOGIN_COOKIE = b"sdgw_login"
 STATIC_DIR = Path(__file__).with_name("static")
 PERIODS = (30, 90)
 _STATUS_TEXT = re.compile(r"[a-z_]{1,32}")
+MAX_ID = 2**63 - 1
+"""The largest id a signed 64-bit database integer (SQLite's, PostgreSQL's bigint) holds."""
+_ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_EARLIEST = datetime(1, 1, 3, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 29, tzinfo=UTC)
+"""The moments a ``since``/``until``/cursor may name: a day or more inside the calendar, so that
+moving them by a day or to another zone cannot overflow."""
 _SECURITY_HEADERS = {
     b"content-security-policy": b"default-src 'none'; style-src 'self'; img-src 'self' data:; "
                                 b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -268,10 +276,10 @@ class Console:
     # -- dashboard -----------------------------------------------------------------------------
 
     def _days(self, request: IRequest) -> int:
-        text = _arg(request, "days") or "30"
-        if not text.isdigit() or int(text) not in PERIODS:
+        days = parse_id(_param(request, "days") or "30")
+        if days not in PERIODS:
             raise Refused(400, f"days must be one of {', '.join(map(str, PERIODS))}.")
-        return int(text)
+        return days
 
     async def _summary(self, request: IRequest) -> queries.Summary:
         days = self._days(request)
@@ -311,7 +319,7 @@ class Console:
         return self.page(request, "editions.html", me, editions=editions,
                          dispatches=dispatches)
 
-    @app.route("/editions/<int:edition_id>", methods=["GET"])
+    @app.route(f"/editions/<int(max={MAX_ID}):edition_id>", methods=["GET"])
     async def edition(self, request: IRequest, edition_id: int) -> bytes:
         me = await self.require(request)
         header = await self.read(lambda s: queries.edition_header(s, edition_id))
@@ -326,20 +334,21 @@ class Console:
                                ) -> tuple[str, str, int, int | None]:
         """``?carrier=&status=&after=`` for one edition: (carrier, outcome group, the
         dispatch's id, the id to continue below)."""
-        carrier = _arg(request, "carrier") or self.carriers[0]
+        carrier = _param(request, "carrier") or self.carriers[0]
         if carrier not in CARRIER_NAMES:
             raise Refused(400, f"carrier must be one of {', '.join(CARRIER_NAMES)}.")
-        group = _arg(request, "status") or ""
+        group = _param(request, "status") or ""
         if group and group not in queries.DELIVERY_GROUPS:
             raise Refused(400, "status must be one of "
                                f"{', '.join(queries.DELIVERY_GROUPS)}.")
-        after = _arg(request, "after")
-        if after is not None and not after.isdigit():
+        text = _param(request, "after")
+        after = parse_id(text) if text is not None else None
+        if text is not None and after is None:
             raise Refused(400, "That page link is not valid; start from the first page.")
         dispatch_id = await self.read(lambda s: queries.dispatch_of(s, edition_id, carrier))
         if dispatch_id is None:
             raise Refused(404, f"Edition #{edition_id} has not been sent on {carrier}.")
-        return carrier, group, dispatch_id, int(after) if after else None
+        return carrier, group, dispatch_id, after
 
     def _deliveries_after(self, me: auth.SessionInfo, dispatch_id: int, group: str, *,
                           limit: int, after: int | None) -> defer.Deferred[Any]:
@@ -347,7 +356,7 @@ class Console:
         return self.read(lambda s: queries.delivery_list(
             s, dispatch_id, group=group or None, reveal=reveal, limit=limit, after=after))
 
-    @app.route("/editions/<int:edition_id>/deliveries", methods=["GET"])
+    @app.route(f"/editions/<int(max={MAX_ID}):edition_id>/deliveries", methods=["GET"])
     async def deliveries(self, request: IRequest, edition_id: int) -> bytes:
         me = await self.require(request)
         header = await self.read(lambda s: queries.edition_header(s, edition_id))
@@ -367,7 +376,8 @@ class Console:
                          export_link="/export/deliveries.csv?"
                          + urlencode({**query, "edition": edition_id}))
 
-    @app.route("/dispatches/<int:dispatch_id>/<any(pause,resume):action>", methods=["POST"])
+    @app.route(f"/dispatches/<int(max={MAX_ID}):dispatch_id>/<any(pause,resume):action>",
+               methods=["POST"])
     async def pause_or_resume(self, request: IRequest, dispatch_id: int, action: str
                               ) -> bytes:
         me = await self.require_post(request, admin=True)
@@ -418,6 +428,8 @@ class Console:
     async def unsubscribe(self, request: IRequest) -> bytes:
         me = await self.require_post(request, admin=True)
         reason = (_arg(request, "reason") or "").strip()
+        if "\x00" in reason:
+            raise Refused(400, "The reason must not contain a NUL character.")
         if not reason:
             raise Refused(400, "Give the reason for the unsubscription (e.g. the hotline "
                                "call's reference).")
@@ -457,13 +469,13 @@ class Console:
     # -- message log ---------------------------------------------------------------------------
 
     def _message_filter(self, request: IRequest) -> queries.MessageFilter:
-        carrier = _arg(request, "carrier") or None
+        carrier = _param(request, "carrier") or None
         if carrier is not None and carrier not in CARRIER_NAMES:
             raise Refused(400, f"carrier must be one of {', '.join(CARRIER_NAMES)}.")
-        direction = _arg(request, "direction") or None
+        direction = _param(request, "direction") or None
         if direction is not None and direction not in queries.DIRECTIONS:
             raise Refused(400, "direction must be mo or mt.")
-        status = _arg(request, "status") or None
+        status = _param(request, "status") or None
         if status is not None and not _STATUS_TEXT.fullmatch(status):
             raise Refused(400, "status must be a status name such as delivered.")
         return queries.MessageFilter(
@@ -474,7 +486,7 @@ class Console:
     def _local_time(self, request: IRequest, name: str, *, end: bool) -> datetime | None:
         """``YYYY-MM-DD`` (a whole day; ``until`` includes it) or ``YYYY-MM-DDTHH:MM``,
         newspaper-local."""
-        text = (_arg(request, name) or "").strip()
+        text = (_param(request, name) or "").strip()
         if not text:
             return None
         try:
@@ -483,21 +495,25 @@ class Console:
                 moment = datetime.combine(day + timedelta(days=1 if end else 0), time(0))
             else:
                 moment = datetime.fromisoformat(text)
-                if moment.tzinfo is not None:
-                    return moment.astimezone(UTC)
-        except ValueError:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=self.zone)
+            return _within_calendar(moment.astimezone(UTC))
+        except (ValueError, OverflowError):
             raise Refused(400, f"{name} must be a date (2026-11-29) or a time "
                                "(2026-11-29T08:30).") from None
-        return moment.replace(tzinfo=self.zone).astimezone(UTC)
 
     def _cursor(self, request: IRequest) -> queries.MessageCursor | None:
-        text = _arg(request, "after")
+        text = _param(request, "after")
         if not text:
             return None
         try:
-            return queries.MessageCursor.parse(text)
-        except ValueError:
+            cursor = queries.MessageCursor.parse(text)
+            _within_calendar(cursor.at)
+            if not 0 <= cursor.ident <= MAX_ID:
+                raise ValueError("id out of range")
+        except (ValueError, OverflowError):
             raise Refused(400, "That page link is not valid; start from the first page.") from None
+        return cursor
 
     async def _message_page(self, request: IRequest, me: auth.SessionInfo
                             ) -> queries.MessagePage:
@@ -547,8 +563,11 @@ class Console:
             summary = await self._summary(request)
             return columns_of(queries.PeriodFigures), [summary.period], {}
         if name == "editions":
-            edition = _arg(request, "edition")
-            ids = [int(edition)] if edition and edition.isdigit() else None
+            text = _param(request, "edition")
+            edition = parse_id(text) if text else None
+            if text and edition is None:
+                raise Refused(400, "edition must be an edition's number.")
+            ids = [edition] if edition is not None else None
             return columns_of(queries.DispatchFigures), list(await self._dispatches(ids)), {}
         if name == "edition_list":
             editions = await self.read(lambda s: queries.latest_editions(s, limit=1000))
@@ -570,16 +589,17 @@ class Console:
     async def _subscriber_number(self, request: IRequest) -> str:
         """``?number=`` (any common form), or ``?id=`` (the subscriber's id: what a viewer's
         page links with, so that it never holds the whole number)."""
-        ident = _arg(request, "id")
-        if ident is not None:
-            if not ident.isdigit():
+        text = _param(request, "id")
+        if text is not None:
+            ident = parse_id(text)
+            if ident is None:
                 raise Refused(400, "id must be a subscriber id.")
-            msisdn = await self.read(lambda s: queries.msisdn_of(s, int(ident)))
+            msisdn = await self.read(lambda s: queries.msisdn_of(s, ident))
             if msisdn is None:
                 raise Refused(404, "No subscriber has that id.")
             return str(msisdn)
         try:
-            return normalise_msisdn(_arg(request, "number") or "")
+            return normalise_msisdn(_param(request, "number") or "")
         except InvalidNumber as exc:
             raise Refused(400, f"Not a mobile number: {exc.reason}") from None
 
@@ -623,10 +643,10 @@ class Console:
         return ("\ufeff" + csv_text(columns, rows)).encode("utf-8")
 
     def _edition_arg(self, request: IRequest) -> int:
-        edition = _arg(request, "edition") or ""
-        if not edition.isdigit():
+        edition = parse_id(_param(request, "edition"))
+        if edition is None:
             raise Refused(400, "edition must be an edition's number.")
-        return int(edition)
+        return edition
 
     async def _stream_deliveries(self, request: IRequest, me: auth.SessionInfo) -> None:
         """One edition's deliveries on one carrier (optionally one outcome), a page at a time."""
@@ -687,6 +707,31 @@ def _arg(request: IRequest, name: str) -> str | None:
         raise Refused(400, f"{name} is not UTF-8 text.") from None
 
 
+def _param(request: IRequest, name: str) -> str | None:
+    """:func:`_arg` for a parameter that names something (a number, a date, a name): control
+    characters (NUL included) are refused with a 400."""
+    value = _arg(request, name)
+    if value is not None and _CONTROL.search(value):
+        raise Refused(400, f"{name} must not contain control characters.")
+    return value
+
+
+def parse_id(text: str | None) -> int | None:
+    """``text`` as a non-negative database id (ASCII digits only, within a signed 64-bit
+    integer), else None: no unicode digits such as ``²``, no signs, spaces or underscores."""
+    if text is None or not _ASCII_DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
+def _within_calendar(moment: datetime) -> datetime:
+    """``moment`` (aware) if a day's arithmetic on it cannot overflow, else ValueError."""
+    if not _EARLIEST <= moment <= _LATEST:
+        raise ValueError("out of range")
+    return moment
+
+
 def _args(request: IRequest) -> dict[str, str]:
     return {key.decode("utf-8", "replace"): _arg(request, key.decode("utf-8", "replace")) or ""
             for key in request.args}
@@ -733,7 +778,13 @@ def _previews(stored: Any) -> list[dict[str, Any]]:
 
 
 class _StaticFiles(File):
-    """The stylesheet folder, without directory listings."""
+    """The stylesheet folder, without directory listings; a name with a control character
+    (a NUL, which the file system would refuse with an error) is simply not there."""
+
+    def getChild(self, path: bytes, request: IRequest) -> Any:
+        if _CONTROL.search(path.decode("latin-1")):
+            return notFound()
+        return super().getChild(path, request)
 
     def directoryListing(self) -> Any:
         return notFound()

@@ -10,6 +10,7 @@ database thread pool, never on the reactor thread.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from twisted.application import service, strports
@@ -23,6 +24,17 @@ from gateway.editions.renders import load_mms_pdu
 log = logging.getLogger(__name__)
 
 MMS_CONTENT_TYPE = b"application/vnd.wap.mms-message"
+MAX_ID = 2**63 - 1
+"""The largest id a signed 64-bit database integer holds: larger ones are not there (404)."""
+_ASCII_DIGITS = re.compile(rb"[0-9]{1,19}")
+
+
+def parse_edition_id(segment: bytes) -> int | None:
+    """A path segment as an edition's id (ASCII digits, within 64 bits), else None."""
+    if not _ASCII_DIGITS.fullmatch(segment):
+        return None
+    value = int(segment)
+    return value if value <= MAX_ID else None
 
 
 class MmsEditionResource(resource.Resource):
@@ -35,10 +47,11 @@ class MmsEditionResource(resource.Resource):
         self._database = database
 
     def render_GET(self, request: server.Request) -> bytes | int:
-        parts = [part.decode("ascii", "replace") for part in request.postpath]
-        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in CARRIER_NAMES:
+        parts = list(request.postpath)
+        edition_id = parse_edition_id(parts[0]) if len(parts) == 2 else None
+        carrier = parts[1].decode("ascii", "replace") if len(parts) == 2 else ""
+        if edition_id is None or carrier not in CARRIER_NAMES:
             return _plain(request, http.NOT_FOUND, b"not found\n")
-        edition_id, carrier = int(parts[0]), parts[1]
         finished: list[bool] = []
         request.notifyFinish().addBoth(lambda _: finished.append(True))
 
