@@ -33,6 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.handler(args) or EXIT_OK)
+    except _database_errors() as exc:  # unreachable server, refused login, unopenable file
+        from gateway.db.engine import database_error
+
+        print(f"sdgw: {database_error(_LOADED[-1] if _LOADED else '?', exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except GatewayError as exc:
         print(f"sdgw: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -41,6 +46,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `sdgw subscribers | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+_LOADED: list[str] = []
+"""The database URL of the configuration loaded last, to name in a connection error."""
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """What a database that cannot be reached raises (SQLAlchemy's wrappers of the driver's
+    connection errors); imported only when a command failed."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return (OperationalError, InterfaceError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,8 +141,19 @@ def open_database(args: argparse.Namespace) -> tuple[GatewayConfig, Any]:
     return config, make_session_factory(engine)
 
 
+def check_number(option: str, value: float | None, low: float, high: float | None = None,
+                 *, also: str = "") -> None:
+    """Refuse a command-line number outside [low, high] in one line (exit status 2)."""
+    if value is None or (value >= low and (high is None or value <= high)):
+        return
+    wanted = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
+    raise GatewayError(f"{option} {value:g}: expected a number {wanted}{also}")
+
+
 def load(args: argparse.Namespace) -> GatewayConfig:
-    return load_config(config_path_from(args.config, os.environ))
+    config = load_config(config_path_from(args.config, os.environ))
+    _LOADED.append(config.database_url)
+    return config
 
 
 def setup_logging(level: str) -> None:
@@ -190,12 +218,15 @@ def _run(args: argparse.Namespace) -> int:
 def _sim_serve(args: argparse.Namespace) -> int:
     from gateway.runtime import serve_simulator
 
+    check_number("--port", args.port, 1, 65535)
+    check_number("--control-port", args.control_port, 1, 65535)
     config = load(args)
     setup_logging(config.logging.level)
     return serve_simulator(config, args.carrier, port=args.port, control_port=args.control_port)
 
 
 def _sim_mo(args: argparse.Namespace) -> int:
+    check_number("--wait", args.wait, 0, 3600)
     config = load(args)
     carrier = config.carrier(args.carrier)
     if carrier.simulator is None:

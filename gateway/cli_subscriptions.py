@@ -51,9 +51,11 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _subscribers(args: argparse.Namespace) -> int:
+    from gateway.cli import check_number
     from gateway.console.queries import subscriber_record
     from gateway.subscriptions.records import iter_subscribers
 
+    check_number("--limit", args.limit, 0, also=" (0 = all)")
     _, sessions = _open(args)
     msisdn = None
     if args.number:

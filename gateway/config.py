@@ -336,10 +336,22 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
     codes = [c.short_code for c in config.carriers.values()]
     if len(set(codes)) != len(codes):
         raise ConfigError(shown, "carriers", "expected a different short_code for each carrier")
+    _check_timezone(shown, config.newspaper.timezone)
     level = config.logging.level.lower()
     if level not in ("debug", "info", "warning", "error"):
         raise ConfigError(shown, "logging.level", "expected debug, info, warning or error")
     _check_editions(config, shown)
+
+
+def _check_timezone(shown: str, name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(shown, "newspaper.timezone",
+                          f"expected an IANA time zone such as \"Asia/Shanghai\", got {name!r}"
+                          ) from None
 
 
 def _check_dispatch(config: GatewayConfig, shown: str) -> None:

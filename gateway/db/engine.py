@@ -42,7 +42,7 @@ def make_engine(url: str, *, pool_size: int = 5, read_only: bool = False) -> Eng
     try:
         engine = create_engine(url, **kwargs)
     except Exception as exc:  # bad URL, missing driver
-        raise GatewayError(f"database.url {url!r}: {exc}") from None
+        raise GatewayError(f"database.url {shown_url(url)!r}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         if read_only:
@@ -106,12 +106,29 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(_alembic_config(engine), revision)
 
 
+def shown_url(url: Any) -> str:
+    """A database URL fit to print: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show nothing of it
+        return "(unparsable URL)"
+
+
+def database_error(url: Any, exc: BaseException) -> GatewayError:
+    """One line for a database that cannot be reached (or refused the connection): the URL
+    with its password masked, and the first line of the driver's reason."""
+    reason = getattr(exc, "orig", None) or exc
+    first = next((line.strip() for line in str(reason).splitlines() if line.strip()),
+                 reason.__class__.__name__)
+    return GatewayError(f"cannot use the database {shown_url(url)}: {first}")
+
+
 def ensure_schema_current(engine: Engine, config_path: Path | str) -> None:
     """Refuse to run on an out-of-date schema, naming the command that fixes it."""
     try:
         current = current_revision(engine)
     except Exception as exc:
-        raise GatewayError(f"cannot open the database ({exc.__class__.__name__}: {exc})") from None
+        raise database_error(engine.url, exc) from None
     head = head_revision()
     if current != head:
         raise SchemaOutOfDate(

@@ -57,12 +57,12 @@ def select_articles(
     by_id = {candidate.article_id: candidate for candidate in candidates}
     repeated = sorted({i for i in explicit_order if list(explicit_order).count(i) > 1})
     if repeated:
-        raise SelectionError(f"the explicit order repeats article {_ids(repeated)}")
+        raise SelectionError(f"the explicit order repeats article {_few(repeated, 10)}")
     unknown = [i for i in explicit_order if i not in by_id]
     if unknown:
         raise SelectionError(
-            f"the explicit order names article {_ids(unknown)}, not among this edition's "
-            f"articles ({_ids(sorted(by_id)) or 'none'})"
+            f"the explicit order names article {_few(unknown, 10)}, not among this edition's "
+            f"articles ({_valid(sorted(by_id))})"
         )
     if len(explicit_order) > max_articles:
         raise SelectionError(
@@ -105,3 +105,18 @@ def _parse_weights(weights: Mapping[str, float]) -> dict[tuple[str, ...], float]
 
 def _ids(ids: Sequence[int]) -> str:
     return ", ".join(str(i) for i in ids)
+
+
+def _few(ids: Sequence[int], most: int) -> str:
+    """At most ``most`` ids, and how many there are when some are left out."""
+    if len(ids) <= most:
+        return _ids(ids)
+    return f"{_ids(ids[:most])} … ({len(ids)} in all)"
+
+
+def _valid(ids: Sequence[int]) -> str:
+    if not ids:
+        return "it has none"
+    if len(ids) <= 5:
+        return f"valid: {_ids(ids)}"
+    return f"e.g. valid: {_ids(ids[:3])} … ({len(ids)} in all)"

@@ -55,6 +55,12 @@ def test_default_config_is_valid() -> None:
          "unknown carrier"),
         ("receipt_delay = 1.0", "receipt_delay = 1.0\nreceipt_mix = { DELIVERED = 1.0 }",
          "carriers.china_mobile.simulator.receipt_mix.DELIVERED", "unknown receipt stat"),
+        ('timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"',
+         "newspaper.timezone", "'Mars/Olympus'"),
+        ('timezone = "Asia/Shanghai"', 'timezone = "/etc/passwd"',
+         "newspaper.timezone", "IANA time zone"),
+        ('timezone = "Asia/Shanghai"', 'timezone = ""',
+         "newspaper.timezone", "IANA time zone"),
     ],
 )
 def test_mistakes_name_file_key_and_expectation(
