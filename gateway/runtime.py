@@ -39,6 +39,7 @@ def run_dispatch(config: GatewayConfig, edition_id: int, *, ignore_quiet_hours: 
     handed to that gateway instead, which sends it, and this waits until it is done."""
     from twisted.internet import defer
 
+    _check_edition_sendable(config, edition_id)
     try:
         gateway, lost = _build(config, "dispatch", with_simulators=False, with_console=False,
                                schedule=False, with_content=False,
@@ -66,6 +67,29 @@ def run_dispatch(config: GatewayConfig, edition_id: int, *, ignore_quiet_hours: 
     if problems:
         return 2
     return 1 if lost else code
+
+
+def _check_edition_sendable(config: GatewayConfig, edition_id: int) -> None:
+    """Refuse, before any link is opened, an edition that does not exist or is not built:
+    the :class:`EditionError` that ``freeze_edition`` would raise once every SMSC is bound."""
+    from gateway.db.edition_models import EDITION_BUILT, EDITION_FROZEN, Edition
+    from gateway.db.engine import make_session_factory
+    from gateway.editions.build import EditionError
+
+    engine = make_engine(config.database_url, pool_size=1, read_only=True)
+    try:
+        ensure_schema_current(engine, config.path)
+        with make_session_factory(engine)() as session:
+            edition = session.get(Edition, edition_id)
+            if edition is None:
+                raise EditionError(f"there is no edition #{edition_id}")
+            if edition.status not in (EDITION_BUILT, EDITION_FROZEN):
+                raise EditionError(
+                    f"edition {edition.newspaper_date.isoformat()}/{edition.slot} "
+                    f"(#{edition.id}) is not built (status {edition.status}); "
+                    "build it before dispatch")
+    finally:
+        engine.dispose()
 
 
 def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse, *,
