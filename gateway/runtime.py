@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -194,7 +195,7 @@ def _run_until_stopped(root: OrderedServices, what: str,
             root.startService()
         except Exception as exc:  # e.g. a port already in use
             failures.append(str(exc))
-            log.error("could not start the %s: %s", what, exc)
+            log.debug("could not start the %s", what, exc_info=True)
             reactor.stop()
             return
         log.info("%s running; stop with Ctrl-C or SIGTERM", what)
@@ -209,4 +210,6 @@ def _run_until_stopped(root: OrderedServices, what: str,
     reactor.addSystemEventTrigger("before", "shutdown", stop)
     reactor.run()
     log.info("%s stopped", what)
-    return 1 if failures else 0
+    for failure in failures:  # one line a user can act on, e.g. which port is taken
+        print(f"sdgw: cannot start the {what}: {failure}", file=sys.stderr, flush=True)
+    return 2 if failures else 0
