@@ -219,6 +219,8 @@ class Console:
 
     @app.route("/static/", branch=True, methods=["GET"])
     def static(self, request: IRequest) -> File:
+        for name, value in _SECURITY_HEADERS.items():  # on the file and on its 404 alike
+            request.setHeader(name, value)
         return _StaticFiles(str(STATIC_DIR))
 
     @app.route("/login", methods=["GET"])

@@ -287,7 +287,11 @@ def test_session_cookie_and_security_headers(gateway: RunningGateway) -> None:
     assert "httponly" in attributes
     assert attributes["samesite"].lower() == "strict"
     assert attributes["path"] == "/"
-    for response in (answer, client.get("/"), client.get("/api/carriers"), form):
+    pages = (answer, client.get("/"), client.get("/api/carriers"), form,
+             client.get("/static/console.css"), client.get("/static/missing.css"),
+             client.get("/static/"), client.get("/no-such-page"))
+    assert [p.status for p in pages[4:]] == [200, 404, 404, 404]
+    for response in pages:
         policy = response.headers["content-security-policy"]
         assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
         assert response.headers["x-frame-options"] == "DENY"
