@@ -82,7 +82,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from gateway.articles import ArticleError, iter_article_files
     from gateway.articles.ingest import DuplicateArticleError, ingest_file
 
-    _, sessions = _open(args)
+    config, sessions = _open(args)
     now = datetime.now(UTC)
     outcomes: Counter[str] = Counter()
     failed = 0
@@ -94,7 +94,8 @@ def _ingest(args: argparse.Namespace) -> int:
         for path in files:
             try:
                 with sessions.begin() as session:
-                    results = ingest_file(session, path, now=now)
+                    results = ingest_file(session, path, now=now,
+                                          max_bytes=config.ingest.max_bytes)
             except ArticleError as exc:
                 print(f"failed     {exc.path}: {exc.reason}", file=sys.stderr)
                 failed += 1

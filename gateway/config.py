@@ -207,6 +207,13 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class IngestConfig:
+    max_bytes: int = 5_000_000
+    """Article files larger than this are refused unread (a news page is well under 1 MB;
+    parsing costs memory in proportion to the file)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayConfig:
     newspaper: NewspaperConfig
     carriers: dict[str, CarrierConfig]
@@ -219,6 +226,7 @@ class GatewayConfig:
     editions: EditionsConfig = field(default_factory=lambda: EditionsConfig())
     content: ContentConfig = field(default_factory=lambda: ContentConfig())
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
     path: Path = Path("config/gateway.toml")
     """The file this was read from (set by the loader, not a key)."""
 
@@ -327,6 +335,7 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
             if sim.receipt_mix and sum(sim.receipt_mix.values()) <= 0:
                 raise ConfigError(shown, f"{key}.simulator.receipt_mix", "expected a positive sum")
     _check_dispatch(config, shown)
+    _check_range(shown, "ingest.max_bytes", config.ingest.max_bytes, 1, 1_000_000_000)
     subs = config.subscriptions
     for attr in ("confirm_window_hours", "help_period_minutes", "duplicate_window_seconds"):
         if getattr(subs, attr) <= 0:

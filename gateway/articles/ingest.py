@@ -66,9 +66,11 @@ class IngestResult:
     """``date/slot`` of the frozen editions that kept the article unchanged."""
 
 
-def ingest_file(session: Session, path: Path, *, now: datetime) -> list[IngestResult]:
-    """Parse ``path`` and store its articles; raises :class:`ArticleError` for a bad file."""
-    articles = parse_path(path)
+def ingest_file(session: Session, path: Path, *, now: datetime, max_bytes: int | None = None
+                ) -> list[IngestResult]:
+    """Parse ``path`` and store its articles; raises :class:`ArticleError` for a bad file
+    (one larger than ``max_bytes`` among them)."""
+    articles = parse_path(path, max_bytes=max_bytes)
     source_file = path.resolve()
     return [ingest_article(session, article, source_file=source_file, now=now)
             for article in articles]

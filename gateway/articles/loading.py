@@ -65,18 +65,24 @@ MAX_NON_TEXT_SHARE = 0.05
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v")
 
 
-def parse_path(path: Path) -> list[ParsedArticle]:
+def parse_path(path: Path, *, max_bytes: int | None = None) -> list[ParsedArticle]:
     """Parse the article file at ``path``: one article, or several for feeds and JSON lists.
 
     Raises :class:`ArticleError` whose ``path`` is ``path`` as given, for an unreadable,
-    empty, binary or undecodable file, and for any article without a title, a usable date
-    or body text.  Articles take the file name as their origin (feed items and JSON objects
-    with an id take that).
+    empty, binary or undecodable file, a file larger than ``max_bytes`` (refused before it is
+    read, so memory stays in proportion to the limit), and for any article without a title, a
+    usable date or body text.  Articles take the file name as their origin (feed items and
+    JSON objects with an id take that).
     """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
     except OSError as error:
         raise ArticleError(path, f"cannot read the file ({error.strerror or error})") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        size = path.stat().st_size if path.exists() else len(data)
+        raise ArticleError(path, f"{size:,} bytes, more than ingest.max_bytes ({max_bytes:,}); "
+                                 "not read")
     return parse_bytes(data, name=str(path))
 
 
