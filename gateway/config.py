@@ -189,9 +189,10 @@ class ConsoleConfig:
     idle_minutes: float = 30.0
     """A session unused for this long ends."""
     login_max_failures: int = 5
-    """Failed logins (per name, and per address) before further attempts are refused…"""
+    """Failed logins for one name from one address before that pair is locked, and each
+    address's budget of failures before its attempts must wait (2 s, doubling, at most 60 s)…"""
     login_lockout_minutes: float = 15.0
-    """…for this long (failures older than this are forgotten)."""
+    """…the lock's length (failures older than this are forgotten)."""
     stats_interval_seconds: float = 30.0
     """How often the summary tables (counts per carrier, daily figures, delivery rates) are
     refreshed; pages show the time of the last refresh."""

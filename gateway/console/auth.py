@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.config import ConsoleConfig
@@ -38,6 +38,8 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MIN_PASSWORD_LENGTH = 8
 TOUCH_INTERVAL = timedelta(seconds=60)
 """``last_seen_at`` is written at most this often per session (not on every request)."""
+ADDRESS_DELAY_CAP = timedelta(seconds=60)
+"""The longest an address is made to wait between attempts once it is over its budget."""
 ATTEMPT_RETENTION = timedelta(days=1)
 """Login attempts older than this (and older than the lockout) are purged."""
 
@@ -59,8 +61,13 @@ class AuthSettings:
     idle_timeout: timedelta
     """A session unused for this long ends."""
     max_failures: int
-    """Failed logins per name, and per address, within ``lockout`` before logins are refused."""
+    """Failed logins for one name from one address within ``lockout`` before that pair is
+    locked; also each address's budget of failures before its attempts are slowed."""
     lockout: timedelta
+    """How long a locked (name, address) pair stays locked; failures older than this are
+    forgotten."""
+    max_delay: timedelta = ADDRESS_DELAY_CAP
+    """The cap of the growing wait imposed on an address over its budget."""
 
 
 def auth_settings(config: ConsoleConfig) -> AuthSettings:
@@ -95,14 +102,15 @@ class SessionInfo:
 class LoginOutcome:
     ok: bool
     reason: str
-    """``""`` on success, ``"locked"`` when throttled, ``"invalid"`` otherwise (unknown name,
+    """``""`` on success; ``"locked"`` when this name is locked for this address, ``"throttled"``
+    when the address must wait before its next attempt; ``"invalid"`` otherwise (unknown name,
     wrong password, disabled operator: show the user one message for all three)."""
     token: str | None = None
     """The cookie value; never stored."""
     csrf_token: str | None = None
     operator: OperatorInfo | None = None
     retry_after: timedelta | None = None
-    """When locked: how long until a login may be tried again (if nobody tries meanwhile)."""
+    """When locked or throttled: how long until a login may be tried again."""
 
 
 # -- operator accounts ---------------------------------------------------------------------------
@@ -182,20 +190,30 @@ def login(
     settings: AuthSettings,
     hasher: PasswordHasher = DEFAULT_HASHER,
 ) -> LoginOutcome:
-    """Check a login; on success open a session. Every attempt is recorded and audited.
+    """Check a login; on success open a session. Every attempt is audited.
 
-    While the name or the address has ``max_failures`` failures within ``lockout``, attempts
-    are refused as ``"locked"`` without looking at the password, and count as failures.
+    Throttling, per address (never for a name as such), answered without looking at the
+    password and without counting as a failure:
+
+    * a (name, address) pair with ``max_failures`` failures within ``lockout`` is ``"locked"``
+      until the oldest of those ages out; the same name from another address is unaffected;
+    * an address with ``n >= max_failures`` failures (any names) within ``lockout`` is
+      ``"throttled"`` until ``min(2 ** (n - max_failures + 1) s, max_delay)`` after its latest
+      failure; other addresses are unaffected.
+
+    An address without recent failures is never refused.
     """
     now = _checked_now(now)
     typed_name = name[:_NAME_WIDTH]
     ip = ip[:_IP_WIDTH]
-    if _lockout_remaining(session, typed_name, ip, now, settings) is not None:
-        _record_attempt(session, typed_name, ip, now, succeeded=False)
-        record_audit(session, operator=typed_name, action="login_failed", reason="locked",
+    locked = _pair_lock_remaining(session, typed_name, ip, now, settings)
+    throttled = _address_delay_remaining(session, ip, now, settings)
+    if locked is not None or throttled is not None:
+        reason = "locked" if locked is not None else "throttled"
+        record_audit(session, operator=typed_name, action="login_failed", reason=reason,
                      ip=ip, now=now)
-        return LoginOutcome(ok=False, reason="locked",
-                            retry_after=_lockout_remaining(session, typed_name, ip, now, settings))
+        return LoginOutcome(ok=False, reason=reason,
+                            retry_after=max(t for t in (locked, throttled) if t is not None))
 
     operator = _operator_named(session, name) if len(name) <= _NAME_WIDTH else None
     if operator is None:
@@ -311,6 +329,27 @@ def check_csrf(expected: str, given: str | None) -> bool:
                                given.encode("utf-8", "surrogatepass"))
 
 
+def issue_login_token(key: bytes) -> str:
+    """A fresh token for the login form's double-submit cookie: a random nonce and its HMAC
+    under the server's ``key``, so that only tokens this server issued are accepted."""
+    nonce = secrets.token_urlsafe(18)
+    return f"{nonce}.{_login_mac(key, nonce)}"
+
+
+def login_token_valid(key: bytes, token: str | None) -> bool:
+    """Whether ``token`` is one :func:`issue_login_token` made with ``key``."""
+    nonce, dot, mac = (token or "").partition(".")
+    if not dot or not nonce or not mac:
+        return False
+    return hmac.compare_digest(mac.encode("utf-8", "surrogatepass"),
+                               _login_mac(key, nonce).encode("ascii"))
+
+
+def check_login_csrf(key: bytes, cookie: str | None, given: str | None) -> bool:
+    """The login form's check: the field equals the cookie, and the server issued it."""
+    return bool(cookie) and check_csrf(cookie or "", given) and login_token_valid(key, cookie)
+
+
 def purge_expired(session: Session, now: datetime, settings: AuthSettings) -> int:
     """Delete ended sessions (expired or idle) and old login attempts; return how many rows."""
     now = _checked_now(now)
@@ -386,39 +425,51 @@ def _end_sessions_of(session: Session, operator_id: int) -> None:
         session.delete(operator_session)
 
 
-def _lockout_remaining(
+def _pair_lock_remaining(
     session: Session, name: str, ip: str, now: datetime, settings: AuthSettings
 ) -> timedelta | None:
-    """How long the name or the address stays locked, or None if neither is."""
-    remaining = [
-        _oldest_counted_failure(session, column == value, now, settings)
-        for column, value in ((LoginAttempt.name, name), (LoginAttempt.ip, ip))
-    ]
-    locked = [at + settings.lockout - now for at in remaining if at is not None]
-    return max(locked) if locked else None
-
-
-def _oldest_counted_failure(
-    session: Session, matches: ColumnElement[bool], now: datetime, settings: AuthSettings
-) -> datetime | None:
-    """The time of the ``max_failures``-th most recent failure within the lockout period, if
-    there are that many: the lock lifts when that failure ages out."""
+    """How long the (name, address) pair stays locked, or None if it is not: the lock lifts
+    when the ``max_failures``-th most recent failure within the lockout period ages out."""
     failures = list(session.scalars(
         select(LoginAttempt.at)
-        .where(matches, LoginAttempt.succeeded.is_(False),
-               LoginAttempt.at > now - settings.lockout)
+        .where(LoginAttempt.name == name, LoginAttempt.ip == ip,
+               LoginAttempt.succeeded.is_(False), LoginAttempt.at > now - settings.lockout)
         .order_by(LoginAttempt.at.desc())
         .limit(settings.max_failures)
     ))
     if len(failures) < settings.max_failures:
         return None
-    return as_utc(failures[-1])
+    remaining = as_utc(failures[-1]) + settings.lockout - now
+    return remaining if remaining > timedelta(0) else None
+
+
+def _address_delay_remaining(
+    session: Session, ip: str, now: datetime, settings: AuthSettings
+) -> timedelta | None:
+    """How long the address must still wait before its next attempt, or None."""
+    failures = session.execute(
+        select(func.count(), func.max(LoginAttempt.at))
+        .where(LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False),
+               LoginAttempt.at > now - settings.lockout)
+    ).one()
+    count, latest = int(failures[0] or 0), failures[1]
+    if count < settings.max_failures or latest is None:
+        return None
+    over = min(count - settings.max_failures + 1, 30)
+    delay = min(timedelta(seconds=2 ** over), settings.max_delay)
+    remaining = as_utc(latest) + delay - now
+    return remaining if remaining > timedelta(0) else None
 
 
 def _record_attempt(session: Session, name: str, ip: str, now: datetime, *,
                     succeeded: bool) -> None:
     session.add(LoginAttempt(name=name, ip=ip, at=now, succeeded=succeeded))
     session.flush()
+
+
+def _login_mac(key: bytes, nonce: str) -> str:
+    return hmac.new(key, b"sdgw-login:" + nonce.encode("utf-8", "surrogatepass"),
+                    hashlib.sha256).hexdigest()
 
 
 def _token_hash(token: str) -> str:

@@ -8,13 +8,15 @@ database on the reactor thread.
 
 Only ``/login``, ``/health`` and the stylesheet answer without a session; pages redirect to
 the login page, ``/api/…`` and ``/export/…`` answer 401. Every POST needs the session's CSRF
-token (the login form a double-submit cookie), and admin actions need the admin role.
+token from the form body (never from the query string; the login form a double-submit cookie
+whose token the server signed), and admin actions need the admin role.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import secrets
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -31,6 +33,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
+from twisted.web.http import parse_qs as parse_form
 from twisted.web.iweb import IRequest
 from twisted.web.pages import notFound
 from twisted.web.static import File
@@ -112,6 +115,9 @@ class Console:
         self.auth = auth.auth_settings(deps.config.console)
         self.carriers = tuple(deps.config.carriers)
         self.zone = deps.zone
+        self.login_key = secrets.token_bytes(32)
+        """Signs the login form's double-submit tokens (per process: a restart only means
+        reloading the login form)."""
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -151,7 +157,7 @@ class Console:
     async def require_post(self, request: IRequest, *, admin: bool = False
                            ) -> auth.SessionInfo:
         found = await self.require(request, admin=admin)
-        if not auth.check_csrf(found.csrf_token, _arg(request, "csrf")):
+        if not auth.check_csrf(found.csrf_token, _form_arg(request, "csrf")):
             raise Refused(403, "The form has expired or did not come from this console; "
                                "reload the page and try again.")
         return found
@@ -228,7 +234,9 @@ class Console:
         return self._login_page(request, "", 200)
 
     def _login_page(self, request: IRequest, message: str, code: int) -> bytes:
-        token = _cookie(request, LOGIN_COOKIE) or secrets.token_urlsafe(24)
+        token = _cookie(request, LOGIN_COOKIE)
+        if not auth.login_token_valid(self.login_key, token):
+            token = auth.issue_login_token(self.login_key)
         request.addCookie(LOGIN_COOKIE, token.encode(), path=b"/login", httpOnly=True,
                           sameSite=b"strict", secure=self.deps.config.console.secure_cookie)
         request.setResponseCode(code)
@@ -237,28 +245,32 @@ class Console:
 
     @app.route("/login", methods=["POST"])
     async def login(self, request: IRequest) -> bytes:
-        given = _arg(request, "csrf")
+        # Every field from the body only: never a token (or a password) from the URL.
+        given = _form_arg(request, "csrf")
         expected = _cookie(request, LOGIN_COOKIE)
-        if not expected or not auth.check_csrf(expected, given):
+        if not auth.check_login_csrf(self.login_key, expected, given):
             raise Refused(403, "The login form has expired; reload the page and try again.")
-        name = (_arg(request, "name") or "").strip()
-        password = _arg(request, "password") or ""
+        name = (_form_arg(request, "name") or "").strip()
+        password = _form_arg(request, "password") or ""
         ip = _client_ip(request)
         now = self.now()
         outcome = await self.write(lambda s: auth.login(
             s, name=name, password=password, ip=ip, now=now, settings=self.auth))
-        if outcome.reason == "locked":
-            minutes = max(1, round(outcome.retry_after.total_seconds() / 60)
+        if outcome.reason in ("locked", "throttled"):
+            seconds = max(1, math.ceil(outcome.retry_after.total_seconds())
                           if outcome.retry_after else 1)
+            request.setHeader(b"retry-after", str(seconds).encode())
+            wait = (f"{seconds} second(s)" if seconds < 120
+                    else f"{math.ceil(seconds / 60)} minute(s)")
             return self._login_page(
-                request, f"Too many failed logins. Try again in {minutes} minute(s).", 429)
+                request, f"Too many failed logins. Try again in {wait}.", 429)
         if not outcome.ok or outcome.token is None:
             return self._login_page(request, "Wrong name or password.", 401)
         request.addCookie(SESSION_COOKIE, outcome.token.encode(), path=b"/", httpOnly=True,
                           sameSite=b"strict", secure=self.deps.config.console.secure_cookie,
                           max_age=str(int(self.auth.session_lifetime.total_seconds())))
         request.setResponseCode(303)
-        request.setHeader(b"location", _safe_next(_arg(request, "next")).encode())
+        request.setHeader(b"location", _safe_next(_form_arg(request, "next")).encode())
         _headers(request, b"text/plain; charset=utf-8")
         return b"logged in\n"
 
@@ -709,6 +721,29 @@ def _arg(request: IRequest, name: str) -> str | None:
         raise Refused(400, f"{name} is not UTF-8 text.") from None
 
 
+def _form_arg(request: IRequest, name: str) -> str | None:
+    """A field of a POST's ``application/x-www-form-urlencoded`` body, else None. Never from
+    the query string (twisted's ``request.args`` mixes the two)."""
+    if request.method != b"POST":
+        return None
+    ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if ctype != b"application/x-www-form-urlencoded":
+        return None
+    content = request.content
+    if content is None:
+        return None
+    content.seek(0)
+    body = content.read()
+    content.seek(0)
+    values = parse_form(body, 1).get(name.encode())
+    if not values:
+        return None
+    try:
+        return values[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, f"{name} is not UTF-8 text.") from None
+
+
 def _param(request: IRequest, name: str) -> str | None:
     """:func:`_arg` for a parameter that names something (a number, a date, a name): control
     characters (NUL included) are refused with a 400."""
@@ -755,9 +790,26 @@ def _client_ip(request: IRequest) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only paths of this site (no ``//host`` or ``scheme:`` redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """``target`` if it is a path of this site, else ``"/"``: printable ASCII, one ``/`` first
+    and no ``/`` or ``\\`` right after it, no scheme or host, and no whitespace, control
+    character or backslash anywhere, also once percent-decoded (repeatedly)."""
+    if not target or len(target) > 2000 or not target.isascii():
         return "/"
+    forms = [target]
+    for _ in range(5):  # %252F%252F… decodes a layer at a time
+        decoded = unquote(forms[-1])
+        if decoded == forms[-1]:
+            break
+        forms.append(decoded)
+    else:
+        return "/"
+    for form in forms:
+        if (not form.startswith("/") or form[1:2] in ("/", "\\") or "\\" in form
+                or any(c.isspace() or not c.isprintable() for c in form)):
+            return "/"
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return "/"
     return target
 
 

@@ -5,9 +5,12 @@ strict, logins are throttled, viewers cannot act as admins and never see whole n
 from __future__ import annotations
 
 import csv
+import functools
+import http.client
 import io
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -75,15 +78,30 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _FromAddress(urllib.request.HTTPHandler):
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(functools.partial(http.client.HTTPConnection,
+                                              source_address=(self.source, 0)), req)
+
+
 @dataclass
 class Browserless:
     """A urllib client that keeps its own cookies and never follows redirects."""
 
     base: str
     cookies: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    """The local address to connect from (another 127.x.y.z: another client address)."""
 
     def __post_init__(self) -> None:
-        self._opener = urllib.request.build_opener(_NoRedirects())
+        handlers: list[Any] = [_NoRedirects()]
+        if self.source is not None:
+            handlers.append(_FromAddress(self.source))
+        self._opener = urllib.request.build_opener(*handlers)
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None,
                 cookies: dict[str, str] | None = None) -> Answer:
@@ -263,15 +281,72 @@ def test_login_needs_the_login_forms_cookie_token(gateway: RunningGateway) -> No
     assert client.post("/login", form).status == 303  # the matching pair is accepted
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/",
-                                    "/\\evil.example", "javascript:alert(1)"])
+def test_the_login_tokens_must_be_ones_the_server_issued(gateway: RunningGateway) -> None:
+    client = Browserless(gateway.url)
+    form = {"csrf": "attacker-chosen", "name": VIEWER[0], "password": VIEWER[1]}
+    chosen = client.request("POST", "/login", form, cookies={"sdgw_login": "attacker-chosen"})
+    assert chosen.status == 403
+    forged = "nonce.0123456789abcdef"
+    answer = client.request("POST", "/login", {**form, "csrf": forged},
+                            cookies={"sdgw_login": forged})
+    assert answer.status == 403
+    assert "sdgw_session" not in client.cookies
+    # A chosen cookie is replaced by an issued one when the form is shown.
+    shown = Browserless(gateway.url, cookies={"sdgw_login": "attacker-chosen"})
+    assert _hidden(shown.get("/login").text, "csrf") != "attacker-chosen"
+    assert shown.cookies["sdgw_login"] != "attacker-chosen"
+
+
+def test_tokens_in_the_query_string_are_not_accepted(
+    gateway: RunningGateway, admin: Browserless
+) -> None:
+    token = admin.csrf()
+    audit_before = gateway.read(_audit_rows)
+    answer = admin.post("/subscribers/unsubscribe?" + urlencode({"csrf": token}),
+                        {"number": TO_UNSUBSCRIBE, "reason": "forged via the URL"})
+    assert answer.status == 403, answer.status
+    assert "did not come from this console" in answer.text
+    assert admin.post("/logout?" + urlencode({"csrf": token})).status == 403
+    assert admin.get("/").status == 200  # still logged in
+    assert gateway.read(_audit_rows) == audit_before
+    assert gateway.read(lambda s: s.scalar(
+        select(Subscriber.status).where(Subscriber.msisdn == TO_UNSUBSCRIBE))) == "active"
+    # The login form's token (and every field) is taken from the body only.
+    client = Browserless(gateway.url)
+    login_token = _hidden(client.get("/login").text, "csrf")
+    query = urlencode({"csrf": login_token, "name": VIEWER[0], "password": VIEWER[1]})
+    assert client.post("/login?" + query, {"next": "/"}).status == 403
+    assert "sdgw_session" not in client.cookies
+
+
+UNSAFE_NEXT = ["//evil.example/x", "https://evil.example/", "http:/evil.example",
+               "/\\evil.example", "\\evil.example", "javascript:alert(1)", "/\t/evil.example",
+               "/%09/evil.example", "/\n/evil.example", "/%0a/evil.example", "\t//evil.example",
+               "/\\/evil.example", "%2F%2Fevil.example", "/%2F/evil.example", "%5C%5Cevil.example",
+               "/%5Cevil.example", "/%5C/evil.example", "/%252F/evil.example", "evil.example",
+               "/a b", "/\x7f/evil.example", "/\u3000/evil.example", ""]
+
+
+@pytest.mark.parametrize("target", UNSAFE_NEXT)
 def test_login_only_redirects_within_the_console(gateway: RunningGateway, target: str) -> None:
+    client = Browserless(gateway.url)
+    page = client.get("/login?" + urlencode({"next": target}))
+    assert _hidden(page.text, "next") == "/"
+    answer = client.post("/login", {"csrf": _hidden(page.text, "csrf"), "name": VIEWER[0],
+                                    "password": VIEWER[1], "next": target})
+    assert answer.status == 303
+    assert answer.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("target", ["/messages?carrier=china_mobile", "/editions",
+                                    "/subscribers?number=13800138000", "/audit"])
+def test_login_redirects_to_a_path_of_the_console(gateway: RunningGateway, target: str) -> None:
     client = Browserless(gateway.url)
     token = _hidden(client.get("/login?" + urlencode({"next": target})).text, "csrf")
     answer = client.post("/login", {"csrf": token, "name": VIEWER[0], "password": VIEWER[1],
                                     "next": target})
     assert answer.status == 303
-    assert answer.headers["location"] == "/"
+    assert answer.headers["location"] == target
 
 
 def test_session_cookie_and_security_headers(gateway: RunningGateway) -> None:
@@ -298,21 +373,52 @@ def test_session_cookie_and_security_headers(gateway: RunningGateway) -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_logins_are_throttled_after_five_failures(tmp_path: Path) -> None:
-    # A gateway of its own: the lock also holds the address, which every test shares.
+def _retry_after(answer: Answer) -> int:
+    assert answer.status == 429, (answer.status, answer.text[-300:])
+    assert "Too many failed logins" in answer.text
+    return int(answer.headers["retry-after"])
+
+
+def test_login_throttling_is_per_address(tmp_path: Path) -> None:
+    # A gateway of its own: failures stay counted against the addresses used here.
     with running_gateway(tmp_path) as gateway:
-        gateway.add_operator("throttled", "viewer", "right-password-1")
+        gateway.add_operator("victim", "viewer", "right-password-1")
         gateway.add_operator("bystander", "viewer", "right-password-2")
-        client = Browserless(gateway.url)
+
+        # Five wrong passwords for "victim" from one address lock that name from that
+        # address only (for console.login_lockout_minutes)…
+        attacker = Browserless(gateway.url, source="127.0.0.2")
         for _ in range(5):
-            wrong = client.login("throttled", "wrong-password")
+            wrong = attacker.login("victim", "wrong-password")
             assert wrong.status == 401 and "Wrong name or password." in wrong.text
-        right = client.login("throttled", "right-password-1")
-        assert right.status == 429
-        assert "Too many failed logins" in right.text
-        assert "sdgw_session" not in client.cookies
-        # The address is locked too, so guessing other names from it does not help.
-        assert Browserless(gateway.url).login("bystander", "right-password-2").status == 429
+        assert 800 < _retry_after(attacker.login("victim", "right-password-1")) <= 900
+        assert "sdgw_session" not in attacker.cookies
+        # …while the real victim, from another address, logs in at once.
+        assert _logged_in(gateway, "victim", "right-password-1")
+        assert Browserless(gateway.url, source="127.0.0.4").login(
+            "victim", "right-password-1").status == 303
+
+        # Five failures with made-up names from one address: that address is slowed (a short,
+        # growing wait), not locked; a real operator there gets in after the short wait.
+        guesser = Browserless(gateway.url, source="127.0.0.3")
+        for attempt in range(5):
+            assert guesser.login(f"made-up-{attempt}", "guess-guess").status == 401
+        wait = _retry_after(guesser.login("bystander", "right-password-2"))
+        assert 1 <= wait <= 2
+        assert Browserless(gateway.url, source="127.0.0.5").login(
+            "bystander", "right-password-2").status == 303  # other addresses: not slowed
+        time.sleep(wait)
+        assert guesser.login("bystander", "right-password-2").status == 303
+
+        # The guesser keeps guessing: every failure doubles the wait, each answered 429.
+        guesser = Browserless(gateway.url, source="127.0.0.3")
+        assert guesser.login("made-up-5", "guess-guess").status == 401
+        assert 3 <= _retry_after(guesser.login("made-up-6", "guess-guess")) <= 4
+        audited = gateway.read(lambda s: list(s.scalars(
+            select(AuditEntry.reason).where(AuditEntry.action == "login_failed"))))
+        assert audited.count("wrong password") == 5
+        assert audited.count("unknown operator") == 6
+        assert {"locked", "throttled"} <= set(audited)
 
 
 def test_a_viewer_cannot_do_what_needs_the_admin_role(

@@ -18,10 +18,13 @@ from gateway.console.auth import (
     add_operator,
     auth_settings,
     check_csrf,
+    check_login_csrf,
     disable_operator,
     find_session,
+    issue_login_token,
     list_operators,
     login,
+    login_token_valid,
     logout,
     purge_expired,
     record_audit,
@@ -201,36 +204,52 @@ def test_login_rehashes_a_hash_made_with_other_parameters(
 # -- throttling ------------------------------------------------------------------------------------
 
 
-def test_too_many_failures_for_a_name_lock_it_even_with_the_right_password(
+def test_failures_for_a_name_from_an_address_lock_that_pair_only(
     session: Session, alice: Operator
 ) -> None:
-    for minute in range(3):
-        assert _login(session, password="nope nope", ip=f"10.0.0.{minute}",
-                      now=T0 + timedelta(minutes=minute)).reason == "invalid"
-    locked = _login(session, ip="10.9.9.9", now=T0 + timedelta(minutes=5))
+    ip = "203.0.113.66"
+    for second in range(3):
+        assert _login(session, password="nope nope", ip=ip,
+                      now=T0 + timedelta(seconds=second)).reason == "invalid"
+    # The right password from the attacker's address is refused without being checked…
+    locked = _login(session, ip=ip, now=T0 + timedelta(minutes=5))
     assert (locked.ok, locked.reason, locked.token) == (False, "locked", None)
-    # The three latest failures are at minutes 1, 2 and 5 (this refused attempt counts too):
-    # the lock lifts when the one at minute 1 is 15 minutes old.
-    assert locked.retry_after == timedelta(minutes=11)
+    # …until the oldest of the three failures (at 0 s) is 15 minutes old; refused attempts
+    # are audited but do not count, so trying again does not extend the lock.
+    assert locked.retry_after == timedelta(minutes=10)
     assert _audit(session)[-1] == ("login_failed", "alice", "locked")
-    latest = session.scalars(select(LoginAttempt).order_by(LoginAttempt.id.desc())).first()
-    assert latest is not None and latest.succeeded is False
-    other = add_operator(session, "bob", "viewer", PASSWORD, T0, hasher=HASHER)
-    assert _login(session, other.name, ip="10.9.9.8", now=T0 + timedelta(minutes=5)).ok
-    # Trying while locked keeps it locked: now failures at 2, 5 and 15 count.
-    again = _login(session, now=T0 + timedelta(minutes=15))
-    assert (again.reason, again.retry_after) == ("locked", timedelta(minutes=2))
-    assert _login(session, now=T0 + timedelta(minutes=17)).ok
+    assert session.scalar(select(func.count()).select_from(LoginAttempt)) == 3
+    # The real alice, from her own address, is not affected at all.
+    assert _login(session, ip="10.0.0.1", now=T0 + timedelta(seconds=3)).ok
+    assert _login(session, ip=ip, now=T0 + timedelta(minutes=15, seconds=1)).ok
 
 
-def test_too_many_failures_from_an_address_lock_every_name_from_it(
+def test_an_address_over_its_budget_is_slowed_with_growing_delays(
     session: Session, alice: Operator
 ) -> None:
-    for name in ("x", "y", "z"):
-        assert _login(session, name, "guess guess", ip="192.0.2.7").reason == "invalid"
-    assert _login(session, ip="192.0.2.7", now=T0 + timedelta(minutes=1)).reason == "locked"
-    assert _login(session, ip="192.0.2.8", now=T0 + timedelta(minutes=1)).ok
-    assert _login(session, ip="192.0.2.7", now=T0 + timedelta(minutes=16, seconds=1)).ok
+    ip = "192.0.2.7"
+    for second, name in enumerate(("x", "y", "z")):
+        assert _login(session, name, "guess guess", ip=ip,
+                      now=T0 + timedelta(seconds=second)).reason == "invalid"
+    # Three failures (the budget): the next attempt waits 2 s after the latest, at 2 s.
+    slowed = _login(session, ip=ip, now=T0 + timedelta(seconds=3))
+    assert (slowed.ok, slowed.reason, slowed.retry_after) == (
+        False, "throttled", timedelta(seconds=1))
+    assert _audit(session)[-1] == ("login_failed", "alice", "throttled")
+    # Another address is not slowed; the real operator at this one is, only briefly.
+    assert _login(session, ip="192.0.2.8", now=T0 + timedelta(seconds=3)).ok
+    assert _login(session, ip=ip, now=T0 + timedelta(seconds=4)).ok
+    # Each further failure doubles the wait (4 s, 8 s, …) up to the cap.
+    now = T0 + timedelta(seconds=10)
+    waits = []
+    for attempt in range(8):
+        name = f"made-up-{attempt}"
+        assert _login(session, name, "guess guess", ip=ip, now=now).reason == "invalid"
+        refused = _login(session, name, "guess guess", ip=ip, now=now)
+        assert refused.reason == "throttled" and refused.retry_after is not None
+        waits.append(refused.retry_after.total_seconds())
+        now += refused.retry_after
+    assert waits == [4, 8, 16, 32, 60, 60, 60, 60]
 
 
 def test_failures_older_than_the_lockout_are_forgotten(session: Session, alice: Operator) -> None:
@@ -329,6 +348,19 @@ def test_naive_now_is_refused(session: Session) -> None:
 
 
 # -- csrf and audit ------------------------------------------------------------------------------
+
+
+def test_login_tokens_are_only_those_the_server_signed() -> None:
+    key, other = b"k" * 32, b"o" * 32
+    token = issue_login_token(key)
+    assert token != issue_login_token(key)
+    assert login_token_valid(key, token) and not login_token_valid(other, token)
+    assert check_login_csrf(key, token, token)
+    assert not check_login_csrf(key, token, issue_login_token(key))
+    assert not check_login_csrf(other, token, token)
+    for chosen in ("attacker-picked", "a.b", "", ".", token + "x", "x" + token):
+        assert not check_login_csrf(key, chosen, chosen), chosen
+    assert not check_login_csrf(key, None, None)
 
 
 def test_check_csrf() -> None:
