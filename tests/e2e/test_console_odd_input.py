@@ -146,3 +146,29 @@ def test_no_odd_input_is_a_server_error(admin: Browserless, data: st.DataObject)
     target = path + ("?" + urlencode(query) if query else "")
     answer = admin.get(target)
     assert answer.status < 500, (target, answer.status, answer.text[:500])
+
+
+def _post_rules() -> list[str]:
+    return sorted({rule.rule for rule in Console.app.url_map.iter_rules()
+                   if "POST" in (rule.methods or ()) and rule.rule != "/logout"})
+
+
+POST_FIELDS = ("number", "reason", "name", "password", "next", "csrf", "action")
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_no_odd_form_is_a_server_error(admin: Browserless, data: st.DataObject) -> None:
+    """Every POST route (but logout, which would end the session the test uses), with the
+    session's real CSRF token or an odd one, and odd text in its fields and path segments."""
+    rule = data.draw(st.sampled_from(_post_rules()), label="rule")
+    path = _fill_rule(rule, data.draw(ODD_TEXT, label="segment")) if "<" in rule else rule
+    if "<" in rule and data.draw(st.booleans(), label="valid segments"):
+        path = rule.split("<", 1)[0] + "1/" + data.draw(st.sampled_from(("pause", "resume")))
+    form = data.draw(st.dictionaries(st.sampled_from(POST_FIELDS), ODD_TEXT, max_size=4),
+                     label="form")
+    if path != "/login" and data.draw(st.booleans(), label="real token"):
+        form["csrf"] = admin.csrf()
+    answer = admin.post(path, form)
+    assert answer.status < 500, (path, form, answer.status, answer.text[:500])
