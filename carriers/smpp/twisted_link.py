@@ -22,6 +22,7 @@ from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.python.failure import Failure
 
+from carriers.deferreds import fire_within
 from carriers.messages import (
     DeliveryReceipt,
     InboundMessage,
@@ -190,7 +191,7 @@ class SmppLink(service.Service):
         closed = self._closed
         if self.session.state is EsmeState.CLOSED and self._protocol is None:
             closed = defer.succeed(None)
-        waiter = _with_timeout(closed, limit, self._clock)
+        waiter = fire_within(closed, limit, self._clock)
 
         def stop_client(_: object) -> defer.Deferred[None]:
             return self._client.stopService()
@@ -432,24 +433,3 @@ def _status_name(status: int) -> str:
         return f"{CommandStatus(status).name} (0x{status:02X})"
     except ValueError:
         return f"status 0x{status:02X}"
-
-
-def _with_timeout(
-    deferred: defer.Deferred[None], seconds: float, clock: IReactorTime
-) -> defer.Deferred[None]:
-    """Fire when ``deferred`` does or after ``seconds``, whichever is first; never errback."""
-    result = defer.Deferred[None]()
-
-    def done(_: object) -> None:
-        if not result.called:
-            result.callback(None)
-
-    timer = clock.callLater(seconds, done, None)
-
-    def cancel_timer(_: object) -> None:
-        if timer.active():
-            timer.cancel()
-        done(None)
-
-    deferred.addBoth(cancel_timer)
-    return result

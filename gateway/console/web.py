@@ -712,7 +712,11 @@ def _headers(request: IRequest, content_type: bytes) -> None:
 
 
 def _arg(request: IRequest, name: str) -> str | None:
-    values = request.args.get(name.encode())
+    return _first_text(request.args.get(name.encode()), name)
+
+
+def _first_text(values: list[bytes] | None, name: str) -> str | None:
+    """The first of a field's values as text; a 400 when it is not UTF-8."""
     if not values:
         return None
     try:
@@ -735,13 +739,7 @@ def _form_arg(request: IRequest, name: str) -> str | None:
     content.seek(0)
     body = content.read()
     content.seek(0)
-    values = parse_form(body, 1).get(name.encode())
-    if not values:
-        return None
-    try:
-        return values[0].decode("utf-8")
-    except UnicodeDecodeError:
-        raise Refused(400, f"{name} is not UTF-8 text.") from None
+    return _first_text(parse_form(body, 1).get(name.encode()), name)
 
 
 def _param(request: IRequest, name: str) -> str | None:

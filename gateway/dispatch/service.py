@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from twisted.application import internet, service
 from twisted.internet import defer
 
+from carriers.deferreds import fire_within
 from gateway.db.threads import DatabaseThreads
 from gateway.dispatch import leases, store
 from gateway.dispatch.runner import DispatchRunner
@@ -170,7 +171,7 @@ class DispatchService(service.MultiService):
                 lambda f: log.error("could not release the dispatch lease: %s",
                                     f.getErrorMessage()))
 
-        return _within(stopped, self._stop_timeout, self._clock).addCallback(release)
+        return fire_within(stopped, self._stop_timeout, self._clock).addCallback(release)
 
     def perform_slot(self, slot: str, newspaper_date: date) -> defer.Deferred[str]:
         """Build the edition of ``newspaper_date``/``slot`` and dispatch it."""
@@ -195,17 +196,3 @@ class DispatchService(service.MultiService):
 
         return defer.ensureDeferred(run())
 
-
-def _within(deferred: defer.Deferred[None], seconds: float, clock: Any) -> defer.Deferred[None]:
-    """Fires when ``deferred`` does or after ``seconds``, whichever comes first."""
-    result = defer.Deferred[None]()
-    timer = clock.callLater(seconds, lambda: None if result.called else result.callback(None))
-
-    def done(_: object) -> None:
-        if timer.active():
-            timer.cancel()
-        if not result.called:
-            result.callback(None)
-
-    deferred.addBoth(done)
-    return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 
+import pytest
 import pytest_twisted
 from twisted.internet import threads
 
@@ -24,21 +25,17 @@ def _closed_after(port: int, first: bytes, limit: float) -> float:
         return time.monotonic() - started
 
 
+@pytest.mark.parametrize(("first", "read_timeout", "idle_timeout"), [
+    (b"\x00\x00\x00", 0.5, 30.0),  # half a PDU: dropped after the read timeout
+    (b"", 30.0, 0.5),  # a silent client: dropped after the idle timeout
+], ids=["half-a-pdu", "silent-client"])
 @pytest_twisted.ensureDeferred
-async def test_half_a_pdu_is_dropped_after_the_read_timeout() -> None:
-    simulator = start_simulator(smsc=SmscSettings(read_timeout=0.5, idle_timeout=30.0))
+async def test_the_smsc_drops_the_connection_after_its_timeout(
+        first: bytes, read_timeout: float, idle_timeout: float) -> None:
+    simulator = start_simulator(smsc=SmscSettings(read_timeout=read_timeout,
+                                                  idle_timeout=idle_timeout))
     try:
-        took = await threads.deferToThread(_closed_after, simulator.port, b"\x00\x00\x00", 10.0)
-    finally:
-        await simulator.stopService()
-    assert 0.4 <= took < 5.0
-
-
-@pytest_twisted.ensureDeferred
-async def test_a_silent_client_is_dropped_after_the_idle_timeout() -> None:
-    simulator = start_simulator(smsc=SmscSettings(read_timeout=30.0, idle_timeout=0.5))
-    try:
-        took = await threads.deferToThread(_closed_after, simulator.port, b"", 10.0)
+        took = await threads.deferToThread(_closed_after, simulator.port, first, 10.0)
     finally:
         await simulator.stopService()
     assert 0.4 <= took < 5.0
