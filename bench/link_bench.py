@@ -51,7 +51,7 @@ def measure_link(messages: int, *, window: int = 1000) -> dict[str, float]:
 
     from carriers.messages import MessagePart, OutboundMessage, SubmitOutcome
     from carriers.smpp.esme import EsmeSettings
-    from carriers.smpp.twisted_link import SmppLink
+    from carriers.smpp.link import SmppLink
 
     port = _free_port()
     child = subprocess.Popen(

@@ -62,18 +62,26 @@ class OutboundMessage:
 
 
 class SubmitOutcome(enum.Enum):
+    """A submit's fate, classified by the link that sent it (dispatch never sees a
+    protocol's status numbers)."""
+
     ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    """A permanent error from the SMSC; ``status`` says which."""
+    TRANSIENT = "transient"
+    """The carrier refused it for now (throttling, congestion, a system error): retry later."""
+    PERMANENT = "permanent"
+    """The carrier refused it for good (bad number, bad content, not allowed)."""
     UNANSWERED = "unanswered"
-    """Sent, but no response: the SMSC may or may not have it."""
+    """Sent, but no response: the carrier may or may not have it."""
     NOT_SENT = "not_sent"
     """Never left the gateway (link shut down while queued)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitResult:
-    """What happened to one part of an outbound message."""
+    """What happened to one part of an outbound message.
+
+    ``status`` is the protocol's own result code and ``reason`` its name (for logs and the
+    console), e.g. ``ESME_RINVDSTADR (0x0B)`` or ``CMPP result 8 (flow control)``."""
 
     outcome: SubmitOutcome
     message_id: str | None = None

@@ -27,8 +27,8 @@ from carriers.messages import DeliveryReceipt, InboundMessage
 from carriers.simulator.control import control_site
 from carriers.simulator.smsc_service import SimulatedSmsc, SimulatorSettings
 from carriers.smpp.esme import EsmeSettings
+from carriers.smpp.link import ReconnectPolicy, SmppLink
 from carriers.smpp.smsc import SmscSettings
-from carriers.smpp.twisted_link import ReconnectPolicy, SmppLink
 from gateway.config import CarrierConfig, GatewayConfig
 from gateway.console.service import build_console
 from gateway.console.web import Console

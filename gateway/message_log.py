@@ -91,7 +91,8 @@ def apply_reply_receipts(
 
 _SEGMENT_STATUS = {
     SubmitOutcome.ACCEPTED: "submitted",
-    SubmitOutcome.REJECTED: "rejected",
+    SubmitOutcome.TRANSIENT: "rejected",
+    SubmitOutcome.PERMANENT: "rejected",
     SubmitOutcome.UNANSWERED: "unknown",
     SubmitOutcome.NOT_SENT: "failed",
 }
@@ -118,7 +119,7 @@ def record_submit_results(
     outcomes = {r.outcome for r in results}
     if outcomes == {SubmitOutcome.ACCEPTED}:
         status = "submitted"
-    elif SubmitOutcome.REJECTED in outcomes:
+    elif outcomes & {SubmitOutcome.PERMANENT, SubmitOutcome.TRANSIENT}:
         status = "rejected"
     elif SubmitOutcome.UNANSWERED in outcomes:
         status = "unknown"

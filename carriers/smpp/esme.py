@@ -6,24 +6,34 @@ about connections (:meth:`connection_made`, :meth:`connection_lost`), feeds it
 bytes (:meth:`receive_data`), asks it for bytes (:meth:`data_to_send`) and
 calls :meth:`tick` at :meth:`next_deadline`.  Time is always an argument.
 
-Flow control lives here: a window of unanswered requests, a TPS cap (token
-bucket), two lanes (replies to subscribers jump ahead of bulk digests), and
-backoff-and-resend on ESME_RTHROTTLED / ESME_RMSGQFUL.
+Flow control (window, TPS cap, the two lanes, backoff-and-resend on
+ESME_RTHROTTLED / ESME_RMSGQFUL) is the shared :class:`~carriers.link.flow.FlowControl`;
+this session adds SMPP's bind, enquire_link, unbind and PDUs.
 """
 
 from __future__ import annotations
 
-import enum
-from collections import deque
 from dataclasses import dataclass
 
-from carriers.messages import Lane
-from carriers.smpp.channel import (
-    FramingLost,
-    PduChannel,
-    PeerError,
-    is_throttling,
+from carriers.link.channel import FramingLost, PeerError
+from carriers.link.events import (
+    BindRefused,
+    Bound,
+    CloseConnection,
+    InboundAnswer,
+    MessageReceived,
+    SessionEvent,
+    SubmitAccepted,
+    SubmitNotSent,
+    SubmitRejected,
+    SubmitUnanswered,
+    Throttled,
+    Unbound,
 )
+from carriers.link.events import LinkState as EsmeState
+from carriers.link.flow import FlowControl, FlowSettings, QueuedSubmit
+from carriers.messages import Lane
+from carriers.smpp.channel import SmppChannel, is_throttling
 from carriers.smpp.codec import encode
 from carriers.smpp.pdus import (
     BindTransceiver,
@@ -44,16 +54,11 @@ from carriers.smpp.pdus import (
     response_for,
 )
 
-
-class EsmeState(enum.Enum):
-    DISCONNECTED = "disconnected"
-    BINDING = "binding"
-    BOUND = "bound"
-    DRAINING = "draining"
-    """Shutting down: no new submits; waiting for outstanding responses."""
-    UNBINDING = "unbinding"
-    CLOSED = "closed"
-    """Unbound on purpose; will not reconnect."""
+__all__ = [
+    "BindRefused", "Bound", "CloseConnection", "EsmeEvent", "EsmeSession", "EsmeSettings",
+    "EsmeState", "Lane", "MessageReceived", "SubmitAccepted", "SubmitNotSent",
+    "SubmitRejected", "SubmitUnanswered", "Throttled", "Unbound",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,97 +76,23 @@ class EsmeSettings:
     max_throttle_backoff: float = 30.0
     max_throttle_retries: int = 20
 
-
-# -- events handed to the layer above ----------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Bound:
-    system_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class BindRefused:
-    status: int
+    def flow(self) -> FlowSettings:
+        return FlowSettings(
+            window=self.window, tps=self.tps, response_timeout=self.response_timeout,
+            keepalive_interval=self.enquire_link_interval,
+            throttle_backoff=self.throttle_backoff,
+            max_throttle_backoff=self.max_throttle_backoff,
+            max_throttle_retries=self.max_throttle_retries,
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class SubmitAccepted:
-    token: int
-    message_id: str
+EsmeEvent = SessionEvent
 
-
-@dataclass(frozen=True, slots=True)
-class SubmitRejected:
-    """The SMSC refused the submit with a permanent status (or throttled it too often)."""
-
-    token: int
-    status: int
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitUnanswered:
-    """The submit was sent but no response came (timeout or connection lost).
-
-    The one case SMPP cannot decide: the SMSC may or may not have taken it.
-    """
-
-    token: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitNotSent:
-    """The submit never left: the session shut down while it was queued."""
-
-    token: int
-
-
-@dataclass(frozen=True, slots=True)
-class MessageReceived:
-    """An MO or a delivery receipt; answer with :meth:`EsmeSession.acknowledge`."""
-
-    connection: int
-    pdu: DeliverSm | DataSm
-
-
-@dataclass(frozen=True, slots=True)
-class Unbound:
-    by_peer: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CloseConnection:
-    """The transport should drop the connection (and reconnect unless closed)."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Throttled:
-    status: int
-    pause: float
-
-
-EsmeEvent = (
-    Bound | BindRefused | SubmitAccepted | SubmitRejected | SubmitUnanswered | SubmitNotSent
-    | MessageReceived | Unbound | CloseConnection | PeerError | Throttled
-)
-
-
-@dataclass(slots=True)
-class _Queued:
-    token: int
-    frame: bytes
-    """The encoded submit_sm; its sequence number is patched in when it is sent."""
-    lane: Lane
-    throttle_retries: int = 0
-
-
-@dataclass(slots=True)
-class _InFlight:
-    item: _Queued
-    deadline: float
+_ANSWER_STATUS = {
+    InboundAnswer.STORED: CommandStatus.ESME_ROK,
+    InboundAnswer.UNREADABLE: CommandStatus.ESME_RX_P_APPN,
+    InboundAnswer.NOT_STORED: CommandStatus.ESME_RX_T_APPN,
+}
 
 
 @dataclass(slots=True)
@@ -169,9 +100,6 @@ class _Control:
     kind: str  # "enquire_link", "bind", "unbind"
     deadline: float
 
-
-_ONE_TOKEN = 1.0 - 1e-9
-"""A token counts as whole despite float rounding in the bucket refill."""
 
 # Which PDU classes each state accepts from the peer; anything else is a protocol error.
 _ACCEPTED: dict[EsmeState, frozenset[type]] = {
@@ -189,24 +117,15 @@ _ACCEPTED: dict[EsmeState, frozenset[type]] = {
 
 
 class EsmeSession:
-    """Bind, window, TPS cap, keep-alive, timeouts and graceful unbind."""
+    """Bind, keep-alive, graceful unbind and SMPP's PDUs, on the shared flow control."""
 
     def __init__(self, settings: EsmeSettings) -> None:
         self.settings = settings
         self.state = EsmeState.DISCONNECTED
-        self._lanes: tuple[deque[_Queued], deque[_Queued]] = (deque(), deque())
-        # Submits awaiting a response, by sequence number. Every entry's deadline is
-        # "sent + response_timeout", so insertion order is deadline order.
-        self._in_flight: dict[int, _InFlight] = {}
+        self._flow = FlowControl(settings.flow())
         self._control: dict[int, _Control] = {}
-        self._channel = PduChannel()
+        self._channel = SmppChannel()
         self._connection = 0
-        self._next_token = 1
-        self._tokens = 0.0
-        self._bucket_at = 0.0
-        self._paused_until = 0.0
-        self._throttle_pause = settings.throttle_backoff
-        self._last_activity = 0.0
         self._drain_deadline = 0.0
         self._events: list[EsmeEvent] = []
 
@@ -215,11 +134,11 @@ class EsmeSession:
     def connection_made(self, now: float) -> None:
         """A TCP connection is up: start binding."""
         self._connection += 1
-        self._channel = PduChannel()
-        self._in_flight.clear()
+        self._channel = SmppChannel()
+        self._flow.give_up_in_flight()
         self._control.clear()
         self.state = EsmeState.BINDING
-        self._last_activity = now
+        self._flow.last_activity = now
         s = self.settings
         bind = self._channel.send_request(
             BindTransceiver(
@@ -244,7 +163,7 @@ class EsmeSession:
         return events
 
     def receive_data(self, data: bytes, now: float) -> list[EsmeEvent]:
-        self._last_activity = now
+        self._flow.last_activity = now
         for item in self._channel.receive(data):
             if isinstance(item, PeerError):
                 self._events.append(item)
@@ -258,14 +177,8 @@ class EsmeSession:
 
     def tick(self, now: float) -> list[EsmeEvent]:
         """Handle timeouts and keep-alives due at ``now``; release queued submits."""
-        s = self.settings
-        in_flight = self._in_flight
-        while in_flight:
-            sequence = next(iter(in_flight))
-            if in_flight[sequence].deadline > now:
-                break
-            expired = in_flight.pop(sequence)
-            self._events.append(SubmitUnanswered(expired.item.token, "response timeout"))
+        for expired in self._flow.expired(now):
+            self._events.append(SubmitUnanswered(expired.token, "response timeout"))
         for sequence, outstanding in list(self._control.items()):
             if outstanding.deadline > now:
                 continue
@@ -279,26 +192,25 @@ class EsmeSession:
         self._finish_draining(now)
         if (
             self.state is EsmeState.BOUND
-            and now - self._last_activity >= s.enquire_link_interval
+            and self._flow.keepalive_due(now)
             and not any(o.kind == "enquire_link" for o in self._control.values())
         ):
             link = self._channel.send_request(EnquireLink(sequence_number=0))
             self._control[link.sequence_number] = _Control(
-                "enquire_link", now + s.response_timeout
+                "enquire_link", now + self.settings.response_timeout
             )
-            self._last_activity = now
+            self._flow.last_activity = now
         self._pump(now)
         return self._take_events()
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called, or None when nothing is timed."""
         candidates = [o.deadline for o in self._control.values()]
-        if self._in_flight:
-            candidates.append(next(iter(self._in_flight.values())).deadline)
+        response = self._flow.first_response_deadline()
+        if response is not None:
+            candidates.append(response)
         if self.state is EsmeState.BOUND:
-            candidates.append(self._last_activity + self.settings.enquire_link_interval)
-            if self.queued and self._window_free():
-                candidates.append(max(self._paused_until, self._next_token_time()))
+            candidates.extend(self._flow.deadlines(len(self._control)))
         if self.state is EsmeState.DRAINING:
             candidates.append(self._drain_deadline)
         return min(candidates) if candidates else None
@@ -316,13 +228,13 @@ class EsmeSession:
         """Queue an already encoded submit_sm (e.g. from a ``SubmitTemplate``)."""
         if self.state in (EsmeState.CLOSED, EsmeState.DRAINING, EsmeState.UNBINDING):
             raise RuntimeError("the link is shutting down; no new submits")
-        token = self._next_token
-        self._next_token += 1
-        self._lanes[lane].append(_Queued(token, frame, lane))
+        token = self._flow.enqueue(frame, lane)
         self._pump(now)
         return token
 
-    def acknowledge(self, received: MessageReceived, status: int = 0) -> bool:
+    def acknowledge(
+        self, received: MessageReceived, answer: InboundAnswer = InboundAnswer.STORED
+    ) -> bool:
         """Answer an MO/receipt once the layer above has stored it (or failed to).
 
         Returns False when the connection it came on is gone: the SMSC will
@@ -333,6 +245,7 @@ class EsmeSession:
         ):
             return False
         pdu = received.pdu
+        status = _ANSWER_STATUS[answer]
         response: Pdu
         if isinstance(pdu, DataSm):
             response = DataSmResp(sequence_number=pdu.sequence_number, command_status=status)
@@ -346,7 +259,7 @@ class EsmeSession:
         if self.state is EsmeState.BOUND:
             self.state = EsmeState.DRAINING
             self._drain_deadline = now + self.settings.unbind_timeout
-            if not self._in_flight:
+            if not self._flow.in_flight:
                 self._send_unbind(now)
         elif self.state in (EsmeState.DISCONNECTED, EsmeState.BINDING):
             self.state = EsmeState.CLOSED
@@ -357,19 +270,29 @@ class EsmeSession:
     def abandon_queued(self, lane: Lane = Lane.BULK) -> list[EsmeEvent]:
         """Give up the submits of ``lane`` not written yet (a stopping sender takes them
         back): one :class:`SubmitNotSent` each. What is in flight stays in flight."""
-        events: list[EsmeEvent] = [SubmitNotSent(item.token) for item in self._lanes[lane]]
-        self._lanes[lane].clear()
-        return events
+        return [SubmitNotSent(token) for token in self._flow.take_back(lane)]
 
     # -- introspection ---------------------------------------------------------------
 
     @property
     def queued(self) -> int:
-        return len(self._lanes[0]) + len(self._lanes[1])
+        return self._flow.queued
 
     @property
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        return self._flow.in_flight
+
+    @property
+    def window(self) -> int:
+        return self.settings.window
+
+    @property
+    def login_name(self) -> str:
+        return self.settings.system_id
+
+    @property
+    def stop_timeout(self) -> float:
+        return self.settings.unbind_timeout + self.settings.response_timeout
 
     @property
     def is_bound(self) -> bool:
@@ -423,23 +346,22 @@ class EsmeSession:
             self._events.append(CloseConnection(reason))
             return
         self.state = EsmeState.BOUND
-        self._tokens = self._bucket_capacity()
-        self._bucket_at = now
+        self._flow.start(now)
         self._events.append(Bound(pdu.system_id))
 
     def _on_submit_resp(self, pdu: SubmitSmResp, now: float) -> None:
-        outstanding = self._in_flight.pop(pdu.sequence_number, None)
-        if outstanding is None:
+        item = self._flow.answered(pdu.sequence_number)
+        if item is None:
             self._events.append(
                 PeerError(f"submit_sm_resp for unknown sequence {pdu.sequence_number}", 0, "")
             )
             return
-        self._on_submit_status(outstanding.item, pdu.command_status, pdu.message_id, now)
+        self._on_submit_status(item, pdu.command_status, pdu.message_id, now)
 
     def _on_generic_nack(self, pdu: GenericNack, now: float) -> None:
-        in_flight = self._in_flight.pop(pdu.sequence_number, None)
-        if in_flight is not None:
-            self._on_submit_status(in_flight.item, pdu.command_status or 0xFF, "", now)
+        item = self._flow.answered(pdu.sequence_number)
+        if item is not None:
+            self._on_submit_status(item, pdu.command_status or 0xFF, "", now)
             return
         control = self._control.pop(pdu.sequence_number, None)
         if control is None:
@@ -450,23 +372,19 @@ class EsmeSession:
             self._events.append(BindRefused(pdu.command_status))
             self._events.append(CloseConnection("bind answered with generic_nack"))
 
-    def _on_submit_status(self, item: _Queued, status: int, message_id: str, now: float) -> None:
-        s = self.settings
+    def _on_submit_status(
+        self, item: QueuedSubmit, status: int, message_id: str, now: float
+    ) -> None:
         if status == CommandStatus.ESME_ROK:
-            self._throttle_pause = s.throttle_backoff
+            self._flow.accepted()
             self._events.append(SubmitAccepted(item.token, message_id))
             return
-        if is_throttling(status) and item.throttle_retries < s.max_throttle_retries:
-            item.throttle_retries += 1
-            self._lanes[item.lane].appendleft(item)
-            if now >= self._paused_until:
-                # A new throttling episode: pause, and pause longer if it happens again.
-                # Further refusals of the same burst share this pause.
-                pause = self._throttle_pause
-                self._paused_until = now + pause
-                self._throttle_pause = min(pause * 2, s.max_throttle_backoff)
-                self._events.append(Throttled(status, pause))
-            return
+        if is_throttling(status):
+            pause = self._flow.throttled(item, now)
+            if pause is not None:
+                if pause:
+                    self._events.append(Throttled(status, pause))
+                return
         self._events.append(SubmitRejected(item.token, status))
 
     def _finish_unbind(self, *, by_peer: bool) -> None:
@@ -485,7 +403,7 @@ class EsmeSession:
     def _finish_draining(self, now: float) -> None:
         """Unbind once the last response is in, or when the drain time is up."""
         if self.state is EsmeState.DRAINING and (
-            not self._in_flight or now >= self._drain_deadline
+            not self._flow.in_flight or now >= self._drain_deadline
         ):
             self._send_unbind(now)
 
@@ -498,59 +416,20 @@ class EsmeSession:
         )
 
     def _abandon_queue(self) -> list[EsmeEvent]:
-        events: list[EsmeEvent] = []
-        for lane in self._lanes:
-            events.extend(SubmitNotSent(item.token) for item in lane)
-            lane.clear()
-        return events
+        return [SubmitNotSent(token) for token in self._flow.take_back_all()]
 
     def _give_up_in_flight(self, reason: str) -> list[EsmeEvent]:
-        events: list[EsmeEvent] = [
-            SubmitUnanswered(in_flight.item.token, reason) for in_flight in self._in_flight.values()
-        ]
-        self._in_flight.clear()
-        return events
-
-    def _window_free(self) -> bool:
-        return len(self._in_flight) + len(self._control) < self.settings.window
-
-    def _bucket_capacity(self) -> float:
-        return max(1.0, self.settings.tps / 10.0)
-
-    def _next_token_time(self) -> float:
-        tps = self.settings.tps
-        if tps <= 0 or self._tokens >= _ONE_TOKEN:
-            return self._bucket_at
-        return self._bucket_at + (1.0 - self._tokens) / tps
+        return [SubmitUnanswered(token, reason) for token in self._flow.give_up_in_flight()]
 
     def _pump(self, now: float) -> None:
         """Send queued submits as far as state, window, pause and TPS allow."""
-        if self.state is not EsmeState.BOUND or now < self._paused_until:
+        if self.state is not EsmeState.BOUND:
             return
-        s = self.settings
-        tps = s.tps
-        if tps > 0:
-            capacity = self._bucket_capacity()
-            self._tokens = min(capacity, self._tokens + (now - self._bucket_at) * tps)
-            self._bucket_at = now
-        lanes = self._lanes
-        in_flight = self._in_flight
-        room = s.window - len(self._control)
         channel = self._channel
-        deadline = now + s.response_timeout
-        sent = False
-        while len(in_flight) < room:
-            lane = lanes[0] if lanes[0] else lanes[1]
-            if not lane:
-                break
-            if tps > 0:
-                if self._tokens < _ONE_TOKEN:
-                    break
-                self._tokens -= 1.0
-            item = lane.popleft()
+
+        def send(frame: bytes) -> int:
             sequence = channel.next_sequence()
-            channel.send_encoded(item.frame, sequence)
-            in_flight[sequence] = _InFlight(item, deadline)
-            sent = True
-        if sent:
-            self._last_activity = now
+            channel.send_encoded(frame, sequence)
+            return sequence
+
+        self._flow.pump(now, send, len(self._control))

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from carriers.smpp.channel import FramingLost, PduChannel, PeerError
+from carriers.smpp.channel import FramingLost, PeerError, SmppChannel
 from carriers.smpp.pdus import (
     BindReceiver,
     BindReceiverResp,
@@ -180,7 +180,7 @@ class SmscSession:
         self.faults = faults if faults is not None else SmscFaults()
         self._authenticate = authenticate
         self._next_message_id = next_message_id
-        self._channel = PduChannel()
+        self._channel = SmppChannel()
         self.state = SmscState.OPEN
         self.system_id = ""
         self._delayed: deque[_Pending] = deque()

@@ -53,8 +53,6 @@ RECOVERIES = ("reconciled", "resent", "skipped")
 UNCERTAIN_POLICIES = ("resend", "skip")
 _REFERENCE_PARTS = 16
 """Parts a reference can name (4 bits); the digest has at most 8."""
-TRANSIENT_STATUSES = frozenset({0x08, 0x14, 0x45, 0x58, 0x64})
-"""ESME_RSYSERR, ESME_RMSGQFUL, ESME_RSUBMITFAIL, ESME_RTHROTTLED, ESME_RX_T_APPN."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +325,7 @@ def _status_of(results: Sequence[SubmitResult]) -> tuple[str, str | None]:
         return "submitted", None
     if any(o is SubmitOutcome.UNANSWERED for o in outcomes):
         return "uncertain", "a submit went unanswered: waiting for evidence of it"
-    permanent = [r for r in results if r.outcome is SubmitOutcome.REJECTED
-                 and r.status not in TRANSIENT_STATUSES]
+    permanent = [r for r in results if r.outcome is SubmitOutcome.PERMANENT]
     if permanent:
         if any(o is SubmitOutcome.ACCEPTED for o in outcomes):
             return "failed", "only some parts were accepted: " + (

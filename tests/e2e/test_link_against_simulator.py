@@ -22,7 +22,7 @@ from carriers.messages import (
 )
 from carriers.simulator.smsc_service import SimulatedSmsc, SimulatorSettings
 from carriers.smpp.esme import EsmeSettings
-from carriers.smpp.twisted_link import ReconnectPolicy, SmppLink
+from carriers.smpp.link import ReconnectPolicy, SmppLink
 
 
 async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -133,11 +133,11 @@ async def test_transient_errors_are_retried_permanent_ones_recorded(engine: Engi
 
     def behaviour(message: Any, attempt: int) -> list[SubmitResult] | None:
         if message.destination == numbers[0] and attempt < 3:  # throttled twice, then OK
-            return [SubmitResult(outcome=SubmitOutcome.REJECTED, status=0x58)]
+            return [SubmitResult(outcome=SubmitOutcome.TRANSIENT, status=0x58)]
         if message.destination == numbers[1] and attempt == 1:  # link down once
             return [SubmitResult(outcome=SubmitOutcome.NOT_SENT, reason="link shut down")]
         if message.destination == numbers[2]:  # invalid destination: permanent
-            return [SubmitResult(outcome=SubmitOutcome.REJECTED, status=0x0B)]
+            return [SubmitResult(outcome=SubmitOutcome.PERMANENT, status=0x0B)]
         if message.destination == numbers[3] and attempt == 1:  # response lost: uncertain
             return [SubmitResult(outcome=SubmitOutcome.UNANSWERED, reason="timeout")]
         return None
@@ -177,7 +177,7 @@ async def test_transient_errors_stop_at_the_deadline(engine: Engine, database: A
     with sessions.begin() as session:
         edition_id = seed_edition(session, segments=1)
         seed_subscribers(session, 2)
-    link = FakeLink(lambda m, a: [SubmitResult(outcome=SubmitOutcome.REJECTED, status=0x14)])
+    link = FakeLink(lambda m, a: [SubmitResult(outcome=SubmitOutcome.TRANSIENT, status=0x14)])
     runner = runner_for(database, {"china_mobile": link}, deadline=timedelta(seconds=0.3))
     await runner.dispatch(edition_id)
     assert counts(engine) == {"failed": 2}

@@ -407,7 +407,7 @@ def test_partial_results_keep_the_accepted_part(sessions: sessionmaker[Session])
                 outcome=SubmitOutcome.NOT_SENT, reason="link shut down")), 0),
             store.SendResult(ids["B"], (accept("b1"), SubmitResult(
                 outcome=SubmitOutcome.UNANSWERED, reason="timeout")), 0),
-            store.SendResult(ids["C"], (SubmitResult(outcome=SubmitOutcome.REJECTED,
+            store.SendResult(ids["C"], (SubmitResult(outcome=SubmitOutcome.TRANSIENT,
                                                      status=0x58), accept("c2")), 0),
             store.SendResult(ids["D"], (accept("d1"), accept("d2")), 0),
         ], carrier=CARRIER, now=now, retry_at=now.timestamp() + 30,

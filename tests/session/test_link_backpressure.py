@@ -14,10 +14,11 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from carriers.link.transport import _LinkProtocol
 from carriers.smpp import codec
 from carriers.smpp.esme import EsmeSettings
+from carriers.smpp.link import SmppLink
 from carriers.smpp.pdus import BindTransceiver, BindTransceiverResp, DeliverSm, DeliverSmResp
-from carriers.smpp.twisted_link import SmppLink, _LinkProtocol
 
 BOUND = 10
 

@@ -1,10 +1,12 @@
-"""The thin Twisted transport around :class:`EsmeSession`.
+"""The one Twisted transport every carrier link runs on.
 
-:class:`SmppLink` is a Twisted ``Service``: it keeps one TCP connection to an
-SMSC up through ``ClientService`` (exponential backoff with jitter), moves
-bytes between the socket and the sans-IO session, schedules the session's
-timers on an injected clock, and turns session events into Deferreds and
-protocol-neutral messages.  On stop it unbinds gracefully.
+:class:`CarrierLinkService` is a Twisted ``Service``: it keeps one TCP connection to a
+carrier up through ``ClientService`` (exponential backoff with jitter), moves bytes between
+the socket and a sans-IO :class:`~carriers.link.api.LinkSession`, schedules the session's
+timers on an injected clock, hands MOs and receipts up and acknowledges each only once the
+layer above has stored it, and turns session events into Deferreds of classified, neutral
+results.  On stop it logs out gracefully.  What differs between protocols is the session and
+the :class:`~carriers.link.api.MessageTranslator` it is given.
 """
 
 from __future__ import annotations
@@ -23,6 +25,23 @@ from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.python.failure import Failure
 
 from carriers.deferreds import fire_within
+from carriers.link.api import LinkSession, MessageTranslator, UnreadableMessage
+from carriers.link.channel import PeerError
+from carriers.link.events import (
+    BindRefused,
+    Bound,
+    CloseConnection,
+    InboundAnswer,
+    LinkState,
+    MessageReceived,
+    SessionEvent,
+    SubmitAccepted,
+    SubmitNotSent,
+    SubmitRejected,
+    SubmitUnanswered,
+    Throttled,
+    Unbound,
+)
 from carriers.messages import (
     DeliveryReceipt,
     InboundMessage,
@@ -31,26 +50,6 @@ from carriers.messages import (
     SubmitOutcome,
     SubmitResult,
 )
-from carriers.smpp.channel import PeerError
-from carriers.smpp.codec import SubmitTemplate
-from carriers.smpp.esme import (
-    BindRefused,
-    Bound,
-    CloseConnection,
-    EsmeEvent,
-    EsmeSession,
-    EsmeSettings,
-    EsmeState,
-    MessageReceived,
-    SubmitAccepted,
-    SubmitNotSent,
-    SubmitRejected,
-    SubmitUnanswered,
-    Throttled,
-    Unbound,
-)
-from carriers.smpp.pdus import CommandStatus
-from carriers.smpp.translate import UnreadableMessage, inbound_from, submits_for
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +61,6 @@ class ReconnectPolicy:
     initial_delay: float = 1.0
     max_delay: float = 60.0
     factor: float = 2.0
-
-
-_TEMPLATE_CACHE = 64
-"""Distinct message contents whose encoded submits are kept (digests: one per edition)."""
 
 
 class _PendingMessage:
@@ -90,7 +85,7 @@ class _PendingMessage:
 class _LinkProtocol(protocol.Protocol):
     """Moves bytes between one TCP connection and the link's session."""
 
-    def __init__(self, link: SmppLink) -> None:
+    def __init__(self, link: CarrierLinkService) -> None:
         self.link = link
 
     def connectionMade(self) -> None:
@@ -106,20 +101,20 @@ class _LinkProtocol(protocol.Protocol):
 class _LinkFactory(protocol.Factory):
     noisy = False
 
-    def __init__(self, link: SmppLink) -> None:
+    def __init__(self, link: CarrierLinkService) -> None:
         self.link = link
 
     def buildProtocol(self, addr: Any) -> _LinkProtocol:
         return _LinkProtocol(self.link)
 
 
-class SmppLink(service.Service):
-    """One SMPP transceiver link to one SMSC, kept up for as long as the service runs.
+class CarrierLinkService(service.Service):
+    """One link to one carrier, kept up for as long as the service runs.
 
     Inbound backpressure: every MO or receipt handed to ``on_inbound`` counts as
     unacknowledged until its Deferred fires (and it is acknowledged or refused).  Above
     ``max_unacknowledged`` the link stops reading the socket, so TCP flow control holds
-    the SMSC however fast it sends; it reads again once the count falls to half the bound.
+    the carrier however fast it sends; it reads again once the count falls to half the bound.
     One read may carry many PDUs and all of them are handed up, so the bound is soft by
     at most one read's worth (64 KiB of PDUs).  The count and the paused state belong to
     the connection: a new connection starts at zero, reading.
@@ -130,7 +125,8 @@ class SmppLink(service.Service):
         *,
         carrier: str,
         endpoint: IStreamClientEndpoint,
-        settings: EsmeSettings,
+        session: LinkSession,
+        translator: MessageTranslator,
         clock: IReactorTime,
         on_inbound: InboundHandler,
         reconnect: ReconnectPolicy | None = None,
@@ -142,14 +138,15 @@ class SmppLink(service.Service):
             raise ValueError("max_unacknowledged must be at least 1")
         self.carrier = carrier
         self.peer = peer
-        self.setName(f"smpp-link:{carrier}")
-        self.session = EsmeSession(settings)
+        self.protocol = translator.protocol
+        self.setName(f"{self.protocol}-link:{carrier}")
+        self.session = session
+        self.translator = translator
         self._clock = clock
         self._on_inbound = on_inbound
         self._protocol: _LinkProtocol | None = None
         self._timer: Any = None
         self._pending: dict[int, tuple[_PendingMessage, int]] = {}
-        self._templates: dict[tuple[Any, ...], list[SubmitTemplate]] = {}
         self._closed = defer.Deferred[None]()
         self._bound_waiters: list[defer.Deferred[None]] = []
         policy = reconnect or ReconnectPolicy()
@@ -178,7 +175,7 @@ class SmppLink(service.Service):
 
     def startService(self) -> None:
         super().startService()
-        log.info("%s link: connecting to %s", self.carrier, self.peer or "SMSC")
+        log.info("%s link: connecting to %s", self.carrier, self.peer or "the carrier")
         self._client.startService()
 
     def stopService(self) -> defer.Deferred[None]:
@@ -187,9 +184,9 @@ class SmppLink(service.Service):
         log.info("%s link: unbinding", self.carrier)
         self._dispatch(self.session.unbind(self._now()))
         self._flush()
-        limit = self.session.settings.unbind_timeout + self.session.settings.response_timeout
+        limit = self.session.stop_timeout
         closed = self._closed
-        if self.session.state is EsmeState.CLOSED and self._protocol is None:
+        if self.session.state is LinkState.CLOSED and self._protocol is None:
             closed = defer.succeed(None)
         waiter = fire_within(closed, limit, self._clock)
 
@@ -211,10 +208,7 @@ class SmppLink(service.Service):
     def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]:
         """Queue every part of ``message``; fires with one result per part."""
         now = self._now()
-        destination = message.destination.lstrip("+")
-        references = message.references
-        frames = [template.frame(destination, None if references is None else references[index])
-                  for index, template in enumerate(self._templates_for(message))]
+        frames = self.translator.frames_for(message)
         pending = _PendingMessage(len(frames))
         for index, frame in enumerate(frames):
             try:
@@ -227,21 +221,21 @@ class SmppLink(service.Service):
         self._flush()
         return pending.deferred
 
-    def _templates_for(self, message: OutboundMessage) -> list[SubmitTemplate]:
-        """Encoded submits per distinct message content, reused for every recipient."""
-        key = (message.source, message.parts, message.want_receipt,
-               message.destination.startswith("+"))
-        templates = self._templates.get(key)
-        if templates is None:
-            templates = [SubmitTemplate(pdu) for pdu in submits_for(message)]
-            if len(self._templates) >= _TEMPLATE_CACHE:
-                self._templates.pop(next(iter(self._templates)))
-            self._templates[key] = templates
-        return templates
-
     @property
     def queued(self) -> int:
         return self.session.queued
+
+    @property
+    def in_flight(self) -> int:
+        return self.session.in_flight
+
+    @property
+    def window(self) -> int:
+        return self.session.window
+
+    @property
+    def is_bound(self) -> bool:
+        return self.session.is_bound
 
     def abandon_queued(self) -> int:
         """Take back the bulk submits still queued (not written): each resolves NOT_SENT.
@@ -265,8 +259,8 @@ class SmppLink(service.Service):
         self._protocol = proto
         self._unacknowledged = 0
         self._reading_paused = False
-        log.info("%s link: connected to %s, binding as %s", self.carrier, self.peer or "SMSC",
-                 self.session.settings.system_id)
+        log.info("%s link: connected to %s, logging in as %s", self.carrier,
+                 self.peer or "the carrier", self.session.login_name)
         self.session.connection_made(self._now())
         self._flush()
 
@@ -282,7 +276,7 @@ class SmppLink(service.Service):
         self._reading_paused = False
         was_bound = self.session.is_bound
         self._dispatch(self.session.connection_lost(self._now()))
-        if self.session.state is EsmeState.CLOSED:
+        if self.session.state is LinkState.CLOSED:
             log.info("%s link: closed", self.carrier)
             if not self._closed.called:
                 self._closed.callback(None)
@@ -323,15 +317,15 @@ class SmppLink(service.Service):
         if entry is not None:
             entry[0].resolve(entry[1], result)
 
-    def _dispatch(self, events: list[EsmeEvent]) -> None:
+    def _dispatch(self, events: list[SessionEvent]) -> None:
         for event in events:
             if isinstance(event, SubmitAccepted):
                 self._resolve(event.token, SubmitResult(
                     outcome=SubmitOutcome.ACCEPTED, message_id=event.message_id))
             elif isinstance(event, SubmitRejected):
                 self._resolve(event.token, SubmitResult(
-                    outcome=SubmitOutcome.REJECTED, status=event.status,
-                    reason=_status_name(event.status)))
+                    outcome=self.translator.classify(event.status), status=event.status,
+                    reason=self.translator.status_name(event.status)))
             elif isinstance(event, SubmitUnanswered):
                 self._resolve(event.token, SubmitResult(
                     outcome=SubmitOutcome.UNANSWERED, reason=event.reason))
@@ -342,23 +336,24 @@ class SmppLink(service.Service):
                 self._receive(event)
             elif isinstance(event, Bound):
                 self.binds += 1
-                log.info("%s link: bound to %s (SMSC %s)", self.carrier, self.peer or "SMSC",
-                         event.system_id)
+                log.info("%s link: bound to %s (%s)", self.carrier, self.peer or "the carrier",
+                         event.peer_id)
                 waiters, self._bound_waiters = self._bound_waiters, []
                 for waiter in waiters:
                     waiter.callback(None)
             elif isinstance(event, BindRefused):
-                log.error("%s link: bind refused: %s", self.carrier, _status_name(event.status))
+                log.error("%s link: login refused: %s", self.carrier,
+                          self.translator.status_name(event.status))
             elif isinstance(event, Throttled):
                 self.throttled += 1
-                log.info("%s link: SMSC said %s; pausing %.2fs", self.carrier,
-                         _status_name(event.status), event.pause)
+                log.info("%s link: carrier said %s; pausing %.2fs", self.carrier,
+                         self.translator.status_name(event.status), event.pause)
             elif isinstance(event, PeerError):
                 log.warning("%s link: bad PDU from %s: %s; pdu=%s", self.carrier,
-                            self.peer or "SMSC", event.reason, event.frame_hex or "-")
+                            self.peer or "the carrier", event.reason, event.frame_hex or "-")
             elif isinstance(event, Unbound):
                 log.info("%s link: unbound (%s)", self.carrier,
-                         "by the SMSC" if event.by_peer else "by us")
+                         "by the carrier" if event.by_peer else "by us")
             elif isinstance(event, CloseConnection):
                 log.info("%s link: closing connection: %s", self.carrier, event.reason)
                 if self._protocol is not None and self._protocol.transport is not None:
@@ -366,13 +361,14 @@ class SmppLink(service.Service):
                     self._protocol.transport.loseConnection()
 
     def _receive(self, event: MessageReceived) -> None:
+        translator = self.translator
         try:
-            message = inbound_from(event.pdu, carrier=self.carrier,
-                                   received_at=datetime.fromtimestamp(self._now(), UTC))
+            message = translator.read(event.pdu, carrier=self.carrier,
+                                      received_at=datetime.fromtimestamp(self._now(), UTC))
         except UnreadableMessage as exc:
-            log.warning("%s link: unreadable deliver_sm from %s refused: %s", self.carrier,
-                        event.pdu.source_addr, exc)
-            self.session.acknowledge(event, CommandStatus.ESME_RX_P_APPN)
+            log.warning("%s link: unreadable message from %s refused: %s", self.carrier,
+                        translator.sender_of(event.pdu), exc)
+            self.session.acknowledge(event, InboundAnswer.UNREADABLE)
             self._flush()
             return
         received_on = self._protocol
@@ -384,15 +380,15 @@ class SmppLink(service.Service):
 
         def acknowledge(_: object) -> None:
             if not self.session.acknowledge(event):
-                log.info("%s link: connection changed before ack; the SMSC will re-deliver",
+                log.info("%s link: connection changed before ack; the carrier will re-deliver",
                          self.carrier)
             self._answered(received_on)
             self._flush()
 
         def refuse(failure: Failure) -> None:
             log.error("%s link: could not store inbound message from %s: %s", self.carrier,
-                      event.pdu.source_addr, failure.getErrorMessage())
-            self.session.acknowledge(event, CommandStatus.ESME_RX_T_APPN)
+                      translator.sender_of(event.pdu), failure.getErrorMessage())
+            self.session.acknowledge(event, InboundAnswer.NOT_STORED)
             self._answered(received_on)
             self._flush()
 
@@ -415,7 +411,7 @@ class SmppLink(service.Service):
         self._reading_paused = True
         self.paused_reading += 1
         log.info("%s link: %d inbound messages not yet stored; pausing reads from %s",
-                 self.carrier, self._unacknowledged, self.peer or "SMSC")
+                 self.carrier, self._unacknowledged, self.peer or "the carrier")
         transport.pauseProducing()  # type: ignore[attr-defined]
 
     def _resume_reading(self) -> None:
@@ -424,12 +420,6 @@ class SmppLink(service.Service):
         if transport is None:
             return
         log.info("%s link: %d inbound messages not yet stored; resuming reads from %s",
-                 self.carrier, self._unacknowledged, self.peer or "SMSC")
+                 self.carrier, self._unacknowledged, self.peer or "the carrier")
         transport.resumeProducing()  # type: ignore[attr-defined]
 
-
-def _status_name(status: int) -> str:
-    try:
-        return f"{CommandStatus(status).name} (0x{status:02X})"
-    except ValueError:
-        return f"status 0x{status:02X}"
