@@ -311,15 +311,14 @@ class SimulatedSmsc(service.Service):
                 self.counters["refused"] += 1
             elif isinstance(event, ClientBound):
                 self.counters["binds"] += 1
-                log.info("%s simulator: %s bound (%s)", carrier, event.system_id,
-                         event.state.value)
+                log.info("%s simulator: %s bound (%s)", carrier, event.login, event.mode)
                 if self.garbage_on_bind:
                     connection.session.send_raw(self.garbage_on_bind)
                 self._clock.callLater(0, self._deliver_waiting)
             elif isinstance(event, BindDenied):
                 self.counters["bind_failures"] += 1
                 log.warning("%s simulator: bind refused for %r (status 0x%02X)", carrier,
-                            event.system_id, event.status)
+                            event.login, event.status)
             elif isinstance(event, DeliverAnswered):
                 outgoing = connection._delivers.pop(event.token, None)
                 if self._waiting:

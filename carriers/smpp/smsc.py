@@ -14,6 +14,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from carriers.simulator.server_events import (
+    BindDenied,
+    ClientBound,
+    ClientUnbound,
+    CloseClient,
+    DeliverAnswered,
+    DeliverUnanswered,
+    ServerEvent,
+    ServerFaults,
+    ServerSettings,
+    SubmitReceived,
+    SubmitRefused,
+)
 from carriers.smpp.channel import FramingLost, PeerError, SmppChannel
 from carriers.smpp.pdus import (
     BindReceiver,
@@ -46,66 +59,9 @@ class SmscState(enum.Enum):
     CLOSED = "closed"
 
 
-@dataclass(slots=True, kw_only=True)
-class SmscFaults:
-    """What the simulated SMSC does wrong on purpose (tests flip these)."""
-
-    refuse_binds: bool = False
-    response_delay: float = 0.0
-    withhold_responses: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ClientBound:
-    system_id: str
-    state: SmscState
-
-
-@dataclass(frozen=True, slots=True)
-class BindDenied:
-    system_id: str
-    status: int
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitReceived:
-    """A submit_sm the SMSC accepted under ``message_id``."""
-
-    pdu: SubmitSm
-    message_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitRefused:
-    pdu: SubmitSm
-    status: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverAnswered:
-    token: int
-    status: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverUnanswered:
-    token: int
-
-
-@dataclass(frozen=True, slots=True)
-class ClientUnbound:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class CloseClient:
-    reason: str
-
-
-SmscEvent = (
-    ClientBound | BindDenied | SubmitReceived | SubmitRefused | DeliverAnswered
-    | DeliverUnanswered | ClientUnbound | CloseClient | PeerError
-)
+SmscFaults = ServerFaults
+SmscSettings = ServerSettings
+SmscEvent = ServerEvent
 
 _BIND_RESPONSES: dict[type, tuple[type, SmscState]] = {
     BindTransmitter: (BindTransmitterResp, SmscState.BOUND_TX),
@@ -127,22 +83,6 @@ _ACCEPTED: dict[SmscState, frozenset[type]] = {
     SmscState.BOUND_TRX: frozenset({SubmitSm, DeliverSmResp, DataSmResp, EnquireLink,
                                     EnquireLinkResp, Unbind, UnbindResp, GenericNack}),
 }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SmscSettings:
-    system_id: str = "SDSIM"
-    """What the SMSC calls itself in bind responses."""
-    tps: float = 0.0
-    """Submits per second accepted per connection; above it ESME_RTHROTTLED. 0 = no cap."""
-    window: int = 0
-    """Unanswered submits tolerated; above it ESME_RMSGQFUL. 0 = no cap."""
-    deliver_timeout: float = 10.0
-    idle_timeout: float = 120.0
-    """A connection with no PDU from the client for this long is closed (0 = never), as real
-    SMSCs do; a bound ESME keeps it open with enquire_link."""
-    read_timeout: float = 10.0
-    """A PDU received only in part for this long closes the connection (0 = never)."""
 
 
 @dataclass(slots=True)
@@ -340,7 +280,7 @@ class SmscSession:
         self.system_id = pdu.system_id
         self._channel.send(response_class(sequence_number=pdu.sequence_number,
                                           system_id=self.settings.system_id))
-        self._events.append(ClientBound(pdu.system_id, bound_state))
+        self._events.append(ClientBound(pdu.system_id, bound_state.value))
 
     def _on_submit(self, pdu: SubmitSm, now: float) -> None:
         s = self.settings

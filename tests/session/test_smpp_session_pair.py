@@ -147,7 +147,7 @@ def test_bind_succeeds_with_right_password() -> None:
     pair = make_pair()
     assert pair.esme.state is EsmeState.BOUND
     assert pair.events(Bound)
-    assert pair.smsc_of(ClientBound)[0].system_id == "gw"
+    assert pair.smsc_of(ClientBound)[0].login == "gw"
 
 
 def test_bind_refused_with_wrong_password_closes_connection() -> None:
