@@ -23,12 +23,12 @@ from twisted.internet import defer
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.python.failure import Failure
 
+from carriers.link.api import CarrierLink
 from carriers.messages import DeliveryReceipt, InboundMessage
+from carriers.protocols import PROTOCOLS, LinkParts, SimulatorParts
 from carriers.simulator.control import control_site
-from carriers.simulator.smsc_service import SimulatedSmsc, SimulatorSettings
-from carriers.smpp.esme import EsmeSettings
-from carriers.smpp.link import ReconnectPolicy, SmppLink
-from carriers.smpp.smsc import SmscSettings
+from carriers.simulator.server_events import ServerSettings
+from carriers.simulator.smsc_service import SimulatorSettings
 from gateway.config import CarrierConfig, GatewayConfig
 from gateway.console.service import build_console
 from gateway.console.web import Console
@@ -102,22 +102,22 @@ class Gateway:
 
     root: service.MultiService
     database: DatabaseThreads
-    links: dict[str, SmppLink] = field(default_factory=dict)
+    links: dict[str, CarrierLink] = field(default_factory=dict)
     inbound: InboundProcessor | None = None
     dispatch: DispatchService | None = None
     scheduler: EditionScheduler | None = None
     console: Console | None = None
-    simulators: dict[str, SimulatedSmsc] = field(default_factory=dict)
+    simulators: dict[str, Any] = field(default_factory=dict)
 
 
 def simulator_settings(carrier: str, config: CarrierConfig) -> SimulatorSettings:
-    """The simulator for ``carrier`` accepts the gateway link's own credentials."""
+    """The simulator for ``carrier`` accepts the gateway link's own login and secret."""
     sim = config.simulator
     assert sim is not None
     return SimulatorSettings(
         carrier=carrier,
-        accounts={config.link.system_id: config.resolved_password()},
-        smsc=SmscSettings(tps=sim.tps, window=sim.window),
+        accounts={config.link.login: config.resolved_secret()},
+        smsc=ServerSettings(tps=sim.tps, window=sim.window),
         receipt_delay=sim.receipt_delay,
         receipt_mix=dict(sim.receipt_mix),
         echo_reference=sim.echo_reference,
@@ -127,16 +127,14 @@ def simulator_settings(carrier: str, config: CarrierConfig) -> SimulatorSettings
 def build_simulator(
     carrier: str, config: CarrierConfig, *, reactor: Any, parent: service.MultiService,
     port: int | None = None, control_port: int | None = None,
-) -> SimulatedSmsc:
+) -> Any:
+    """The simulated carrier speaking the link's protocol, and its control endpoint."""
     sim = config.simulator
     assert sim is not None
-    simulator = SimulatedSmsc(
+    simulator = PROTOCOLS[config.link.protocol].build_simulator(
         simulator_settings(carrier, config),
-        reactor=reactor,
-        clock=reactor,
-        host=sim.host,
-        port=sim.port if port is None else port,
-        rng=random.Random(sim.seed),
+        SimulatorParts(reactor=reactor, clock=reactor, host=sim.host,
+                       port=sim.port if port is None else port, rng=random.Random(sim.seed)),
     )
     simulator.setServiceParent(parent)
     control = strports.service(
@@ -151,31 +149,13 @@ def build_simulator(
 def build_link(
     carrier: str, config: CarrierConfig, *, reactor: Any, on_inbound: InboundHandler,
     tps_share: float = 1.0,
-) -> SmppLink:
+) -> CarrierLink:
+    """The link to ``carrier`` in the protocol its configuration names (not started)."""
     link = config.link
-    settings = EsmeSettings(
-        system_id=link.system_id,
-        password=config.resolved_password(),
-        system_type=link.system_type,
-        window=link.window,
-        tps=link.tps * tps_share,
-        enquire_link_interval=link.enquire_link_interval,
-        response_timeout=link.response_timeout,
-        unbind_timeout=link.unbind_timeout,
-        throttle_backoff=link.throttle_backoff,
-    )
     endpoint = TCP4ClientEndpoint(reactor, link.host, link.port, timeout=link.connect_timeout)
-    return SmppLink(
-        carrier=carrier,
-        endpoint=endpoint,
-        settings=settings,
-        clock=reactor,
-        on_inbound=on_inbound,
-        reconnect=ReconnectPolicy(initial_delay=link.reconnect_initial_delay,
-                                  max_delay=link.reconnect_max_delay),
-        peer=f"{link.host}:{link.port}",
-        max_unacknowledged=link.max_unacknowledged,
-    )
+    return PROTOCOLS[link.protocol].build_link(link, LinkParts(
+        carrier=carrier, secret=config.resolved_secret(), endpoint=endpoint, clock=reactor,
+        on_inbound=on_inbound, tps_share=tps_share))
 
 
 def subscription_settings(config: GatewayConfig) -> SubscriptionSettings:

@@ -12,7 +12,6 @@ only entry point and it is called by the composition root.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tomllib
 import types
@@ -23,6 +22,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from carriers.link.config import LinkConfig, MissingSecret
+from carriers.protocols import PROTOCOLS
 from gateway.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config/gateway.toml")
@@ -49,33 +50,6 @@ class NewspaperConfig:
     signature: str
     """Put in 【】 at the front of every pushed message."""
     timezone: str = "Asia/Shanghai"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkConfig:
-    protocol: str = "smpp"
-    host: str = "127.0.0.1"
-    port: int
-    system_id: str
-    password: str | None = None
-    password_env: str | None = None
-    """Name of an environment variable holding the password (wins over ``password``)."""
-    system_type: str = ""
-    window: int = 16
-    tps: float = 100.0
-    """Submits per second on this link; 0 lifts the cap."""
-    enquire_link_interval: float = 30.0
-    response_timeout: float = 10.0
-    connect_timeout: float = 10.0
-    reconnect_initial_delay: float = 1.0
-    reconnect_max_delay: float = 60.0
-    unbind_timeout: float = 5.0
-    """How long a graceful shutdown waits for outstanding responses and unbind_resp."""
-    throttle_backoff: float = 1.0
-    """Pause before resending after ESME_RTHROTTLED / ESME_RMSGQFUL."""
-    max_unacknowledged: int = 1000
-    """MOs and receipts read but not yet stored and acknowledged above which the link stops
-    reading from the SMSC (TCP then holds it back); reading resumes at half of this."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,18 +84,13 @@ class CarrierConfig:
     """Override of dispatch.quiet_start for this carrier (HH:MM)."""
     quiet_end: str | None = None
 
-    def resolved_password(self) -> str:
-        """The link password, read from ``password_env`` when that is set."""
-        if self.link.password_env:
-            value = os.environ.get(self.link.password_env)
-            if value is None:
-                raise ConfigError(
-                    "environment",
-                    self.link.password_env,
-                    "environment variable named by link.password_env is not set",
-                )
-            return value
-        return self.link.password or ""
+    def resolved_secret(self) -> str:
+        """The link's password or shared secret, read from the environment variable the
+        link names (``password_env``, ``shared_secret_env``) when it names one."""
+        try:
+            return self.link.resolved_secret()
+        except MissingSecret as exc:
+            raise ConfigError("environment", exc.variable, str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,26 +270,8 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
         key = f"carriers.{name}"
         if not carrier.short_code.isdigit():
             raise ConfigError(shown, f"{key}.short_code", "expected digits only")
-        link = carrier.link
-        if link.protocol != "smpp":
-            raise ConfigError(shown, f"{key}.link.protocol", 'expected "smpp" (the only link type)')
-        if link.password is None and link.password_env is None:
-            raise ConfigError(shown, f"{key}.link.password", "required (or link.password_env)")
-        _check_range(shown, f"{key}.link.port", link.port, 1, 65535)
-        _check_range(shown, f"{key}.link.window", link.window, 1, 1000)
-        _check_range(shown, f"{key}.link.tps", link.tps, 0, 1_000_000)
-        _check_range(shown, f"{key}.link.max_unacknowledged", link.max_unacknowledged, 1,
-                     1_000_000)
-        for attr in ("enquire_link_interval", "response_timeout", "connect_timeout",
-                     "reconnect_initial_delay", "reconnect_max_delay", "unbind_timeout",
-                     "throttle_backoff"):
-            value = getattr(link, attr)
-            if value <= 0:
-                raise ConfigError(shown, f"{key}.link.{attr}", "expected a number of seconds > 0")
-        if len(link.system_id.encode()) > 15:
-            raise ConfigError(shown, f"{key}.link.system_id", "expected at most 15 characters")
-        if link.password is not None and len(link.password.encode()) > 8:
-            raise ConfigError(shown, f"{key}.link.password", "expected at most 8 characters")
+        for link_key, problem in carrier.link.problems():
+            raise ConfigError(shown, f"{key}.link.{link_key}", problem)
         sim = carrier.simulator
         if sim is not None:
             _check_range(shown, f"{key}.simulator.port", sim.port, 1, 65535)
@@ -428,6 +379,16 @@ def _build(cls: type, data: object, shown: str, prefix: str, exclude: tuple[str,
     return cls(**values)
 
 
+def _link_config_class(value: object, shown: str, key: str) -> type[LinkConfig]:
+    """The settings table of the link's protocol (``protocol``, SMPP when left out)."""
+    protocol = value.get("protocol", "smpp") if isinstance(value, dict) else "smpp"
+    entry = PROTOCOLS.get(protocol) if isinstance(protocol, str) else None
+    if entry is None:
+        expected = " or ".join(f'"{name}"' for name in PROTOCOLS)
+        raise ConfigError(shown, f"{key}.protocol", f"expected {expected}, got {protocol!r}")
+    return entry.link_config
+
+
 def _describe(hint: Any) -> str:
     if hint in _TYPE_NAMES:
         return _TYPE_NAMES[hint]
@@ -449,6 +410,8 @@ def _convert(hint: Any, value: object, shown: str, key: str) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) == 1:
             return _convert(args[0], value, shown, key)
+    if hint is LinkConfig:
+        return _build(_link_config_class(value, shown, key), value, shown, f"{key}.")
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, shown, f"{key}.")  # type: ignore[arg-type]
     if origin is dict:

@@ -96,10 +96,10 @@ def test_password_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     path = default_with(tmp_path, 'password = "cm-pass1"', 'password_env = "CM_PW"')
     config = load_config(path)
     monkeypatch.setenv("CM_PW", "s3cret")
-    assert config.carriers["china_mobile"].resolved_password() == "s3cret"
+    assert config.carriers["china_mobile"].resolved_secret() == "s3cret"
     monkeypatch.delenv("CM_PW")
     with pytest.raises(ConfigError, match="CM_PW"):
-        config.carriers["china_mobile"].resolved_password()
+        config.carriers["china_mobile"].resolved_secret()
 
 
 def test_config_path_precedence() -> None:

@@ -1,0 +1,83 @@
+"""The registry of carrier protocols: what ``carriers.<name>.link.protocol`` may name.
+
+Each entry says which settings table a link of that protocol reads (with its own limits),
+how to build the link, and how to build a simulated carrier that speaks it.  The gateway's
+configuration loader and composition root only ever go through this table: adding a protocol
+is adding one entry.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamClientEndpoint
+
+from carriers.link.api import CarrierLink
+from carriers.link.config import LinkConfig
+from carriers.link.transport import InboundHandler, ReconnectPolicy
+from carriers.simulator.smsc_service import SimulatedSmsc, SimulatorSettings
+from carriers.smpp.config import SmppLinkConfig
+from carriers.smpp.link import SmppLink
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkParts:
+    """What building any link needs besides its settings table."""
+
+    carrier: str
+    secret: str
+    endpoint: IStreamClientEndpoint
+    clock: IReactorTime
+    on_inbound: InboundHandler
+    tps_share: float = 1.0
+    """This process's share of the link's TPS (several gateway processes share a carrier)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulatorParts:
+    """What building any simulated carrier needs besides its settings."""
+
+    reactor: IReactorTCP
+    clock: IReactorTime
+    host: str
+    port: int
+    rng: random.Random
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CarrierProtocol:
+    name: str
+    link_config: type[LinkConfig]
+    build_link: Callable[[Any, LinkParts], CarrierLink]
+    """(the protocol's link settings table, parts) → the link, not started."""
+    build_simulator: Callable[[SimulatorSettings, SimulatorParts], Any]
+    """Settings (its accounts are the gateway link's login and secret) → a simulated
+    carrier service speaking the protocol, not started."""
+
+
+def _reconnect(config: LinkConfig) -> ReconnectPolicy:
+    return ReconnectPolicy(initial_delay=config.reconnect_initial_delay,
+                           max_delay=config.reconnect_max_delay)
+
+
+def _smpp_link(config: SmppLinkConfig, parts: LinkParts) -> CarrierLink:
+    return SmppLink(
+        carrier=parts.carrier, endpoint=parts.endpoint,
+        settings=config.session_settings(parts.secret, tps_share=parts.tps_share),
+        clock=parts.clock, on_inbound=parts.on_inbound, reconnect=_reconnect(config),
+        peer=f"{config.host}:{config.port}", max_unacknowledged=config.max_unacknowledged,
+    )
+
+
+def _smpp_simulator(settings: SimulatorSettings, parts: SimulatorParts) -> Any:
+    return SimulatedSmsc(settings, reactor=parts.reactor, clock=parts.clock, host=parts.host,
+                         port=parts.port, rng=parts.rng)
+
+
+PROTOCOLS: dict[str, CarrierProtocol] = {
+    "smpp": CarrierProtocol(name="smpp", link_config=SmppLinkConfig, build_link=_smpp_link,
+                            build_simulator=_smpp_simulator),
+}
