@@ -1,0 +1,347 @@
+"""The ISMG's side of a CMPP 2.0 / 3.0 link (used by the simulator), sans-IO.
+
+One :class:`IsmgSession` per connection, with the public interface of SMPP's
+:class:`~carriers.smpp.smsc.SmscSession` and the neutral events of
+:mod:`carriers.simulator.server_events`.  It checks the SP's CONNECT, answers submits with
+Msg_Ids, enforces the ISMG's own TPS and window, sends DELIVERs (MOs and status reports) and
+notices their answers.  Choices made here:
+
+* **Login.** CONNECT_RESP Status (protocols.md section 2.4): the fault ``refuse_binds`` or a
+  wrong AuthenticatorSource → 3, an SP code not among the accounts → 2, a Version above
+  ``highest_version`` → 4, a Version that is neither 2.x nor 3.x → 5 (other error).  A refused
+  login is followed by :class:`CloseClient`; so is anything but a CONNECT before login.
+  CONNECT_RESP carries ``highest_version`` as its Version (the spec: the ISMG's highest), and
+  AuthenticatorISMG per ``carriers.cmpp.auth`` (all zeros on refusal).
+* **Version.** The connection speaks the version the SP asked for, once accepted: it decides
+  the layout of everything after the CONNECT (a refused CONNECT is answered in the asked
+  layout, or in ``highest_version``'s when the asked one is too high or unknown).
+* **Refusing submits.** Above the TPS cap and above the window alike the result is 8 (flow
+  control): CMPP has no separate queue-full result.
+* **Faults** ``response_delay`` and ``withhold_responses`` apply to SUBMIT_RESP only, as in the
+  SMSC; ACTIVE_TEST and TERMINATE are always answered.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from carriers.cmpp import auth
+from carriers.cmpp.channel import CmppChannel, FramingLost, PeerError
+from carriers.cmpp.msg_id import msg_id_text
+from carriers.cmpp.pdus import (
+    ActiveTest,
+    ActiveTestResp,
+    Connect,
+    ConnectResp,
+    ConnectStatus,
+    Deliver,
+    DeliverResp,
+    Pdu,
+    Submit,
+    SubmitResp,
+    SubmitResult,
+    Terminate,
+    TerminateResp,
+)
+from carriers.simulator.server_events import (
+    BindDenied,
+    ClientBound,
+    ClientUnbound,
+    CloseClient,
+    DeliverAnswered,
+    DeliverUnanswered,
+    ServerEvent,
+    ServerFaults,
+    ServerSettings,
+    SubmitReceived,
+    SubmitRefused,
+)
+
+__all__ = ["OTHER_CONNECT_ERROR", "IsmgSession", "IsmgState"]
+
+OTHER_CONNECT_ERROR = 5
+"""CONNECT_RESP Status for a Version the ISMG cannot speak at all (≥ 5: "other error")."""
+
+
+class IsmgState(enum.Enum):
+    OPEN = "open"
+    """Connected; no CONNECT accepted yet."""
+    LOGGED_IN = "logged_in"
+    CLOSED = "closed"
+
+
+# Which PDU classes each state accepts from the SP.
+_ACCEPTED: dict[IsmgState, frozenset[type]] = {
+    IsmgState.OPEN: frozenset({Connect}),
+    IsmgState.LOGGED_IN: frozenset({
+        Submit, DeliverResp, ActiveTest, ActiveTestResp, Terminate, TerminateResp,
+    }),
+}
+
+
+@dataclass(slots=True)
+class _Pending:
+    due: float
+    response: SubmitResp
+
+
+@dataclass(slots=True)
+class _Deliver:
+    token: int
+    deadline: float
+
+
+@dataclass(slots=True)
+class _RateWindow:
+    """Counts submits in the current one-second slot."""
+
+    slot: int = -1
+    count: int = 0
+
+
+class IsmgSession:
+    """One simulated ISMG connection."""
+
+    def __init__(
+        self,
+        *,
+        settings: ServerSettings,
+        accounts: Mapping[str, str],
+        next_message_id: Callable[[], int],
+        faults: ServerFaults | None = None,
+        highest_version: int = 0x30,
+        wall_clock: Callable[[float], datetime] | None = None,
+    ) -> None:
+        """``accounts``: SP code (Source_Addr) → shared secret.  ``next_message_id`` gives
+        each accepted SUBMIT its Msg_Id.  ``wall_clock`` is accepted and not used: the ISMG
+        checks the authenticator with the timestamp the SP sent, never against its own
+        clock (the simulator stamps Msg_Ids and reports itself)."""
+        del wall_clock
+        self.settings = settings
+        self.faults = faults if faults is not None else ServerFaults()
+        self._accounts = accounts
+        self._next_message_id = next_message_id
+        self.highest_version = highest_version
+        self._channel = CmppChannel(highest_version)
+        self.state = IsmgState.OPEN
+        self.login = ""
+        """The SP code once logged in."""
+        self.version = highest_version
+        """The connection's version: the SP's, once its CONNECT is accepted."""
+        self._delayed: deque[_Pending] = deque()
+        self._unanswered_submits = 0
+        self._rate = _RateWindow()
+        self._delivers: dict[int, _Deliver] = {}
+        self._next_token = 1
+        self._events: list[ServerEvent] = []
+        self._last_pdu_at: float | None = None
+        self._partial_since: float | None = None
+        self._timed_out = False
+
+    def connection_made(self, now: float) -> None:
+        """Start the idle clock (an SP that connects and says nothing is dropped)."""
+        self._last_pdu_at = now
+
+    @property
+    def can_receive(self) -> bool:
+        return self.state is IsmgState.LOGGED_IN
+
+    def receive_data(self, data: bytes, now: float) -> list[ServerEvent]:
+        completed = False
+        for item in self._channel.receive(data):
+            completed = True
+            if isinstance(item, PeerError):
+                self._events.append(item)
+                if self.state is IsmgState.OPEN:
+                    self._close("no readable CONNECT")
+            elif isinstance(item, FramingLost):
+                self._close(item.reason)
+            else:
+                self._handle(item, now)
+        if completed:
+            self._last_pdu_at = now
+        if not self._channel.buffered:
+            self._partial_since = None
+        elif completed or self._partial_since is None:
+            self._partial_since = now
+        return self._take_events()
+
+    def tick(self, now: float) -> list[ServerEvent]:
+        timeout = self._timeout_reason(now)
+        if timeout is not None and not self._timed_out:
+            self._timed_out = True
+            self._events.append(CloseClient(timeout))
+        while self._delayed and self._delayed[0].due <= now:
+            self._send_response(self._delayed.popleft().response)
+        # Deadlines are "sent + deliver_timeout", so insertion order is deadline order.
+        delivers = self._delivers
+        while delivers:
+            sequence = next(iter(delivers))
+            deliver = delivers[sequence]
+            if deliver.deadline > now:
+                break
+            del delivers[sequence]
+            self._events.append(DeliverUnanswered(deliver.token))
+        return self._take_events()
+
+    def next_deadline(self) -> float | None:
+        candidates = []
+        settings = self.settings
+        if not self._timed_out:
+            if settings.read_timeout and self._partial_since is not None:
+                candidates.append(self._partial_since + settings.read_timeout)
+            if settings.idle_timeout and self._last_pdu_at is not None:
+                candidates.append(self._last_pdu_at + settings.idle_timeout)
+        if self._delivers:
+            candidates.append(next(iter(self._delivers.values())).deadline)
+        if self._delayed:
+            candidates.append(self._delayed[0].due)
+        return min(candidates) if candidates else None
+
+    def data_to_send(self) -> bytes:
+        return self._channel.data_to_send()
+
+    def deliver(self, pdu: Deliver, now: float) -> int:
+        """Send a DELIVER (MO or status report) to the logged-in SP; return a token, answered
+        later by :class:`DeliverAnswered` or :class:`DeliverUnanswered`."""
+        if not self.can_receive:
+            raise RuntimeError(f"the SP is not logged in ({self.state.value})")
+        token = self._next_token
+        self._next_token += 1
+        numbered = self._channel.send_request(pdu)
+        self._delivers[numbered.sequence_id] = _Deliver(
+            token, now + self.settings.deliver_timeout)
+        return token
+
+    def unbind(self) -> None:
+        """Ask the SP to end the session (CMPP_TERMINATE)."""
+        self._channel.send_request(Terminate(sequence_id=0))
+
+    def send_raw(self, data: bytes) -> None:
+        """Fault injection: put arbitrary bytes on the wire."""
+        self._channel.send_raw(data)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _take_events(self) -> list[ServerEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def _timeout_reason(self, now: float) -> str | None:
+        settings = self.settings
+        if (settings.read_timeout and self._partial_since is not None
+                and now >= self._partial_since + settings.read_timeout):
+            return f"a PDU arrived only in part for {settings.read_timeout:g}s"
+        if (settings.idle_timeout and self._last_pdu_at is not None
+                and now >= self._last_pdu_at + settings.idle_timeout):
+            return f"no PDU from the client for {settings.idle_timeout:g}s"
+        return None
+
+    def _close(self, reason: str) -> None:
+        if self.state is not IsmgState.CLOSED:
+            self.state = IsmgState.CLOSED
+            self._events.append(CloseClient(reason))
+
+    def _handle(self, pdu: Pdu, now: float) -> None:
+        if type(pdu) not in _ACCEPTED.get(self.state, frozenset()):
+            self._events.append(PeerError(
+                f"{type(pdu).__name__} not allowed while {self.state.value}", 0, ""))
+            if self.state is IsmgState.OPEN:
+                self._close("the SP did not log in first")
+            return
+        if isinstance(pdu, Submit):
+            self._on_submit(pdu, now)
+        elif isinstance(pdu, Connect):
+            self._on_connect(pdu)
+        elif isinstance(pdu, DeliverResp):
+            deliver = self._delivers.pop(pdu.sequence_id, None)
+            if deliver is not None:
+                self._events.append(DeliverAnswered(deliver.token, pdu.result))
+        elif isinstance(pdu, ActiveTest):
+            self._channel.send(ActiveTestResp(sequence_id=pdu.sequence_id))
+        elif isinstance(pdu, Terminate):
+            self._channel.send(TerminateResp(sequence_id=pdu.sequence_id))
+            self._events.append(ClientUnbound())
+            self._close("the SP terminated the session")
+        elif isinstance(pdu, TerminateResp):
+            self._close("TERMINATE answered")
+        # ActiveTestResp: nothing to do (the idle clock has already been reset).
+
+    def _connect_status(self, pdu: Connect) -> int:
+        secret = self._accounts.get(pdu.source_addr)
+        if self.faults.refuse_binds:
+            return ConnectStatus.AUTHENTICATION_FAILED
+        if secret is None:
+            return ConnectStatus.BAD_SOURCE_ADDRESS
+        if pdu.version > self.highest_version:
+            return ConnectStatus.VERSION_TOO_HIGH
+        if pdu.version >> 4 not in (2, 3):
+            return OTHER_CONNECT_ERROR
+        if not auth.authenticator_source_matches(
+            pdu.authenticator_source, pdu.source_addr, secret, pdu.timestamp
+        ):
+            return ConnectStatus.AUTHENTICATION_FAILED
+        return ConnectStatus.OK
+
+    def _on_connect(self, pdu: Connect) -> None:
+        status = self._connect_status(pdu)
+        speakable = pdu.version <= self.highest_version and pdu.version >> 4 in (2, 3)
+        self._channel.version = pdu.version if speakable else self.highest_version
+        if status != ConnectStatus.OK:
+            self._channel.send(ConnectResp(sequence_id=pdu.sequence_id, status=status,
+                                           version=self.highest_version))
+            self._events.append(BindDenied(pdu.source_addr, status))
+            self._close(f"login refused (CONNECT status {status})")
+            return
+        secret = self._accounts[pdu.source_addr]
+        self._channel.send(ConnectResp(
+            sequence_id=pdu.sequence_id, status=status, version=self.highest_version,
+            authenticator_ismg=auth.authenticator_ismg(
+                status, pdu.authenticator_source, secret, pdu.version),
+        ))
+        self.state = IsmgState.LOGGED_IN
+        self.login = pdu.source_addr
+        self.version = pdu.version
+        self._events.append(ClientBound(
+            pdu.source_addr, f"cmpp{pdu.version >> 4}.{pdu.version & 0x0F}"))
+
+    def _on_submit(self, pdu: Submit, now: float) -> None:
+        s = self.settings
+        refused = False
+        if s.tps > 0:
+            slot = int(now)
+            if slot != self._rate.slot:
+                self._rate.slot, self._rate.count = slot, 0
+            if self._rate.count >= s.tps:
+                refused = True
+            else:
+                self._rate.count += 1
+        if not refused and s.window > 0 and self._unanswered_submits >= s.window:
+            refused = True
+        if refused:
+            result = SubmitResult.FLOW_CONTROL
+            self._events.append(SubmitRefused(pdu, result))
+            self._respond(SubmitResp(sequence_id=pdu.sequence_id, msg_id=0, result=result), now)
+            return
+        msg_id = self._next_message_id()
+        self._events.append(SubmitReceived(pdu, msg_id_text(msg_id)))
+        self._respond(SubmitResp(sequence_id=pdu.sequence_id, msg_id=msg_id), now)
+
+    def _respond(self, response: SubmitResp, now: float) -> None:
+        faults = self.faults
+        if faults.withhold_responses:
+            self._unanswered_submits += 1
+            return
+        if faults.response_delay > 0 or self._delayed:
+            self._unanswered_submits += 1
+            self._delayed.append(_Pending(now + faults.response_delay, response))
+            return
+        self._channel.send(response)
+
+    def _send_response(self, response: SubmitResp) -> None:
+        self._unanswered_submits = max(0, self._unanswered_submits - 1)
+        self._channel.send(response)

@@ -1,0 +1,138 @@
+"""CMPP on the shared carrier link: the SP client session plus CMPP's words for neutral messages.
+
+:class:`CmppTranslator` encodes each distinct message content once (a ``SubmitTemplate`` per
+part, the Dest_terminal_Id spliced in per recipient), reads DELIVERs into MOs and receipts,
+and names and classifies SUBMIT_RESP results.  :class:`CmppLink` is the shared
+:class:`~carriers.link.transport.CarrierLinkService` with a :class:`CmppClientSession` and that
+translator.
+
+Classifying refused submits (protocols.md section 2.5): 8 (flow control that outlasted the
+session's resends) and 3 (duplicate Sequence_Id: a resend gets a new one) are TRANSIENT, and
+so are the vendor results 100-199: their meanings are undocumented and vary by ISMG (often
+"busy" or "over quota"), and retrying one later costs a few submits where calling it
+permanent would drop the subscriber's message.  Every other result is PERMANENT.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+
+from carriers.cmpp import translate
+from carriers.cmpp.client import CmppClientSession, CmppClientSettings
+from carriers.cmpp.codec import SubmitTemplate
+from carriers.cmpp.pdus import Deliver, SubmitResult
+from carriers.link.api import UnreadableMessage
+from carriers.link.transport import CarrierLinkService, InboundHandler, ReconnectPolicy
+from carriers.messages import DeliveryReceipt, InboundMessage, OutboundMessage, SubmitOutcome
+
+__all__ = [
+    "TRANSIENT_RESULTS", "VENDOR_RESULTS", "CmppLink", "CmppTranslator", "ReconnectPolicy",
+]
+
+VENDOR_RESULTS = range(100, 200)
+"""SUBMIT_RESP results the spec leaves to ISMG vendors."""
+TRANSIENT_RESULTS = frozenset({SubmitResult.DUPLICATE_SEQUENCE, SubmitResult.FLOW_CONTROL})
+"""Protocol results worth a later retry (with the vendor range; see the module docstring)."""
+
+_RESULT_NAMES: dict[int, str] = {
+    SubmitResult.OK: "OK",
+    SubmitResult.BAD_STRUCTURE: "bad message structure",
+    # 2-4 also name a refused login (CONNECT_RESP Status), reported through the same names.
+    SubmitResult.BAD_COMMAND: "bad command id; at login: illegal source address",
+    SubmitResult.DUPLICATE_SEQUENCE: "duplicate sequence number; at login: authentication "
+                                     "failed",
+    SubmitResult.BAD_LENGTH: "bad message length; at login: version too high",
+    SubmitResult.BAD_FEE_CODE: "bad fee code",
+    SubmitResult.TOO_LONG: "message too long",
+    SubmitResult.BAD_SERVICE_ID: "bad service code",
+    SubmitResult.FLOW_CONTROL: "flow control",
+    SubmitResult.CHARGED_NUMBER_NOT_SERVED: "charged number not served by this gateway",
+    SubmitResult.BAD_SRC_ID: "bad Src_Id",
+    SubmitResult.BAD_MSG_SRC: "bad Msg_src",
+    SubmitResult.BAD_FEE_TERMINAL_ID: "bad Fee_terminal_Id",
+    SubmitResult.BAD_DEST_TERMINAL_ID: "bad Dest_terminal_Id",
+}
+
+_TEMPLATE_CACHE = 64
+"""Distinct message contents whose encoded submits are kept (digests: one per edition)."""
+
+
+class CmppTranslator:
+    """CMPP 2.0 / 3.0's words for the neutral messages, for one link's settings."""
+
+    protocol = "cmpp"
+
+    def __init__(self, settings: CmppClientSettings) -> None:
+        self.settings = settings
+        self._zone = ZoneInfo(settings.timezone)
+        self._templates: dict[tuple[Any, ...], list[SubmitTemplate]] = {}
+
+    def frames_for(self, message: OutboundMessage) -> list[bytes]:
+        destination = translate.destination_of(message)
+        return [template.frame(destination) for template in self._templates_for(message)]
+
+    def _templates_for(self, message: OutboundMessage) -> list[SubmitTemplate]:
+        """Encoded submits per distinct message content, reused for every recipient."""
+        key = (message.source, message.parts, message.want_receipt)
+        templates = self._templates.get(key)
+        if templates is None:
+            version = self.settings.version
+            templates = [SubmitTemplate(submit, version)
+                         for submit in translate.submits_for(message, self.settings)]
+            if len(self._templates) >= _TEMPLATE_CACHE:
+                self._templates.pop(next(iter(self._templates)))
+            self._templates[key] = templates
+        return templates
+
+    def read(
+        self, pdu: Deliver, *, carrier: str, received_at: datetime
+    ) -> InboundMessage | DeliveryReceipt:
+        try:
+            return translate.inbound_from(pdu, carrier=carrier, received_at=received_at,
+                                          zone=self._zone)
+        except translate.UnreadableMessage as exc:
+            raise UnreadableMessage(str(exc)) from None
+
+    def sender_of(self, pdu: Deliver) -> str:
+        return pdu.src_terminal_id
+
+    def classify(self, status: int) -> SubmitOutcome:
+        if status in TRANSIENT_RESULTS or status in VENDOR_RESULTS:
+            return SubmitOutcome.TRANSIENT
+        return SubmitOutcome.PERMANENT
+
+    def status_name(self, status: int) -> str:
+        name = _RESULT_NAMES.get(status)
+        if name is None:
+            name = "vendor-specific" if status in VENDOR_RESULTS else "other error"
+        return f"CMPP result {status} ({name})"
+
+
+class CmppLink(CarrierLinkService):
+    """One CMPP long connection from an SP to one ISMG, kept up while the service runs."""
+
+    session: CmppClientSession
+
+    def __init__(
+        self,
+        *,
+        carrier: str,
+        endpoint: IStreamClientEndpoint,
+        settings: CmppClientSettings,
+        clock: IReactorTime,
+        on_inbound: InboundHandler,
+        reconnect: ReconnectPolicy | None = None,
+        rng: random.Random | None = None,
+        peer: str = "",
+        max_unacknowledged: int = 1000,
+    ) -> None:
+        super().__init__(
+            carrier=carrier, endpoint=endpoint, session=CmppClientSession(settings),
+            translator=CmppTranslator(settings), clock=clock, on_inbound=on_inbound,
+            reconnect=reconnect, rng=rng, peer=peer, max_unacknowledged=max_unacknowledged,
+        )
