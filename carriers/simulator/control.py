@@ -1,11 +1,14 @@
 """The simulator's small local control endpoint (HTTP + JSON, loopback only).
 
+Protocol-neutral: it works the same whatever the simulated carrier speaks (SMPP, CMPP, …).
+
 ``POST /mo``       {"from", "to", "text", "wait"?} → injects an MO as if a handset
-                   sent it, then returns what the SMSC received back for that
+                   sent it, then returns what the carrier received back for that
                    number within ``wait`` seconds (multi-part SMS reassembled).
-``GET  /status``   counters and bound clients.
-``GET  /received`` every submit the SMSC accepted (destination, UDH, message id), oldest
-                   first, as far as it remembers (``keep_received``).
+``GET  /status``   protocol, counters and bound clients.
+``GET  /received`` every submit the carrier accepted (destination, source, UDH, message id,
+                   coding name or null), oldest first, as far as it remembers
+                   (``keep_received``).
 ``GET  /parts``    every submit ever accepted, counted per number and UDH:
                    {"parts": {"<to>": {"<udh hex or ''>": count}}, "accepted": total}.
 ``POST /faults``   {"refuse_binds"?, "response_delay"?, "withhold_responses"?}.
@@ -22,7 +25,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import resource, server
 
-from carriers.simulator.smsc_service import ReceivedSubmit, SimulatedSmsc
+from carriers.simulator.carrier_service import ReceivedSubmit, SimulatedCarrier
 
 MAX_BODY = 64 * 1024
 MAX_WAIT = 30.0
@@ -66,7 +69,7 @@ def reassemble(parts: list[ReceivedSubmit]) -> list[dict[str, Any]]:
     return result
 
 
-def parts_report(simulator: SimulatedSmsc) -> dict[str, Any]:
+def parts_report(simulator: SimulatedCarrier) -> dict[str, Any]:
     """Accepted submits grouped by number, then by UDH hex ('' when none), with the total."""
     parts: dict[str, dict[str, int]] = {}
     for (destination, udh), count in simulator.parts.items():
@@ -90,7 +93,7 @@ def _concat_info(udh: bytes) -> tuple[int, int, int] | None:
 class _JsonResource(resource.Resource):
     isLeaf = True
 
-    def __init__(self, simulator: SimulatedSmsc, clock: IReactorTime) -> None:
+    def __init__(self, simulator: SimulatedCarrier, clock: IReactorTime) -> None:
         super().__init__()
         self.simulator = simulator
         self.clock = clock
@@ -99,7 +102,7 @@ class _JsonResource(resource.Resource):
         if request.path == b"/received":
             return _reply(request, 200, {"received": [
                 {"to": r.destination, "from": r.source, "udh": r.udh.hex(),
-                 "id": r.message_id} for r in self.simulator.received
+                 "id": r.message_id, "coding": r.coding} for r in self.simulator.received
             ]})
         if request.path == b"/parts":
             return _reply(request, 200, parts_report(self.simulator))
@@ -108,6 +111,7 @@ class _JsonResource(resource.Resource):
         sim = self.simulator
         return _reply(request, 200, {
             "carrier": sim.settings.carrier,
+            "protocol": sim.protocol,
             "port": sim.port,
             "bound_clients": sim.bound_clients,
             "counters": sim.counters,
@@ -172,7 +176,12 @@ class _JsonResource(resource.Resource):
 
         stop_watching = self.simulator.watch(on_submit)
         timers["limit"] = self.clock.callLater(float(wait), finish)
-        self.simulator.inject_mo(source, destination, text)
+        try:
+            self.simulator.inject_mo(source, destination, text)
+        except ValueError as exc:  # the protocol cannot carry it (a number or text too long)
+            stop_watching()
+            timers["limit"].cancel()
+            raise BadRequest(str(exc)) from None
 
         def respond(_: object) -> None:
             stop_watching()
@@ -227,7 +236,7 @@ def _reply(request: server.Request, code: int, payload: dict[str, Any]) -> bytes
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
-def control_site(simulator: SimulatedSmsc, clock: IReactorTime) -> server.Site:
+def control_site(simulator: SimulatedCarrier, clock: IReactorTime) -> server.Site:
     site = server.Site(_JsonResource(simulator, clock))
     site.displayTracebacks = False
     site.noisy = False
