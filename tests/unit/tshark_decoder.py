@@ -41,11 +41,13 @@ def write_pcap(path: Path, packets: Iterable[bytes]) -> None:
             out.write(packet)
 
 
-def _ipv4(protocol: int, segment: bytes) -> bytes:
+def _ipv4(
+    protocol: int, segment: bytes, source: bytes = _SOURCE_IP, destination: bytes = _DESTINATION_IP
+) -> bytes:
     return (
         struct.pack(
             ">BBHHHBBH4s4s",
-            0x45, 0, 20 + len(segment), 1, 0, 64, protocol, 0, _SOURCE_IP, _DESTINATION_IP,
+            0x45, 0, 20 + len(segment), 1, 0, 64, protocol, 0, source, destination,
         )
         + segment
     )  # fmt: skip
@@ -64,6 +66,25 @@ def tcp_stream(payloads: Sequence[bytes], *, src_port: int, dst_port: int) -> li
                              65535, 0, 0)  # fmt: skip
         packets.append(_ipv4(6, header + payload))
         sequence += len(payload)
+    return packets
+
+
+def tcp_conversation(
+    segments: Sequence[tuple[bool, bytes]], *, client_port: int, server_port: int
+) -> list[bytes]:
+    """Both directions of one TCP connection, one segment (PSH+ACK) per ``(from_client,
+    payload)`` in the order given: the client is 10.0.0.1:``client_port``, the server
+    10.0.0.2:``server_port``; each side's sequence numbers count its own bytes and its
+    acknowledgement number the other side's."""
+    next_sequence = {True: 1, False: 1}
+    packets = []
+    for from_client, payload in segments:
+        ports = (client_port, server_port) if from_client else (server_port, client_port)
+        header = struct.pack(">HHIIBBHHH", *ports, next_sequence[from_client],
+                             next_sequence[not from_client], 0x50, 0x18, 65535, 0, 0)  # fmt: skip
+        addresses = (_SOURCE_IP, _DESTINATION_IP) if from_client else (_DESTINATION_IP, _SOURCE_IP)
+        packets.append(_ipv4(6, header + payload, *addresses))
+        next_sequence[from_client] += len(payload)
     return packets
 
 
