@@ -8,6 +8,7 @@ is adding one entry.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,10 +16,13 @@ from typing import Any
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamClientEndpoint
 
+from carriers.cmpp.config import CmppLinkConfig
+from carriers.cmpp.link import CmppLink
 from carriers.link.api import CarrierLink
 from carriers.link.config import LinkConfig
 from carriers.link.transport import InboundHandler, ReconnectPolicy
-from carriers.simulator.smsc_service import SimulatedSmsc, SimulatorSettings
+from carriers.simulator.carrier_service import SimulatedCarrier
+from carriers.simulator.smsc_service import SimulatedIsmg, SimulatedSmsc, SimulatorSettings
 from carriers.smpp.config import SmppLinkConfig
 from carriers.smpp.link import SmppLink
 
@@ -53,7 +57,7 @@ class CarrierProtocol:
     link_config: type[LinkConfig]
     build_link: Callable[[Any, LinkParts], CarrierLink]
     """(the protocol's link settings table, parts) → the link, not started."""
-    build_simulator: Callable[[SimulatorSettings, SimulatorParts], Any]
+    build_simulator: Callable[[SimulatorSettings, SimulatorParts], SimulatedCarrier]
     """Settings (its accounts are the gateway link's login and secret) → a simulated
     carrier service speaking the protocol, not started."""
 
@@ -72,12 +76,35 @@ def _smpp_link(config: SmppLinkConfig, parts: LinkParts) -> CarrierLink:
     )
 
 
-def _smpp_simulator(settings: SimulatorSettings, parts: SimulatorParts) -> Any:
+def _cmpp_link(config: CmppLinkConfig, parts: LinkParts) -> CarrierLink:
+    return CmppLink(
+        carrier=parts.carrier, endpoint=parts.endpoint,
+        settings=config.session_settings(parts.secret, tps_share=parts.tps_share),
+        clock=parts.clock, on_inbound=parts.on_inbound, reconnect=_reconnect(config),
+        peer=f"{config.host}:{config.port}", max_unacknowledged=config.max_unacknowledged,
+    )
+
+
+def _smpp_simulator(settings: SimulatorSettings, parts: SimulatorParts) -> SimulatedCarrier:
     return SimulatedSmsc(settings, reactor=parts.reactor, clock=parts.clock, host=parts.host,
+                         port=parts.port, rng=parts.rng)
+
+
+CMPP_IDLE_TIMEOUT = 600.0
+"""Seconds the simulated ISMG keeps a silent connection: a CMPP client sends ACTIVE_TEST
+only after three idle minutes (the spec's C), so SMPP's 120 s would cut healthy links."""
+
+
+def _cmpp_simulator(settings: SimulatorSettings, parts: SimulatorParts) -> SimulatedCarrier:
+    settings = dataclasses.replace(
+        settings, smsc=dataclasses.replace(settings.smsc, idle_timeout=CMPP_IDLE_TIMEOUT))
+    return SimulatedIsmg(settings, reactor=parts.reactor, clock=parts.clock, host=parts.host,
                          port=parts.port, rng=parts.rng)
 
 
 PROTOCOLS: dict[str, CarrierProtocol] = {
     "smpp": CarrierProtocol(name="smpp", link_config=SmppLinkConfig, build_link=_smpp_link,
                             build_simulator=_smpp_simulator),
+    "cmpp": CarrierProtocol(name="cmpp", link_config=CmppLinkConfig, build_link=_cmpp_link,
+                            build_simulator=_cmpp_simulator),
 }

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 
 from carriers.cmpp import translate
-from carriers.cmpp.client import CmppClientSession, CmppClientSettings
+from carriers.cmpp.client import CmppClientSession, CmppClientSettings, connect_status_name
 from carriers.cmpp.codec import SubmitTemplate
 from carriers.cmpp.pdus import Deliver, SubmitResult
 from carriers.link.api import UnreadableMessage
@@ -42,11 +42,9 @@ TRANSIENT_RESULTS = frozenset({SubmitResult.DUPLICATE_SEQUENCE, SubmitResult.FLO
 _RESULT_NAMES: dict[int, str] = {
     SubmitResult.OK: "OK",
     SubmitResult.BAD_STRUCTURE: "bad message structure",
-    # 2-4 also name a refused login (CONNECT_RESP Status), reported through the same names.
-    SubmitResult.BAD_COMMAND: "bad command id; at login: illegal source address",
-    SubmitResult.DUPLICATE_SEQUENCE: "duplicate sequence number; at login: authentication "
-                                     "failed",
-    SubmitResult.BAD_LENGTH: "bad message length; at login: version too high",
+    SubmitResult.BAD_COMMAND: "bad command id",
+    SubmitResult.DUPLICATE_SEQUENCE: "duplicate sequence number",
+    SubmitResult.BAD_LENGTH: "bad message length",
     SubmitResult.BAD_FEE_CODE: "bad fee code",
     SubmitResult.TOO_LONG: "message too long",
     SubmitResult.BAD_SERVICE_ID: "bad service code",
@@ -111,6 +109,9 @@ class CmppTranslator:
         if name is None:
             name = "vendor-specific" if status in VENDOR_RESULTS else "other error"
         return f"CMPP result {status} ({name})"
+
+    def login_status_name(self, status: int) -> str:
+        return connect_status_name(status)
 
 
 class CmppLink(CarrierLinkService):

@@ -106,7 +106,11 @@ class MessageTranslator(Protocol):
         ...
 
     def status_name(self, status: int) -> str:
-        """The result code as people read it, with its number."""
+        """A submit's result code as people read it, with its number."""
+        ...
+
+    def login_status_name(self, status: int) -> str:
+        """A refused login's status (SMPP bind_resp, CMPP CONNECT_RESP) as people read it."""
         ...
 
 

@@ -343,7 +343,7 @@ class CarrierLinkService(service.Service):
                     waiter.callback(None)
             elif isinstance(event, BindRefused):
                 log.error("%s link: login refused: %s", self.carrier,
-                          self.translator.status_name(event.status))
+                          self.translator.login_status_name(event.status))
             elif isinstance(event, Throttled):
                 self.throttled += 1
                 log.info("%s link: carrier said %s; pausing %.2fs", self.carrier,

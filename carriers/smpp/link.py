@@ -81,6 +81,9 @@ class SmppTranslator:
         except ValueError:
             return f"status 0x{status:02X}"
 
+    def login_status_name(self, status: int) -> str:
+        return self.status_name(status)
+
 
 class SmppLink(CarrierLinkService):
     """One SMPP transceiver link to one SMSC, kept up for as long as the service runs."""

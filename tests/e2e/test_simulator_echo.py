@@ -10,10 +10,11 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor, threads
 
-from carriers.messages import Lane, MessagePart, OutboundMessage, SubmitOutcome
+from carriers.messages import Lane, MessagePart, OutboundMessage, SubmitOutcome, TextCoding
 from carriers.simulator.control import control_site
+from carriers.smpp.config import SmppLinkConfig
 from gateway.app import simulator_settings
-from gateway.config import CarrierConfig, LinkConfig, SimulatorConfig
+from gateway.config import CarrierConfig, SimulatorConfig
 from tests.e2e.test_link_against_simulator import Inbox, start_link, start_simulator, wait_for
 
 NUMBER = "13800138000"
@@ -26,7 +27,8 @@ def two_parts(references: tuple[int, ...] | None = REFERENCES) -> OutboundMessag
         source="10658000",
         destination=NUMBER,
         parts=tuple(
-            MessagePart(payload=bytes.fromhex(udh) + text.encode("utf-16-be"), data_coding=0x08,
+            MessagePart(payload=bytes.fromhex(udh) + text.encode("utf-16-be"),
+                        coding=TextCoding.UCS2,
                         has_udh=True)
             for udh, text in zip(UDH, ("山东手机报，", "第二部分"), strict=True)
         ),
@@ -93,7 +95,7 @@ async def test_parts_counts_every_accepted_part_beyond_keep_received(inbox: Inbo
         await link.submit(two_parts())
         await link.submit(two_parts((4099, 4100)))  # the same parts again, as after a crash
         single = OutboundMessage(source="10658000", destination="13900139000", parts=(
-            MessagePart(payload="退订成功".encode("utf-16-be"), data_coding=0x08),))
+            MessagePart(payload="退订成功".encode("utf-16-be"), coding=TextCoding.UCS2),))
         await link.submit(single)
         report = await threads.deferToThread(get_json, control.getHost().port, "/parts")
         assert report == {
@@ -111,7 +113,7 @@ async def test_parts_counts_every_accepted_part_beyond_keep_received(inbox: Inbo
 def test_echo_reference_is_configured_per_carrier(echo_reference: bool) -> None:
     config = CarrierConfig(
         short_code="10658000",
-        link=LinkConfig(port=2775, system_id="gw", password="secret"),
+        link=SmppLinkConfig(port=2775, system_id="gw", password="secret"),
         simulator=SimulatorConfig(port=2775, control_port=8775, echo_reference=echo_reference),
     )
     assert simulator_settings("china_mobile", config).echo_reference is echo_reference

@@ -130,3 +130,50 @@ def test_config_check_command_prints_one_line_and_no_traceback(tmp_path: Path) -
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
     )
     assert good.returncode == 0 and "OK" in good.stdout
+
+
+NATIVE = REPO_ROOT / "config" / "native.toml"
+
+
+def native_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = NATIVE.read_text(encoding="utf-8")
+    assert old in text
+    return write(tmp_path, text.replace(old, new, 1))
+
+
+def test_native_config_puts_china_mobile_on_cmpp() -> None:
+    config = load_config(NATIVE)
+    link = config.carriers["china_mobile"].link
+    assert (link.protocol, link.login, link.version) == ("cmpp", "901234", 0x30)
+    assert config.carriers["china_mobile"].resolved_secret() == "cm-secret1"
+    assert config.carriers["china_unicom"].link.protocol == "smpp"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "expected"),
+    [
+        ('protocol = "cmpp"', 'protocol = "x25"', "carriers.china_mobile.link.protocol",
+         'expected "smpp" or "cmpp"'),
+        ('source_addr = "901234"', 'source_addr = "90123"',
+         "carriers.china_mobile.link.source_addr", "6-digit SP code"),
+        ("version = 0x30", "version = 0x31", "carriers.china_mobile.link.version",
+         "0x30 (CMPP 3.0) or 0x20"),
+        ('source_addr = "901234"', 'source_addr = "901234"\nsystem_id = "sdgw"',
+         "carriers.china_mobile.link.system_id", "unknown key"),
+        ('service_id = "SDSJB"', 'service_id = "TOO-LONG-SERVICE"',
+         "carriers.china_mobile.link.service_id", "at most 10"),
+        ('fee_type = "01"', 'fee_type = "05"', "carriers.china_mobile.link.fee_type",
+         "one of 01, 02, 03"),
+        ('shared_secret = "cm-secret1"', "", "carriers.china_mobile.link.shared_secret",
+         "required (or link.shared_secret_env)"),
+    ],
+)
+def test_cmpp_mistakes_are_checked_by_the_cmpp_table(
+    tmp_path: Path, old: str, new: str, key: str, expected: str
+) -> None:
+    path = native_with(tmp_path, old, new)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {key}: "), message
+    assert expected in message
