@@ -402,7 +402,7 @@ def seed_editions(sink: Sink, watch: Stopwatch, calendar: Calendar, plan: Number
             render_id += 1
             renders.append((render_id, edition_id, carrier, "sms", digest, sink.json({}),
                             sink.at(sent - 1800)))
-            segments.extend((render_id, number, part.short_message, segmented.data_coding, True)
+            segments.extend((render_id, number, part.short_message, segmented.coding.value, True)
                             for number, part in enumerate(segmented.segments, 1))
             dispatch_id += 1
             total = round(active[carrier] * (0.85 + 0.15 * edition_id / len(calendar.editions)))
@@ -425,7 +425,7 @@ def seed_editions(sink: Sink, watch: Stopwatch, calendar: Calendar, plan: Number
     watch.insert(sink, "edition_renders", ("id", "edition_id", "carrier", "format", "sms_text",
                                            "fitting", "rendered_at"), renders)
     watch.insert(sink, "edition_render_segments", ("render_id", "number", "short_message",
-                                                   "data_coding", "udhi"), segments)
+                                                   "coding", "udhi"), segments)
     watch.insert(sink, "dispatches", ("id", "edition_id", "carrier", "status", "cutoff_at",
                                       "deadline_at", "created_at", "started_at", "finished_at",
                                       "total"), dispatches)

@@ -118,7 +118,7 @@ def seed(config_path: Path, subscribers: int) -> int:
             for number, segment in enumerate(segmented.segments, 1):
                 session.add(EditionRenderSegment(
                     render_id=render.id, number=number, short_message=segment.short_message,
-                    data_coding=segmented.data_coding, udhi=True))
+                    coding=segmented.coding, udhi=True))
         edition_id = edition.id
     activated = now - timedelta(days=1)
     chunk = 20_000

@@ -49,7 +49,7 @@ def measure_link(messages: int, *, window: int = 1000) -> dict[str, float]:
     from twisted.internet import defer, reactor
     from twisted.internet.endpoints import TCP4ClientEndpoint
 
-    from carriers.messages import MessagePart, OutboundMessage, SubmitOutcome
+    from carriers.messages import MessagePart, OutboundMessage, SubmitOutcome, TextCoding
     from carriers.smpp.esme import EsmeSettings
     from carriers.smpp.link import SmppLink
 
@@ -78,7 +78,7 @@ def measure_link(messages: int, *, window: int = 1000) -> dict[str, float]:
             waiters = [
                 link.submit(OutboundMessage(
                     source="10658000", destination=f"138{n:08d}", want_receipt=False,
-                    parts=(MessagePart(payload=text, data_coding=0x08),),
+                    parts=(MessagePart(payload=text, coding=TextCoding.UCS2),),
                 ))
                 for n in range(messages)
             ]

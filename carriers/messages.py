@@ -18,12 +18,20 @@ class Lane(enum.IntEnum):
     BULK = 1
 
 
-class DataCoding(enum.IntEnum):
-    """How a part's payload is encoded (SMPP data_coding values, shared by the others)."""
+class TextCoding(enum.StrEnum):
+    """How a part's payload is encoded, by name: each protocol maps it to its own number
+    (SMPP ``data_coding``, CMPP ``Msg_Fmt``, ...; see :mod:`carriers.codings`)."""
 
-    GSM7 = 0x00
-    BINARY = 0x04
-    UCS2 = 0x08
+    GSM7 = "gsm7"
+    """GSM 03.38 default alphabet, one unpacked septet per octet."""
+    UCS2 = "ucs2"
+    """UTF-16BE."""
+    ASCII = "ascii"
+    LATIN1 = "latin1"
+    BINARY = "binary"
+    """8-bit data, not text (e.g. WAP Push)."""
+    GBK = "gbk"
+    """Chinese GBK, decoded as its superset GB18030."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,7 +39,7 @@ class MessagePart:
     """One SM on the wire: payload octets, how they are coded, and whether a UDH leads."""
 
     payload: bytes
-    data_coding: int
+    coding: TextCoding
     has_udh: bool = False
 
 

@@ -1,35 +1,32 @@
-"""Turning SM payload octets into text, by data_coding. Pure.
+"""Turning SM payload octets into text, by their :class:`~carriers.messages.TextCoding`. Pure.
 
-Shared by every link type: CMPP's Msg_Fmt and SMGP's MsgFormat use the same
-numbers for the codings that matter here (0 GSM/ASCII, 8 UCS2, 15 GBK).
+Shared by every link type: each link first maps its protocol's number to a coding
+(:func:`carriers.codings.coding_from_wire`), then decodes here.
 """
 
 from __future__ import annotations
 
 from carriers.gsm7 import Gsm7Error, decode_gsm7_unpacked
+from carriers.messages import TextCoding
 
-GBK = 0x0F
+_CODEC_BY_CODING: dict[TextCoding, str] = {
+    TextCoding.ASCII: "ascii",
+    TextCoding.LATIN1: "latin-1",
+    TextCoding.UCS2: "utf-16-be",
+    TextCoding.GBK: "gb18030",
+}
 
 
-def decode_payload(payload: bytes, data_coding: int) -> str:
-    """Decode an MO payload; raise ValueError naming the coding when it is not text."""
-    coding = data_coding
-    if 0xF0 <= coding <= 0xF7:  # GSM DCS group: 7-bit unless the 8-bit bit is set
-        coding = 0x04 if coding & 0x04 else 0x00
+def decode_text(payload: bytes, coding: TextCoding) -> str:
+    """The text of a payload; ValueError naming the coding when it does not decode or is not
+    text (:attr:`TextCoding.BINARY`)."""
+    if coding == TextCoding.BINARY:
+        raise ValueError(f"coding {coding} does not carry text")
     try:
-        if coding == 0x00:
+        if coding == TextCoding.GSM7:
             return decode_gsm7_unpacked(payload)
-        if coding == 0x01:
-            return payload.decode("ascii")
-        if coding == 0x03:
-            return payload.decode("latin-1")
-        if coding == 0x08:
-            if len(payload) % 2:
-                raise ValueError("UCS2 payload has an odd number of octets")
-            return payload.decode("utf-16-be")
-        if coding == GBK:
-            return payload.decode("gb18030")
+        if coding == TextCoding.UCS2 and len(payload) % 2:
+            raise ValueError("UCS2 payload has an odd number of octets")
+        return payload.decode(_CODEC_BY_CODING[coding])
     except (UnicodeDecodeError, Gsm7Error) as exc:
-        raise ValueError(f"payload is not valid for data_coding 0x{data_coding:02X}: {exc}") \
-            from None
-    raise ValueError(f"data_coding 0x{data_coding:02X} does not carry text")
+        raise ValueError(f"payload is not valid {coding}: {exc}") from None

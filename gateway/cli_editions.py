@@ -157,7 +157,8 @@ def _build(args: argparse.Namespace) -> int:
 
 # -- sdgw edition preview ---------------------------------------------------------------------
 
-_CODINGS = {0x00: "GSM 7-bit", 0x08: "UCS2", 0x04: "8-bit data"}
+_CODING_LABELS = {"gsm7": "GSM 7-bit", "ucs2": "UCS2", "ascii": "ASCII", "latin1": "Latin-1",
+                  "gbk": "GBK", "binary": "8-bit data"}
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -197,19 +198,19 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _print_sms(render: Any) -> None:
-    from carriers.text_coding import decode_payload
+    from carriers.text_coding import decode_text
 
     fitting = render.fitting
     total = len(render.segments)
-    coding = _CODINGS.get(render.segments[0].data_coding, "?") if total else "?"
+    coding = _CODING_LABELS.get(render.segments[0].coding, "?") if total else "?"
     reference = (f", {fitting['reference_bits']}-bit reference {fitting['reference']}"
                  if total > 1 else "")
     print(f"== {render.carrier}: SMS digest, {total} segment(s), {coding}{reference}; "
           f"limit {fitting['max_segments']} ==")
     for segment in render.segments:
-        text = decode_payload(segment.payload, segment.data_coding)
+        text = decode_text(segment.payload, segment.coding)
         print(f"--- segment {segment.number}/{total} "
-              f"({_CODINGS.get(segment.data_coding, '?')}, {len(text)} chars) ---")
+              f"({_CODING_LABELS.get(segment.coding, '?')}, {len(text)} chars) ---")
         print(text)
     print("--- end ---")
     shortened = ", ".join(f"#{i}" for i in fitting["shortened"]) or "none"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
+from carriers.codings import protocol_codings
 from carriers.messages import (
     DeliveryReceipt,
     InboundMessage,
@@ -26,10 +27,11 @@ from carriers.messages import (
     MessagePart,
     OutboundMessage,
     SubmitResult,
+    TextCoding,
 )
 from gateway.db.models import OutboundMessage as OutboundRow
 from gateway.db.threads import DatabaseThreads
-from gateway.editions.segmentation import segment_text
+from gateway.editions.segmentation import DEFAULT_CODINGS, segment_text
 from gateway.message_log import record_submit_results
 from gateway.subscriptions.service import (
     MoResult,
@@ -48,11 +50,14 @@ class Link(Protocol):
     def when_bound(self) -> defer.Deferred[None]: ...
 
 
-def sms_parts(text: str, reference: int) -> tuple[MessagePart, ...]:
-    """The text as SMS parts (GSM 7-bit when it allows, else UCS2), UDH where concatenated."""
-    segmented = segment_text(text, reference=reference % 256)
+def sms_parts(
+    text: str, reference: int, codings: frozenset[TextCoding] = DEFAULT_CODINGS
+) -> tuple[MessagePart, ...]:
+    """The text as SMS parts in a coding from ``codings`` (GSM 7-bit when carried and the text
+    allows, else ASCII when carried and the text allows, else UCS2), UDH where concatenated."""
+    segmented = segment_text(text, reference=reference % 256, codings=codings)
     return tuple(
-        MessagePart(payload=segment.short_message, data_coding=segmented.data_coding,
+        MessagePart(payload=segment.short_message, coding=segmented.coding,
                     has_udh=bool(segment.udh))
         for segment in segmented.segments
     )
@@ -70,15 +75,20 @@ class InboundProcessor:
         render: ReplyRenderer,
         clock: IReactorTime,
         receipts: Callable[[DeliveryReceipt], defer.Deferred[None]],
+        link_protocols: Mapping[str, str] | None = None,
     ) -> None:
         """``receipts`` stores a receipt and fires once it is committed: the dispatch
-        runner's batch writer, which matches digest parts and replies alike."""
+        runner's batch writer, which matches digest parts and replies alike.
+        ``link_protocols`` (carrier → its link's protocol) picks the codings a reply may be
+        sent in; a carrier not in it gets GSM 7-bit or UCS2."""
         self._database = database
         self._links = links
         self._settings = settings
         self._render = render
         self._clock = clock
         self._receipts = receipts
+        self._reply_codings = {carrier: protocol_codings(protocol)
+                               for carrier, protocol in (link_protocols or {}).items()}
         self.on_mo_handled: Callable[[MoResult], None] | None = None
 
     def _now(self) -> datetime:
@@ -112,7 +122,8 @@ class InboundProcessor:
         message = OutboundMessage(
             source=reply.source,
             destination=reply.destination,
-            parts=sms_parts(reply.text, reply.outbound_id),
+            parts=sms_parts(reply.text, reply.outbound_id,
+                            self._reply_codings.get(reply.carrier, DEFAULT_CODINGS)),
             lane=Lane.INTERACTIVE,
         )
         sent = link.submit(message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from carriers.codings import coding_from_wire, wire_number
 from carriers.messages import DeliveryReceipt, InboundMessage, OutboundMessage, ReceiptState
 from carriers.smpp.pdus import (
     ESM_CLASS_DELIVERY_RECEIPT,
@@ -16,7 +17,7 @@ from carriers.smpp.pdus import (
     SubmitSm,
 )
 from carriers.smpp.receipts import parse_receipt_text
-from carriers.text_coding import decode_payload
+from carriers.text_coding import decode_text
 
 _STATE_BY_MESSAGE_STATE: dict[int, ReceiptState] = {
     MessageState.ENROUTE: ReceiptState.ENROUTE,
@@ -66,7 +67,7 @@ def submits_for(message: OutboundMessage) -> list[SubmitSm]:
             destination_addr=message.destination.lstrip("+"),
             esm_class=ESM_CLASS_UDHI if part.has_udh else 0,
             registered_delivery=registered,
-            data_coding=part.data_coding,
+            data_coding=wire_number("smpp", part.coding),
             short_message=part.payload,
             user_message_reference=reference,
         )
@@ -89,7 +90,7 @@ def inbound_from(
             raise UnreadableMessage("UDH length runs past the message")
         payload = payload[header_length:]
     try:
-        text = decode_payload(payload, pdu.data_coding)
+        text = decode_text(payload, coding_from_wire("smpp", pdu.data_coding))
     except ValueError as exc:
         raise UnreadableMessage(str(exc)) from None
     if is_receipt(pdu):

@@ -813,14 +813,14 @@ def _safe_next(target: str | None) -> str:
 
 def _previews(stored: Any) -> list[dict[str, Any]]:
     """What each carrier's subscribers were sent, as text to show."""
-    from carriers.text_coding import decode_payload
+    from carriers.text_coding import decode_text
 
     previews = []
     for render in stored.renders if stored is not None else ():
         item: dict[str, Any] = {"carrier": render.carrier, "format": render.format,
                                 "segments": len(render.segments)}
         if render.format == "sms":
-            item["parts"] = [decode_payload(s.payload, s.data_coding) for s in render.segments]
+            item["parts"] = [decode_text(s.payload, s.coding) for s in render.segments]
         else:
             item["size"] = render.mms_size
             item["pages"] = render.mms_pages or []

@@ -145,7 +145,9 @@ class EditionRenderSegment(Base):
     number: Mapped[int] = mapped_column(Integer)
     """1-based, in sending order."""
     short_message: Mapped[bytes] = mapped_column(LargeBinary)
-    data_coding: Mapped[int] = mapped_column(Integer)
+    coding: Mapped[str] = mapped_column(String(16))
+    """A :class:`carriers.messages.TextCoding` value (``gsm7``, ``ucs2``, ``binary``, ...); the
+    link writes its protocol's number for it (``0007_text_coding``)."""
     udhi: Mapped[bool] = mapped_column(Boolean)
     """The message starts with a UDH: the link sets UDHI (esm_class 0x40 in SMPP)."""
 

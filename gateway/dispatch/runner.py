@@ -31,6 +31,7 @@ from carriers.messages import (
     MessagePart,
     OutboundMessage,
     SubmitResult,
+    TextCoding,
 )
 from gateway.db.dispatch_models import Dispatch
 from gateway.db.edition_models import EditionRender, EditionRenderSegment
@@ -80,7 +81,7 @@ def load_parts(session: Session, edition_id: int) -> dict[tuple[str, str], tuple
         segments = session.scalars(select(EditionRenderSegment).where(
             EditionRenderSegment.render_id == render.id).order_by(EditionRenderSegment.number))
         parts[(render.carrier, render.format)] = tuple(
-            MessagePart(payload=s.short_message, data_coding=s.data_coding, has_udh=s.udhi)
+            MessagePart(payload=s.short_message, coding=TextCoding(s.coding), has_udh=s.udhi)
             for s in segments
         )
     return parts

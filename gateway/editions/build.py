@@ -29,6 +29,8 @@ import jinja2
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from carriers.codings import protocol_codings
+from carriers.messages import TextCoding
 from carriers.rules import CARRIER_RULES
 from gateway.config import GatewayConfig, parse_article_ids
 from gateway.db.edition_models import (
@@ -44,11 +46,16 @@ from gateway.db.edition_models import (
     EditionRenderSegment,
 )
 from gateway.editions.mms import MmsHeaders, MmsImage, MmsPage, MmsTooLargeError, fit_mms
-from gateway.editions.segmentation import ReferenceBits, SegmentedMessage, segment_text
+from gateway.editions.segmentation import (
+    DEFAULT_CODINGS,
+    ReferenceBits,
+    SegmentedMessage,
+    segment_text,
+)
 from gateway.editions.selection import Candidate, select_articles
 from gateway.editions.sms_digest import DigestError, DigestItem, fit_digest
 from gateway.editions.wap_push import (
-    WAP_PUSH_DATA_CODING,
+    WAP_PUSH_CODING,
     encode_mms_notification_ind,
     wap_push_segments,
     wrap_wap_push,
@@ -126,6 +133,8 @@ class CarrierTarget:
     short_code: str
     max_sms_segments: int
     max_mms_bytes: int
+    codings: frozenset[TextCoding] = DEFAULT_CODINGS
+    """What the carrier's link protocol can carry; the digest is coded in one of them."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,11 +200,13 @@ def render_sms(
 
     try:
         fitted = fit_digest(header=header, items=items, footer=footer, render=render,
-                            max_segments=target.max_sms_segments, reference_bits=reference_bits)
+                            max_segments=target.max_sms_segments, reference_bits=reference_bits,
+                            codings=target.codings)
     except DigestError as exc:
         raise EditionError(f"{target.carrier}: {exc}") from None
     reference = sms_reference(content.edition_id, reference_bits)
-    message = segment_text(fitted.text, reference=reference, reference_bits=reference_bits)
+    message = segment_text(fitted.text, reference=reference, reference_bits=reference_bits,
+                           codings=target.codings)
     return SmsRender(
         text=fitted.text,
         message=message,
@@ -344,6 +355,7 @@ def edition_settings(config: GatewayConfig) -> EditionSettings:
             short_code=carrier_config.short_code,
             max_sms_segments=rules.max_sms_segments,
             max_mms_bytes=editions.mms_max_bytes.get(carrier, rules.max_mms_bytes),
+            codings=protocol_codings(carrier_config.link.protocol),
         ))
     bits: ReferenceBits = 16 if editions.sms_reference_bits == 16 else 8
     return EditionSettings(
@@ -530,7 +542,7 @@ def _store_sms(
         sms_text=sms.text,
         fitting={
             "max_segments": target.max_sms_segments,
-            "encoding": sms.message.encoding,
+            "encoding": sms.message.coding.value,
             "reference": sms.reference,
             "reference_bits": sms.reference_bits,
             "articles": list(sms.kept),
@@ -544,7 +556,7 @@ def _store_sms(
     session.add_all(
         EditionRenderSegment(render_id=render.id, number=number,
                              short_message=segment.short_message,
-                             data_coding=sms.message.data_coding, udhi=bool(segment.udh))
+                             coding=sms.message.coding, udhi=bool(segment.udh))
         for number, segment in enumerate(sms.message.segments, start=1)
     )
 
@@ -567,7 +579,7 @@ def _store_mms(
     session.flush()
     session.add_all(
         EditionRenderSegment(render_id=render.id, number=number, short_message=segment,
-                             data_coding=WAP_PUSH_DATA_CODING, udhi=True)
+                             coding=WAP_PUSH_CODING, udhi=True)
         for number, segment in enumerate(mms.push_segments, start=1)
     )
 

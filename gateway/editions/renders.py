@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carriers.messages import TextCoding
 from gateway.db.edition_models import (
     EDITION_BUILT,
     EDITION_FROZEN,
@@ -26,7 +27,7 @@ from gateway.db.edition_models import (
 class StoredSegment:
     number: int
     short_message: bytes
-    data_coding: int
+    coding: TextCoding
     udhi: bool
 
     @property
@@ -99,7 +100,7 @@ def load_edition(session: Session, newspaper_date: date, slot: str) -> StoredEdi
         for row in rows:
             segments[row.render_id].append(StoredSegment(
                 number=row.number, short_message=row.short_message,
-                data_coding=row.data_coding, udhi=row.udhi,
+                coding=TextCoding(row.coding), udhi=row.udhi,
             ))
     return StoredEdition(
         edition_id=edition.id,

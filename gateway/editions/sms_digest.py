@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from carriers.messages import TextCoding
 from gateway.editions.segmentation import (
+    DEFAULT_CODINGS,
     MAX_SEGMENTS,
     MessageTooLongError,
     ReferenceBits,
@@ -66,6 +68,7 @@ def fit_digest(
     min_summary_chars: int = 12,
     min_items: int = 1,
     reference_bits: ReferenceBits = 8,
+    codings: frozenset[TextCoding] = DEFAULT_CODINGS,
     force_ucs2: bool = False,
     ellipsis: str = ELLIPSIS,
 ) -> FittedDigest:
@@ -75,6 +78,8 @@ def fit_digest(
     ellipsis included) that fits. If none fits, the item with the lowest priority is dropped
     (the later one on a tie) and the search starts again. Raises :class:`DigestError` when fewer
     than ``min_items`` items would remain, or when the rendered text omits the header or footer.
+    Segments are counted in the coding :func:`~gateway.editions.segmentation.segment_text`
+    would choose from ``codings`` (what the carrier's protocol can carry).
     """
     if max_segments < 1:
         raise ValueError(f"max_segments must be at least 1, not {max_segments}")
@@ -83,7 +88,8 @@ def fit_digest(
 
     def segments_of(text: str) -> int:
         try:
-            return count_segments(text, reference_bits=reference_bits, force_ucs2=force_ucs2)
+            return count_segments(text, reference_bits=reference_bits, codings=codings,
+                                  force_ucs2=force_ucs2)
         except MessageTooLongError:
             return MAX_SEGMENTS + 1
 

@@ -1,15 +1,17 @@
 """MMS notification over SMS: m-notification-ind inside a WSP push inside binary short messages.
 
-The handset receives one or more 8-bit short messages (data_coding 0x04) whose UDH addresses
+The handset receives one or more 8-bit short messages (binary coding) whose UDH addresses
 WAP push port 2948 from port 9200; their reassembled payload is a connectionless WSP Push PDU
 whose body is the m-notification-ind telling the handset where to fetch the MMS.
 
-Setting the UDHI bit (esm_class 0x40 in SMPP, TP_udhi in CMPP/SGIP/SMGP) and data_coding is the
-link's job; the octets here are the complete short_message of each part.
+Setting the UDHI bit (esm_class 0x40 in SMPP, TP_udhi in CMPP/SGIP/SMGP) and the protocol's number
+for :data:`WAP_PUSH_CODING` (SMPP data_coding 0x04, CMPP Msg_Fmt 4) is the link's job; the octets
+here are the complete short_message of each part.
 """
 
 from __future__ import annotations
 
+from carriers.messages import TextCoding
 from gateway.editions.mms import (
     FIELD_CONTENT_LOCATION,
     FIELD_EXPIRY,
@@ -35,7 +37,7 @@ from gateway.editions.wsp import (
     with_value_length,
 )
 
-WAP_PUSH_DATA_CODING = 0x04  # 8-bit data
+WAP_PUSH_CODING = TextCoding.BINARY  # 8-bit data
 WAP_PUSH_PORT = 2948  # destination: WAP push (connectionless WSP)
 WSP_PORT = 9200  # source: connectionless WSP
 PDU_TYPE_PUSH = 0x06
@@ -98,7 +100,8 @@ def wap_push_segments(push_pdu: bytes, reference: int) -> list[bytes]:
 
     Every part carries the 16-bit application port IE (``05 04 0B 84 23 F0``); when more than
     one part is needed each also carries the 8-bit-reference concatenation IE
-    (``00 03 RR TT SS``). Send with data_coding 0x04 and the UDHI bit set; that is the link's job.
+    (``00 03 RR TT SS``). Send with :data:`WAP_PUSH_CODING` and the UDHI bit set; that is the
+    link's job.
     """
     if not 0 <= reference <= 0xFF:
         raise ValueError(f"the concatenation reference is one octet, not {reference}")

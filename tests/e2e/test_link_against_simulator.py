@@ -19,6 +19,7 @@ from carriers.messages import (
     OutboundMessage,
     ReceiptState,
     SubmitOutcome,
+    TextCoding,
 )
 from carriers.simulator.smsc_service import SimulatedSmsc, SimulatorSettings
 from carriers.smpp.esme import EsmeSettings
@@ -85,7 +86,7 @@ def sms(text: str, destination: str = "13800138000") -> OutboundMessage:
     return OutboundMessage(
         source="10658000",
         destination=destination,
-        parts=(MessagePart(payload=text.encode("utf-16-be"), data_coding=0x08),),
+        parts=(MessagePart(payload=text.encode("utf-16-be"), coding=TextCoding.UCS2),),
         lane=Lane.INTERACTIVE,
     )
 

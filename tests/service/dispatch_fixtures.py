@@ -34,7 +34,7 @@ def seed_edition(session: Session, *, carriers: tuple[str, ...] = ("china_mobile
             session.add(EditionRenderSegment(
                 render_id=render.id, number=number,
                 short_message=udh + f"part{number}".encode("utf-16-be"),
-                data_coding=8, udhi=segments > 1))
+                coding="ucs2", udhi=segments > 1))
     return edition.id
 
 

@@ -19,6 +19,7 @@ import jinja2
 import pytest
 from sqlalchemy import Engine, event, insert, select
 
+from carriers.messages import TextCoding
 from gateway.articles.ingest import ingest_file
 from gateway.db.edition_models import Edition
 from gateway.db.engine import make_session_factory
@@ -201,7 +202,7 @@ def test_stored_sms_segments_have_correct_udh_and_reassemble(engine: Engine) -> 
         text = ""
         for number, segment in enumerate(segments, start=1):
             sm = segment.short_message
-            assert segment.udhi and segment.data_coding == 0x08
+            assert segment.udhi and segment.coding == TextCoding.UCS2
             assert sm[:6] == bytes((0x05, 0x00, 0x03, built.edition_id % 256, total, number))
             assert len(sm) <= 140
             payload = sm[6:]
@@ -330,7 +331,7 @@ def test_wireshark_decodes_the_stored_wap_push(engine: Engine, tmp_path: Path) -
     built = build(engine)
     render = render_of(stored(engine), "china_telecom", "mms")
     segments = render.segments
-    assert all(s.udhi and s.data_coding == 0x04 for s in segments)
+    assert all(s.udhi and s.coding == TextCoding.BINARY for s in segments)
     for segment in segments:
         udh = segment.short_message[: 1 + segment.short_message[0]]
         assert bytes.fromhex("05040b8423f0") in udh

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from carriers.codings import protocol_codings
+from carriers.messages import TextCoding
 from gateway.editions.build import (
     ArticleContent,
     CarrierTarget,
@@ -109,7 +111,7 @@ def test_digest_has_signature_first_items_and_unsubscribe_last() -> None:
     assert lines[-1] == "回复TD退订"
     assert len(lines) == 5
     assert sms.kept == (1, 2, 3) and sms.dropped == () and sms.shortened == ()
-    assert sms.message.encoding == "ucs2" and sms.message.data_coding == 0x08
+    assert sms.message.coding == TextCoding.UCS2
     assert reassemble(sms.message) == sms.text
 
 
@@ -170,9 +172,16 @@ def test_gsm_7_bit_when_the_templates_and_articles_allow(tmp_path: Path) -> None
             for n in range(1, 4)),
     )
     sms = render_sms(english, TARGET, make_environment(tmp_path))
-    assert sms.message.encoding == "gsm7" and sms.message.data_coding == 0x00
+    assert sms.message.coding == TextCoding.GSM7
     assert sms.reference == 300 % 256
     assert all(len(s.payload) <= 153 for s in sms.message.segments)
+
+    # A CMPP carrier has no GSM 7-bit: the same digest goes as ASCII, fitted in its capacity.
+    cmpp = replace(TARGET, codings=protocol_codings("cmpp"))
+    sms = render_sms(english, cmpp, make_environment(tmp_path))
+    assert sms.message.coding == TextCoding.ASCII
+    assert all(len(s.payload) <= 134 for s in sms.message.segments)
+    assert b"".join(s.payload for s in sms.message.segments).decode("ascii") == sms.text
 
 
 # --- MMS ---------------------------------------------------------------------------------------

@@ -14,10 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from carriers.codings import PROTOCOL_CODINGS, wire_number
 from carriers.gsm7 import EXTENSION_CHARS, GSM7_CHARS
+from carriers.messages import TextCoding
 from gateway.editions.segmentation import (
+    DEFAULT_CODINGS,
     MessageTooLongError,
     SegmentedMessage,
+    choose_coding,
     concatenation_udh,
     count_segments,
     fits,
@@ -32,8 +36,12 @@ except ImportError:  # pragma: no cover
 gsm0338 = pytest.importorskip("messaging.sms.gsm0338", reason="reference GSM codec")
 udh_module = pytest.importorskip("messaging.sms.udh", reason="reference UDH parser")
 
-SINGLE = {"gsm7": 160, "ucs2": 140}  # septets / octets
-PER_PART = {("gsm7", 8): 153, ("gsm7", 16): 152, ("ucs2", 8): 134, ("ucs2", 16): 132}
+SINGLE = {"gsm7": 160, "ascii": 140, "ucs2": 140}  # septets / octets
+PER_PART = {("gsm7", 8): 153, ("gsm7", 16): 152, ("ascii", 8): 134, ("ascii", 16): 133,
+            ("ucs2", 8): 134, ("ucs2", 16): 132}
+SMPP_CODINGS = frozenset(PROTOCOL_CODINGS["smpp"])
+CMPP_CODINGS = frozenset(PROTOCOL_CODINGS["cmpp"])
+PLAIN_ASCII = frozenset(map(chr, range(0x20, 0x7F))) | {"\r", "\n"}
 
 
 # --- an independent reader of what a handset receives -------------------------------------------
@@ -50,16 +58,18 @@ def parse_concatenation(udh: bytes) -> tuple[int, int, int, int]:
     return (udh[3] << 8) | udh[4], 16, udh[5], udh[6]
 
 
-def decode_payload(payload: bytes, data_coding: int) -> str:
-    if data_coding == 0x00:
+def decode_payload(payload: bytes, coding: TextCoding) -> str:
+    if coding == TextCoding.GSM7:
         return payload.decode("gsm0338")
-    assert data_coding == 0x08
+    if coding == TextCoding.ASCII:
+        return payload.decode("ascii")
+    assert coding == TextCoding.UCS2
     return payload.decode("utf-16-be")  # strict: a split surrogate pair would raise
 
 
-def air_size_ok(udh: bytes, payload: bytes, data_coding: int) -> bool:
-    """Does the part fit the 140-octet TP-UD once packed (GSM) or as is (UCS2)?"""
-    if data_coding == 0x08:
+def air_size_ok(udh: bytes, payload: bytes, coding: TextCoding) -> bool:
+    """Does the part fit the 140-octet TP-UD once packed (GSM) or as is (ASCII, UCS2)?"""
+    if coding != TextCoding.GSM7:
         return len(udh) + len(payload) <= 140
     header_septets = math.ceil(len(udh) * 8 / 7)  # header plus fill bits
     return header_septets + len(payload) <= 160
@@ -71,7 +81,7 @@ def reassemble(message: SegmentedMessage, reference: int, reference_bits: int) -
         assert message.segments[0].udh == b""
     texts = []
     for number, segment in enumerate(message.segments, start=1):
-        assert air_size_ok(segment.udh, segment.payload, message.data_coding)
+        assert air_size_ok(segment.udh, segment.payload, message.coding)
         assert segment.short_message == segment.udh + segment.payload
         if total > 1:
             assert parse_concatenation(segment.udh) == (reference, reference_bits, total, number)
@@ -81,7 +91,7 @@ def reassemble(message: SegmentedMessage, reference: int, reference_bits: int) -
                 total,
                 number,
             )
-        text = decode_payload(segment.payload, message.data_coding)
+        text = decode_payload(segment.payload, message.coding)
         assert text == segment.text
         texts.append(text)
     return "".join(texts)
@@ -92,8 +102,7 @@ def reassemble(message: SegmentedMessage, reference: int, reference_bits: int) -
 
 def test_short_gsm_text_is_one_message_without_udh() -> None:
     message = segment_text("Hello [world]", reference=1)
-    assert message.encoding == "gsm7"
-    assert message.data_coding == 0x00
+    assert message.coding == TextCoding.GSM7 == "gsm7"
     assert not message.has_udh
     (only,) = message.segments
     assert only.udh == b""
@@ -109,15 +118,59 @@ def test_empty_text_is_one_empty_message() -> None:
 
 def test_chinese_text_is_ucs2_big_endian() -> None:
     message = segment_text("【早报】你好", reference=1)
-    assert message.encoding == "ucs2"
-    assert message.data_coding == 0x08
+    assert message.coding == TextCoding.UCS2
     assert message.segments[0].payload == "【早报】你好".encode("utf-16-be")
 
 
 def test_force_ucs2() -> None:
     message = segment_text("Hello", reference=1, force_ucs2=True)
-    assert message.data_coding == 0x08
+    assert message.coding == TextCoding.UCS2
     assert message.segments[0].payload == b"\x00H\x00e\x00l\x00l\x00o"
+    assert segment_text("Hello", reference=1, codings=CMPP_CODINGS,
+                        force_ucs2=True).coding == TextCoding.UCS2
+
+
+@pytest.mark.parametrize(
+    ("text", "codings", "expected"),
+    [
+        ("Hello [world]", DEFAULT_CODINGS, TextCoding.GSM7),
+        ("Hello [world]", SMPP_CODINGS, TextCoding.GSM7),
+        ("Hello [world]\r\nbye", CMPP_CODINGS, TextCoding.ASCII),
+        ("`quoted`", DEFAULT_CODINGS, TextCoding.UCS2),  # not in GSM 03.38
+        ("`quoted`", SMPP_CODINGS, TextCoding.ASCII),
+        ("café", CMPP_CODINGS, TextCoding.UCS2),  # GSM 7-bit, but CMPP has none
+        ("tab\there", CMPP_CODINGS, TextCoding.UCS2),  # not printable
+        ("【早报】", CMPP_CODINGS, TextCoding.UCS2),
+        ("", CMPP_CODINGS, TextCoding.ASCII),
+    ],
+)
+def test_the_coding_is_the_first_the_carrier_takes_and_the_text_fits(
+    text: str, codings: frozenset[TextCoding], expected: TextCoding
+) -> None:
+    assert choose_coding(text, codings) == expected
+    assert segment_text(text, reference=1, codings=codings).coding == expected
+
+
+def test_a_carrier_without_ucs2_cannot_take_other_text() -> None:
+    with pytest.raises(ValueError, match="ascii, binary"):
+        segment_text("中", reference=1, codings=frozenset({TextCoding.ASCII, TextCoding.BINARY}))
+
+
+@pytest.mark.parametrize(
+    ("length", "bits", "sizes"),
+    [(140, 8, [140]), (141, 8, [134, 7]), (268, 8, [134, 134]), (141, 16, [133, 8])],
+)
+def test_ascii_capacities(length: int, bits: int, sizes: list[int]) -> None:
+    text = "`" * length
+    message = segment_text(text, reference=7, reference_bits=bits,  # type: ignore[arg-type]
+                           codings=CMPP_CODINGS)
+    assert message.coding == TextCoding.ASCII
+    assert [len(s.payload) for s in message.segments] == sizes
+    assert [s.text for s in message.segments] == ["`" * size for size in sizes]
+    assert count_segments(text, reference_bits=bits,  # type: ignore[arg-type]
+                          codings=CMPP_CODINGS) == len(sizes)
+    assert fits(text, len(sizes), reference_bits=bits,  # type: ignore[arg-type]
+                codings=CMPP_CODINGS)
 
 
 @pytest.mark.parametrize(
@@ -258,33 +311,46 @@ REFERENCES = st.tuples(st.sampled_from([8, 16]), st.integers(0, 65535)).map(
 
 
 @settings(max_examples=300)
-@given(text=TEXTS, reference=REFERENCES, force_ucs2=st.booleans())
+@given(text=TEXTS, reference=REFERENCES, force_ucs2=st.booleans(),
+       codings=st.sampled_from([DEFAULT_CODINGS, SMPP_CODINGS, CMPP_CODINGS]))
 def test_segments_reassemble_exactly(
-    text: str, reference: tuple[int, int], force_ucs2: bool
+    text: str, reference: tuple[int, int], force_ucs2: bool, codings: frozenset[TextCoding]
 ) -> None:
     bits, ref = reference
-    message = segment_text(text, reference=ref, reference_bits=bits, force_ucs2=force_ucs2)  # type: ignore[arg-type]
+    message = segment_text(text, reference=ref, reference_bits=bits, codings=codings,  # type: ignore[arg-type]
+                           force_ucs2=force_ucs2)
     assert reassemble(message, ref, bits) == text
-    assert count_segments(text, reference_bits=bits, force_ucs2=force_ucs2) == len(  # type: ignore[arg-type]
-        message.segments
-    )
-    expected_coding = 0x00 if not force_ucs2 and set(text) <= GSM7_CHARS else 0x08
-    assert message.data_coding == expected_coding
+    assert count_segments(text, reference_bits=bits, codings=codings,  # type: ignore[arg-type]
+                          force_ucs2=force_ucs2) == len(message.segments)
+    if force_ucs2:
+        expected_coding = TextCoding.UCS2
+    elif TextCoding.GSM7 in codings and set(text) <= GSM7_CHARS:
+        expected_coding = TextCoding.GSM7
+    elif TextCoding.ASCII in codings and set(text) <= PLAIN_ASCII:
+        expected_coding = TextCoding.ASCII
+    else:
+        expected_coding = TextCoding.UCS2
+    assert message.coding == expected_coding
 
 
 @settings(max_examples=300)
-@given(text=TEXTS, bits=st.sampled_from([8, 16]))
-def test_parts_are_full_unless_a_pair_forbids_it(text: str, bits: int) -> None:
+@given(text=TEXTS, bits=st.sampled_from([8, 16]),
+       codings=st.sampled_from([DEFAULT_CODINGS, CMPP_CODINGS]))
+def test_parts_are_full_unless_a_pair_forbids_it(
+    text: str, bits: int, codings: frozenset[TextCoding]
+) -> None:
     """Greedy and minimal: a part is short only when the next unit is an unbreakable pair."""
-    message = segment_text(text, reference=0, reference_bits=bits)  # type: ignore[arg-type]
+    message = segment_text(text, reference=0, reference_bits=bits, codings=codings)  # type: ignore[arg-type]
     segments = message.segments
     if len(segments) == 1:
-        assert len(segments[0].payload) <= SINGLE[message.encoding]
+        assert len(segments[0].payload) <= SINGLE[message.coding]
         return
-    capacity = PER_PART[message.encoding, bits]
+    capacity = PER_PART[message.coding, bits]
     for current, following in itertools.pairwise(segments):
         size = len(current.payload)
-        if message.encoding == "gsm7":
+        if message.coding == TextCoding.ASCII:
+            assert size == capacity
+        elif message.coding == TextCoding.GSM7:
             assert current.payload[-1:] != b"\x1b"
             assert size == capacity or (size == capacity - 1 and following.payload[0] == 0x1B)
         else:
@@ -302,7 +368,7 @@ def _wireshark_reassembly(tmp_path: Path, message: SegmentedMessage) -> Dissecti
     frames = smpp_packets(
         [s.short_message for s in message.segments],
         esm_class=0x40 if message.has_udh else 0x00,
-        data_coding=message.data_coding,
+        data_coding=wire_number("smpp", message.coding),
     )
     return dissect(tmp_path, frames, decode_as=["tcp.port==2775,smpp"])
 
@@ -322,7 +388,8 @@ def test_wireshark_reassembles_the_parts(
     assert total > 1
     dissection = _wireshark_reassembly(tmp_path, message)
 
-    assert dissection.shows("smpp.data_coding") == [f"0x{message.data_coding:02x}"] * total
+    data_coding = wire_number("smpp", message.coding)
+    assert dissection.shows("smpp.data_coding") == [f"0x{data_coding:02x}"] * total
     assert dissection.shows("smpp.esm.submit.features") == ["0x01"] * total  # UDHI
     iei = "0x00" if bits == 8 else "0x08"
     assert dissection.shows("gsm_sms.ie_identifier") == [iei] * total
@@ -333,4 +400,4 @@ def test_wireshark_reassembles_the_parts(
 
     bodies = [field.get("show", "") for field in dissection.fields("gsm_sms_ud.short_msg")]
     reassembled = bytes.fromhex(bodies[-1].replace(":", ""))
-    assert decode_payload(reassembled, message.data_coding) == text
+    assert decode_payload(reassembled, message.coding) == text

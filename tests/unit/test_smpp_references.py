@@ -10,7 +10,13 @@ import pytest
 import smpplib.smpp
 from smpp.pdu import pdu_encoding as jasmin_encoding
 
-from carriers.messages import DeliveryReceipt, MessagePart, OutboundMessage, ReceiptState
+from carriers.messages import (
+    DeliveryReceipt,
+    MessagePart,
+    OutboundMessage,
+    ReceiptState,
+    TextCoding,
+)
 from carriers.smpp.codec import SubmitTemplate, decode, encode
 from carriers.smpp.pdus import DeliverSm, MessageState, SubmitSm
 from carriers.smpp.translate import inbound_from, submits_for
@@ -97,9 +103,11 @@ def two_parts(references: tuple[int, ...] | None) -> OutboundMessage:
         source="10658000",
         destination="+8613800138000",
         parts=(
-            MessagePart(payload=bytes.fromhex("0500030A0201") + payload, data_coding=8,
+            MessagePart(payload=bytes.fromhex("0500030A0201") + payload,
+                        coding=TextCoding.UCS2,
                         has_udh=True),
-            MessagePart(payload=bytes.fromhex("0500030A0202") + payload, data_coding=8,
+            MessagePart(payload=bytes.fromhex("0500030A0202") + payload,
+                        coding=TextCoding.UCS2,
                         has_udh=True),
         ),
         references=references,

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from carriers.codings import wire_number
+from carriers.messages import TextCoding
 from gateway.editions.wap_push import (
-    WAP_PUSH_DATA_CODING,
+    WAP_PUSH_CODING,
     encode_mms_notification_ind,
     wap_push_segments,
     wrap_wap_push,
@@ -190,7 +192,9 @@ def test_a_short_push_is_one_message_with_only_the_port_ie() -> None:
     assert only[:7] == bytes.fromhex("060504 0B84 23F0".replace(" ", ""))
     assert only[7:] == push
     assert len(only) <= 140
-    assert WAP_PUSH_DATA_CODING == 0x04
+    assert WAP_PUSH_CODING == TextCoding.BINARY
+    assert wire_number("smpp", WAP_PUSH_CODING) == 0x04
+    assert wire_number("cmpp", WAP_PUSH_CODING) == 4
 
 
 def test_a_long_push_carries_port_and_concatenation_ies() -> None:
@@ -257,7 +261,7 @@ def test_wireshark_reassembles_a_push_sent_as_several_short_messages(tmp_path: P
     push = wrap_wap_push(notification(content_location=location, subject="早报"))
     parts = wap_push_segments(push, reference=0x5A)
     assert len(parts) > 1
-    frames = smpp_packets(parts, esm_class=0x40, data_coding=WAP_PUSH_DATA_CODING)
+    frames = smpp_packets(parts, esm_class=0x40, data_coding=wire_number("smpp", WAP_PUSH_CODING))
     dissection = dissect(tmp_path, frames, decode_as=["tcp.port==2775,smpp"])
 
     total = len(parts)
