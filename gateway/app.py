@@ -257,6 +257,7 @@ def build_gateway(
         render=reply_renderer(config),
         clock=reactor,
         receipts=runner.receipts.add,
+        link_protocols={name: c.link.protocol for name, c in config.carriers.items()},
     )
     gateway.inbound = processor
     handler = inbound_handler(gateway) if inbound_handler is not None else processor
