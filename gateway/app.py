@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 from carriers.link.api import CarrierLink
 from carriers.messages import DeliveryReceipt, InboundMessage
 from carriers.protocols import PROTOCOLS, LinkParts, SimulatorParts
+from carriers.simulator.carrier_service import SimulatedCarrier
 from carriers.simulator.control import control_site
 from carriers.simulator.server_events import ServerSettings
 from carriers.simulator.smsc_service import SimulatorSettings
@@ -107,7 +108,7 @@ class Gateway:
     dispatch: DispatchService | None = None
     scheduler: EditionScheduler | None = None
     console: Console | None = None
-    simulators: dict[str, Any] = field(default_factory=dict)
+    simulators: dict[str, SimulatedCarrier] = field(default_factory=dict)
 
 
 def simulator_settings(carrier: str, config: CarrierConfig) -> SimulatorSettings:
@@ -127,7 +128,7 @@ def simulator_settings(carrier: str, config: CarrierConfig) -> SimulatorSettings
 def build_simulator(
     carrier: str, config: CarrierConfig, *, reactor: Any, parent: service.MultiService,
     port: int | None = None, control_port: int | None = None,
-) -> Any:
+) -> SimulatedCarrier:
     """The simulated carrier speaking the link's protocol, and its control endpoint."""
     sim = config.simulator
     assert sim is not None

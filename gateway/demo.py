@@ -136,7 +136,9 @@ async def _story(reactor: Any, config: GatewayConfig, engine: Any, options: Demo
     try:
         await defer.gatherResults([link.when_bound() for link in gateway.links.values()])
         print(f"sdgw demo — {config.newspaper.name}; database {config.database_url}")
-        print(f"  three simulated SMSCs up, links bound: {', '.join(gateway.links)}")
+        bound = ", ".join(f"{carrier} ({link.protocol.upper()})"
+                          for carrier, link in gateway.links.items())
+        print(f"  three simulated carriers up, links bound: {bound}")
 
         numbers = {carrier: [f"{NUMBER_PREFIX.get(carrier, '139')}{n:08d}"
                              for n in range(options.subscribers_per_carrier)]

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO_ROOT, free_port
 
 CARRIERS = {
@@ -18,9 +20,20 @@ CARRIERS = {
     "china_unicom": "106558000678",
     "china_telecom": "106597009",
 }
+NATIVE = {"china_mobile": "cmpp"}
+"""Each carrier on its native protocol, as far as the gateway speaks them."""
 
 
-def write_config(tmp_path: Path) -> Path:
+def _login(carrier: str, protocol: str) -> str:
+    """The link's protocol and login keys (the secret always from TEST_SDGW_PASSWORD)."""
+    if protocol == "cmpp":
+        return ('protocol = "cmpp"\nsource_addr = "901234"\n'
+                'shared_secret_env = "TEST_SDGW_PASSWORD"')
+    return f'system_id = "gw_{carrier[6:9]}"\npassword_env = "TEST_SDGW_PASSWORD"'
+
+
+def write_config(tmp_path: Path, protocols: dict[str, str] | None = None) -> Path:
+    """A config on free ports; ``protocols`` gives a carrier's link protocol (SMPP else)."""
     sections = []
     for carrier, code in CARRIERS.items():
         port, control = free_port(), free_port()
@@ -29,8 +42,7 @@ def write_config(tmp_path: Path) -> Path:
 short_code = "{code}"
 [carriers.{carrier}.link]
 port = {port}
-system_id = "gw_{carrier[6:9]}"
-password_env = "TEST_SDGW_PASSWORD"
+{_login(carrier, (protocols or {}).get(carrier, "smpp"))}
 reconnect_initial_delay = 0.2
 [carriers.{carrier}.simulator]
 port = {port}
@@ -97,8 +109,13 @@ def test_run_refuses_an_out_of_date_schema(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_run_binds_serves_mo_and_unbinds_on_sigterm(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
+@pytest.mark.parametrize("protocols", [{}, NATIVE], ids=["smpp", "native"])
+def test_run_binds_serves_mo_and_unbinds_on_sigterm(
+    tmp_path: Path, protocols: dict[str, str]
+) -> None:
+    """The same SD → Y → 0000 → TD conversation and replies whichever protocol a carrier's
+    link speaks (``native``: China Mobile over CMPP 3.0 to a simulated ISMG)."""
+    config = write_config(tmp_path, protocols)
     upgraded = sdgw(config, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     process = subprocess.Popen(
@@ -113,6 +130,8 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(tmp_path: Path) -> None:
                 ("0000", "已订购", "active"), ("TD", "成功退订", "cancelled")]
     try:
         log.wait_for(r"link: bound to", count=3)
+        if protocols:
+            assert re.search(r"china_mobile link: bound to \S+ \(CMPP 3\.0", log.text), log.text
         for carrier, code in CARRIERS.items():
             number = numbers[carrier]
             for text, reply, status in expected:

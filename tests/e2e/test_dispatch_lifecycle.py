@@ -51,6 +51,8 @@ class Site:
     sessions: sessionmaker[Session]
     max_ahead: int = 0
     """dispatch.max_ahead (0: the link's window)."""
+    protocol: str = "smpp"
+    """The link's (and the simulator's) protocol."""
 
     def write_config(self, *, tps: float, path: Path | None = None) -> Path:
         """(Re)write a config on the same database and SMSC; fresh console/content ports."""
@@ -79,8 +81,7 @@ retry_max_seconds = 2
 short_code = "10658000"
 [carriers.china_mobile.link]
 port = {self.smsc_port}
-system_id = "lifecycle"
-password = "pw"
+{self._login()}
 tps = {tps}
 unbind_timeout = {UNBIND_TIMEOUT}
 reconnect_initial_delay = 0.1
@@ -95,8 +96,14 @@ receipt_mix = {{ DELIVRD = 1.0 }}
         return path
 
 
+    def _login(self) -> str:
+        if self.protocol == "cmpp":
+            return 'protocol = "cmpp"\nsource_addr = "901234"\nshared_secret = "pw"'
+        return 'system_id = "lifecycle"\npassword = "pw"'
+
+
 def make_site(tmp_path: Path, database_url: str, subscribers: int, *, tps: float,
-              open_dispatch: bool = False) -> Site:
+              open_dispatch: bool = False, protocol: str = "smpp") -> Site:
     engine = make_engine(database_url)
     upgrade(engine)
     sessions = make_session_factory(engine)
@@ -114,7 +121,7 @@ def make_site(tmp_path: Path, database_url: str, subscribers: int, *, tps: float
     site = Site(tmp_path=tmp_path, database_url=database_url,
                 config=tmp_path / "lifecycle.toml", smsc_port=free_port(),
                 control_port=free_port(), edition_id=edition_id, numbers=numbers,
-                sessions=sessions)
+                sessions=sessions, protocol=protocol)
     site.write_config(tps=tps)
     return site
 
@@ -377,6 +384,19 @@ def test_restart_after_sigkill_finishes_exactly_once(tmp_path: Path, database_ur
         recovered = store.recovery_counts(session, session.scalar(select(Dispatch.id)))
     assert open_rows == 0
     print(f"recovery: {recovered}")
+
+
+def test_an_edition_over_cmpp_reaches_the_ismg_once_per_part(
+        tmp_path: Path, database_url: str, children: list[Child]) -> None:
+    """China Mobile over CMPP 3.0 (`sdgw sim serve` runs a simulated ISMG): every part of the
+    2-part digest reaches it exactly once, with its UDH, and the edition is done."""
+    site = make_site(tmp_path, database_url, 300, tps=2000, protocol="cmpp")
+    smsc = start_smsc(site, children)
+    assert get_json(site.control_port, "/status")["protocol"] == "cmpp"
+    child = finish(site, children)
+    assert "china_mobile link: bound to" in child.stderr() and "CMPP 3.0" in child.stderr()
+    assert_done(site)
+    assert "Traceback" not in smsc.stderr(), smsc.logs()
 
 
 # -- c: one writer per SQLite file -------------------------------------------------------------
