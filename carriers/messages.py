@@ -52,6 +52,9 @@ class OutboundMessage:
     parts: tuple[MessagePart, ...]
     want_receipt: bool = True
     lane: Lane = Lane.BULK
+    link_id: str = ""
+    """The carrier's id of the on-demand session an MO opened (CMPP 3.0 LinkID), echoed on
+    the reply to that MO; empty otherwise. Links whose protocol has no such field ignore it."""
     references: tuple[int, ...] | None = None
     """One 16-bit reference (0..65535) per part, chosen by the sender before the submit
     leaves. Links that can carry it put it on the wire (SMPP: ``user_message_reference``);
@@ -107,6 +110,8 @@ class InboundMessage:
     text: str
     received_at: datetime
     carrier_message_id: str | None = None
+    link_id: str = ""
+    """The carrier's on-demand session id (CMPP 3.0 LinkID), to echo on the reply."""
 
 
 class ReceiptState(enum.Enum):

@@ -125,6 +125,7 @@ class InboundProcessor:
             parts=sms_parts(reply.text, reply.outbound_id,
                             self._reply_codings.get(reply.carrier, DEFAULT_CODINGS)),
             lane=Lane.INTERACTIVE,
+            link_id=reply.link_id,
         )
         sent = link.submit(message)
 

@@ -76,7 +76,7 @@ class CmppTranslator:
 
     def _templates_for(self, message: OutboundMessage) -> list[SubmitTemplate]:
         """Encoded submits per distinct message content, reused for every recipient."""
-        key = (message.source, message.parts, message.want_receipt)
+        key = (message.source, message.parts, message.want_receipt, message.link_id)
         templates = self._templates.get(key)
         if templates is None:
             version = self.settings.version

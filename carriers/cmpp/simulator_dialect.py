@@ -121,6 +121,7 @@ class CmppDialect:
             received_at=now,
             receipt_wanted=(ReceiptWanted.ALWAYS if pdu.registered_delivery == _WITH_REPORT
                             else ReceiptWanted.NONE),
+            link_id=pdu.link_id,
         )
 
     def mo_pdu(self, source: str, destination: str, text: str) -> SamePdu:
@@ -137,14 +138,17 @@ class CmppDialect:
         if len(payload) > MAX_MO_OCTETS:
             raise ValueError(f"an MO of {len(payload)} octets does not fit one CMPP DELIVER "
                              f"(at most {MAX_MO_OCTETS})")
+        msg_id = self.next_message_id()
         return SamePdu(Deliver(
             sequence_id=0,
-            msg_id=self.next_message_id(),
+            msg_id=msg_id,
             dest_id=destination,
             msg_fmt=msg_fmt,
             src_terminal_id=source,
             registered_delivery=0,
             msg_content=payload,
+            # An on-demand MO opens a session the SP's reply names (3.0; 2.0 drops it).
+            link_id=f"LK{msg_id & 0xFFFFFFFF:010d}",
         ))
 
     def receipt_pdu(

@@ -68,6 +68,7 @@ def submits_for(message: OutboundMessage, settings: CmppClientSettings) -> list[
         fee_code=settings.fee_code,
         src_id=message.source,
         dest_terminal_ids=(destination_of(message),),
+        link_id=message.link_id,
     )
     return [
         replace(template, pk_number=number, tp_udhi=1 if part.has_udh else 0,
@@ -108,6 +109,7 @@ def inbound_from(
         text=text,
         received_at=received_at,
         carrier_message_id=msg_id_text(pdu.msg_id),
+        link_id=pdu.link_id,
     )
 
 

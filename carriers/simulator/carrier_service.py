@@ -97,6 +97,8 @@ class ReceivedSubmit:
     reference: int | None = None
     """The submit's own reference (SMPP ``user_message_reference``), if it had one."""
     receipt_wanted: ReceiptWanted = ReceiptWanted.NONE
+    link_id: str = ""
+    """The on-demand session id the submit echoed (CMPP 3.0 LinkID), if any."""
 
     @property
     def data_coding(self) -> int:

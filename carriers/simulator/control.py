@@ -45,14 +45,15 @@ def reassemble(parts: list[ReceivedSubmit]) -> list[dict[str, Any]]:
         concat = _concat_info(part.udh)
         if concat is None:
             messages.append({"from": part.source, "to": part.destination, "text": part.text,
-                             "parts": 1, "message_ids": [part.message_id]})
+                             "parts": 1, "message_ids": [part.message_id],
+                             **({"link_id": part.link_id} if part.link_id else {})})
             continue
         reference, total, seq = concat
         key = (part.destination, reference)
         group = groups.get(key)
         if group is None:
             group = {"from": part.source, "to": part.destination, "texts": {}, "total": total,
-                     "message_ids": []}
+                     "message_ids": [], **({"link_id": part.link_id} if part.link_id else {})}
             groups[key] = group
             messages.append(group)
         group["texts"][seq] = part.text

@@ -83,6 +83,9 @@ class QueuedReply:
     source: str
     destination: str
     text: str
+    link_id: str = ""
+    """The MO's carrier session id (CMPP 3.0 LinkID), echoed on the reply; not stored, so a
+    reply re-sent after a crash goes without it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,7 +194,7 @@ def handle_mo(
         inbound_id=inbound_id,
         outcome=outcome.value,
         reply=QueuedReply(outbound_id=outbound.id, carrier=message.carrier, source=reply_from,
-                          destination=message.source, text=text),
+                          destination=message.source, text=text, link_id=message.link_id),
     )
 
 

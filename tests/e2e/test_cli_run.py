@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -146,6 +147,12 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
                 assert shown.returncode == 0, shown.stderr
                 assert f"{number}   {carrier}" in shown.stdout
                 assert f" {status} " in shown.stdout.splitlines()[1], shown.stdout
+        if protocols:  # CMPP 3.0: the reply to an MO names the session the MO opened
+            result = sdgw(config, "sim", "mo", "--carrier", "china_mobile", "--from",
+                          numbers["china_mobile"], "--text", "0000", "--wait", "3", "--json")
+            replies = json.loads(result.stdout)["replies"]
+            assert replies and all(r.get("link_id", "").startswith("LK") for r in replies), \
+                result.stdout
         listing = sdgw(config, "subscribers", "--status", "cancelled")
         assert all(n in listing.stdout for n in numbers.values())
     finally:

@@ -46,11 +46,12 @@ class Engine_:
 
     def mo(self, text: str, source: str = "13800138000", carrier: str = "china_mobile",
            to: str | None = None, message_id: str | None = None,
-           advance: timedelta = timedelta(minutes=5)) -> MoResult:
+           advance: timedelta = timedelta(minutes=5), link_id: str = "") -> MoResult:
         self.now += advance
         message = InboundMessage(carrier=carrier, source=source,
                                  destination=to or CODES[carrier], text=text,
-                                 received_at=self.now, carrier_message_id=message_id)
+                                 received_at=self.now, carrier_message_id=message_id,
+                                 link_id=link_id)
         with self.sessions.begin() as session:
             return handle_mo(session, message, settings=SETTINGS, render=render, now=self.now)
 
@@ -67,6 +68,14 @@ class Engine_:
 @pytest.fixture
 def gw(engine: Engine) -> Engine_:
     return Engine_(engine)
+
+
+def test_a_reply_names_the_carrier_session_its_mo_opened(gw: Engine_) -> None:
+    """CMPP 3.0's LinkID: the reply to an on-demand MO carries the MO's session id."""
+    prompt = gw.mo("SD", link_id="LK0000000042")
+    assert prompt.reply is not None and prompt.reply.link_id == "LK0000000042"
+    plain = gw.mo("0000", source="13900139000")
+    assert plain.reply is not None and plain.reply.link_id == ""
 
 
 def test_the_whole_dialog(gw: Engine_) -> None:

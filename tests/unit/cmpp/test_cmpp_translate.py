@@ -142,6 +142,23 @@ def test_mo_text_is_decoded_by_msg_fmt(msg_fmt: int, content: bytes, text: str) 
         received_at=RECEIVED_AT, carrier_message_id="0123456789ABCDEF")
 
 
+@BOTH_VERSIONS
+def test_the_link_id_of_an_mo_goes_back_on_its_reply(version: int) -> None:
+    """CMPP 3.0: an on-demand MO's LinkID names the session the reply belongs to; 2.0 has no
+    LinkID (its Reserve is zeros), so nothing comes in and nothing goes out."""
+    link = translator(version)
+    mo = deliver(b"SD", link_id="LK0000000042" if version == 0x30 else "")
+    message = link.read(mo, carrier="cm", received_at=RECEIVED_AT)
+    assert isinstance(message, InboundMessage)
+    assert message.link_id == ("LK0000000042" if version == 0x30 else "")
+    reply = OutboundMessage(source="1065800012", destination="13800138000", parts=(
+        MessagePart(payload=b"OK", coding=TextCoding.ASCII),), link_id="LK0000000042")
+    (submit,) = submits(link.frames_for(reply), version)
+    assert submit.link_id == ("LK0000000042" if version == 0x30 else "")
+    (plain,) = submits(link.frames_for(replace(reply, link_id="")), version)
+    assert plain.link_id == ""  # a digest to the same number names no session
+
+
 def test_mo_part_loses_its_udh() -> None:
     content = bytes.fromhex("050003010201") + "第一".encode("utf-16-be")
     message = translator().read(deliver(content, msg_fmt=8, tp_udhi=1), carrier="cm",
@@ -251,5 +268,6 @@ def test_status_names() -> None:
     assert subject.status_name(13) == "CMPP result 13 (bad Dest_terminal_Id)"
     assert subject.status_name(150) == "CMPP result 150 (vendor-specific)"
     assert subject.status_name(42) == "CMPP result 42 (other error)"
-    assert "authentication failed" in subject.status_name(3)
+    assert subject.status_name(3) == "CMPP result 3 (duplicate sequence number)"
+    assert subject.login_status_name(3) == "CONNECT status 3 (authentication failed)"
     assert translator().protocol == "cmpp"
