@@ -134,13 +134,11 @@ class _Malformed(Exception):
 
 def _text(raw: bytes, name: str, status: int) -> str:
     """An octet-string field: up to its first NUL, as ASCII."""
-    nul = raw.find(b"\0")
-    if nul >= 0:
-        raw = raw[:nul]
+    field = raw.partition(b"\0")[0]
     try:
-        return raw.decode("ascii")
+        return field.decode("ascii")
     except UnicodeDecodeError:
-        raise _Malformed(status, f"{name} holds non-ASCII octets {raw!r}") from None
+        raise _Malformed(status, f"{name} holds non-ASCII octets {field!r}") from None
 
 
 def _body_size_fault(name: str, size: int, expected: str) -> _Malformed:

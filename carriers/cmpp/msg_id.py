@@ -140,6 +140,6 @@ class MsgIdGenerator:
         """A fresh Msg_Id stamped with ``now``."""
         sequence = self._next_sequence
         self._next_sequence = (sequence + 1) & MAX_SEQUENCE
-        return pack_msg_id(
-            now.month, now.day, now.hour, now.minute, now.second, self.gateway_code, sequence
-        )
+        # A datetime's fields are always within the Msg_Id's ranges: no checks needed here.
+        return (now.month << 60 | now.day << 55 | now.hour << 50 | now.minute << 44
+                | now.second << 38 | self.gateway_code << 16 | sequence)

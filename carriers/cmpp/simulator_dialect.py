@@ -84,6 +84,8 @@ class CmppDialect:
         # it stopped in.
         self._ids = MsgIdGenerator(gateway_code, start=rng.randrange(MAX_SEQUENCE + 1))
         self._smsc_sequence = 0
+        self._stamp_second = -1
+        self._stamp = self._local_time(0)
 
     def new_session(
         self,
@@ -97,7 +99,10 @@ class CmppDialect:
                            next_message_id=next_message_id, faults=faults)
 
     def next_message_id(self) -> int:
-        return self._ids.next(self._local_time(self._clock.seconds()))
+        second = int(self._clock.seconds())
+        if second != self._stamp_second:  # one datetime per second, not per id
+            self._stamp_second, self._stamp = second, self._local_time(second)
+        return self._ids.next(self._stamp)
 
     def read_submit(
         self, pdu: Submit, *, login: str, message_id: int | str, now: float
