@@ -113,7 +113,12 @@ def running_gateway(directory: Path, database_url: str | None = None
     text = config.read_text(encoding="utf-8")
     if database_url is not None:
         text = re.sub(r'(?m)^url = "sqlite:///.*"$', f'url = "{database_url}"', text, count=1)
-    text = text.replace("[console]\n", f"""[content]
+    # No quiet hours: the edition handed to this gateway is sent whatever the time of day
+    # (with the default 21:00-08:00 Beijing time it would wait, half of every UTC day).
+    text = text.replace("[console]\n", f"""[dispatch]
+quiet_start = "00:00"
+quiet_end = "00:00"
+[content]
 port = {content}
 base_url = "http://127.0.0.1:{content}"
 [console]
