@@ -50,6 +50,22 @@ def protocol_codings(protocol: str) -> frozenset[TextCoding]:
     return frozenset(_numbers_of(protocol))
 
 
+_SENT_TEXT: Mapping[str, frozenset[TextCoding]] = MappingProxyType({
+    "smpp": frozenset({TextCoding.GSM7, TextCoding.UCS2}),
+    "cmpp": frozenset({TextCoding.ASCII, TextCoding.UCS2}),
+    "sgip": frozenset({TextCoding.ASCII, TextCoding.UCS2}),
+    "smgp": frozenset({TextCoding.ASCII, TextCoding.UCS2}),
+})
+
+
+def sending_codings(protocol: str) -> frozenset[TextCoding]:
+    """The codings the gateway sends text in over ``protocol`` (segmentation picks among
+    them). SMPP keeps to GSM 7-bit and UCS2, which every SMSC and handset takes (its ASCII,
+    data_coding 1, is SMSC-specific); the Chinese protocols have no GSM 7-bit, so ASCII."""
+    _numbers_of(protocol)  # ValueError for an unknown protocol
+    return _SENT_TEXT[protocol]
+
+
 def wire_number(protocol: str, coding: TextCoding) -> int:
     """The number ``protocol`` writes for ``coding``; ValueError when it cannot carry it."""
     numbers = _numbers_of(protocol)

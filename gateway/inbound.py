@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
-from carriers.codings import protocol_codings
+from carriers.codings import sending_codings
 from carriers.messages import (
     DeliveryReceipt,
     InboundMessage,
@@ -87,7 +87,7 @@ class InboundProcessor:
         self._render = render
         self._clock = clock
         self._receipts = receipts
-        self._reply_codings = {carrier: protocol_codings(protocol)
+        self._reply_codings = {carrier: sending_codings(protocol)
                                for carrier, protocol in (link_protocols or {}).items()}
         self.on_mo_handled: Callable[[MoResult], None] | None = None
 

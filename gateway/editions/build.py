@@ -29,7 +29,7 @@ import jinja2
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from carriers.codings import protocol_codings
+from carriers.codings import sending_codings
 from carriers.messages import TextCoding
 from carriers.rules import CARRIER_RULES
 from gateway.config import GatewayConfig, parse_article_ids
@@ -355,7 +355,7 @@ def edition_settings(config: GatewayConfig) -> EditionSettings:
             short_code=carrier_config.short_code,
             max_sms_segments=rules.max_sms_segments,
             max_mms_bytes=editions.mms_max_bytes.get(carrier, rules.max_mms_bytes),
-            codings=protocol_codings(carrier_config.link.protocol),
+            codings=sending_codings(carrier_config.link.protocol),
         ))
     bits: ReferenceBits = 16 if editions.sms_reference_bits == 16 else 8
     return EditionSettings(

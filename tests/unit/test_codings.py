@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carriers.codings import PROTOCOL_CODINGS, coding_from_wire, protocol_codings, wire_number
+from carriers.codings import (
+    PROTOCOL_CODINGS,
+    coding_from_wire,
+    protocol_codings,
+    sending_codings,
+    wire_number,
+)
 from carriers.messages import TextCoding
 from carriers.text_coding import decode_text
 from gateway.editions.segmentation import DEFAULT_CODINGS
@@ -114,8 +120,21 @@ def test_ucs2_round_trips(text: str) -> None:
 def test_reply_parts_take_the_carriers_codings() -> None:
     (smpp,) = sms_parts("Reply TD to stop", 1)
     assert smpp.coding == TextCoding.GSM7 and smpp.payload == b"Reply TD to stop"
-    (cmpp,) = sms_parts("Reply TD to stop", 1, protocol_codings("cmpp"))
+    (cmpp,) = sms_parts("Reply TD to stop", 1, sending_codings("cmpp"))
     assert cmpp.coding == TextCoding.ASCII and cmpp.payload == b"Reply TD to stop"
-    (chinese,) = sms_parts("退订成功", 1, protocol_codings("cmpp"))
+    (chinese,) = sms_parts("退订成功", 1, sending_codings("cmpp"))
     assert chinese.coding == TextCoding.UCS2
     assert sms_parts("x" * 200, 300, DEFAULT_CODINGS)[0].has_udh
+
+
+def test_text_goes_out_in_codings_every_peer_takes() -> None:
+    """SMPP sends GSM 7-bit or UCS2 (never its SMSC-specific ASCII, data_coding 1); the
+    Chinese protocols have no GSM 7-bit and send ASCII or UCS2."""
+    assert sending_codings("smpp") == {TextCoding.GSM7, TextCoding.UCS2}
+    for protocol in ("cmpp", "sgip", "smgp"):
+        assert sending_codings(protocol) == {TextCoding.ASCII, TextCoding.UCS2}
+        assert sending_codings(protocol) <= protocol_codings(protocol)
+    (backtick,) = sms_parts("`quoted`", 1, sending_codings("smpp"))
+    assert backtick.coding is TextCoding.UCS2
+    with pytest.raises(ValueError, match="unknown link protocol"):
+        sending_codings("x25")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from carriers.codings import protocol_codings
+from carriers.codings import sending_codings
 from carriers.messages import TextCoding
 from gateway.editions.build import (
     ArticleContent,
@@ -177,7 +177,7 @@ def test_gsm_7_bit_when_the_templates_and_articles_allow(tmp_path: Path) -> None
     assert all(len(s.payload) <= 153 for s in sms.message.segments)
 
     # A CMPP carrier has no GSM 7-bit: the same digest goes as ASCII, fitted in its capacity.
-    cmpp = replace(TARGET, codings=protocol_codings("cmpp"))
+    cmpp = replace(TARGET, codings=sending_codings("cmpp"))
     sms = render_sms(english, cmpp, make_environment(tmp_path))
     assert sms.message.coding == TextCoding.ASCII
     assert all(len(s.payload) <= 134 for s in sms.message.segments)
