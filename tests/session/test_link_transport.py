@@ -1,0 +1,317 @@
+"""The carrier link transport on a fake clock: no sockets, no real time, no reactor.
+
+An :class:`SmppLink` (and one :class:`CmppLink`) runs as a started service whose endpoint's
+``connect()`` hands back a Deferred the test fires; each connection is a ``StringTransport``
+and time is a ``task.Clock``.  The test plays the carrier: it decodes what the link wrote and
+feeds it encoded PDUs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import struct
+from typing import Any
+
+import pytest
+from twisted.internet import defer, error
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from carriers.cmpp import codec as cmpp_codec
+from carriers.cmpp.client import CmppClientSettings
+from carriers.cmpp.link import CmppLink
+from carriers.cmpp.pdus import Connect, ConnectResp, ConnectStatus
+from carriers.link.events import LinkState
+from carriers.link.transport import CarrierLinkService, ReconnectPolicy
+from carriers.messages import (
+    InboundMessage,
+    MessagePart,
+    OutboundMessage,
+    SubmitOutcome,
+    SubmitResult,
+    TextCoding,
+)
+from carriers.smpp import codec
+from carriers.smpp.esme import EsmeSettings
+from carriers.smpp.link import SmppLink
+from carriers.smpp.pdus import (
+    BindTransceiver,
+    BindTransceiverResp,
+    CommandStatus,
+    DeliverSm,
+    DeliverSmResp,
+    EnquireLink,
+    EnquireLinkResp,
+    Pdu,
+    SubmitSm,
+    SubmitSmResp,
+    Unbind,
+    UnbindResp,
+)
+
+SETTINGS = EsmeSettings(
+    system_id="gw", password="pw", window=2, tps=0, enquire_link_interval=30.0,
+    response_timeout=10.0, unbind_timeout=5.0, throttle_backoff=1.0,
+)
+POLICY = ReconnectPolicy(initial_delay=1.0, max_delay=4.0, factor=2.0)
+
+
+class Endpoint:
+    """Records every connect attempt; the test decides how each one ends."""
+
+    def __init__(self) -> None:
+        self.attempts: list[tuple[Any, defer.Deferred[Any]]] = []
+
+    def connect(self, factory: Any) -> defer.Deferred[Any]:
+        attempt = defer.Deferred[Any]()
+        self.attempts.append((factory, attempt))
+        return attempt
+
+
+class Carrier:
+    """The far end of one link: its connections, what it received, what was handed up."""
+
+    def __init__(self, make_link: Any = None, **link_args: Any) -> None:
+        self.clock = Clock()
+        self.endpoint = Endpoint()
+        self.handed: list[tuple[Any, defer.Deferred[None]]] = []
+        make = make_link or (lambda **kw: SmppLink(settings=SETTINGS, **kw))
+        self.link: CarrierLinkService = make(
+            carrier="china_mobile", endpoint=self.endpoint, clock=self.clock,
+            on_inbound=self._inbound, reconnect=POLICY, rng=random.Random(0), **link_args,
+        )
+        self.transport = StringTransport()
+        self.proto: Any = None
+        self.link.startService()
+
+    def _inbound(self, message: Any) -> defer.Deferred[None]:
+        stored = defer.Deferred[None]()
+        self.handed.append((message, stored))
+        return stored
+
+    def accept(self) -> None:
+        """The latest connect attempt succeeds on a fresh transport."""
+        factory, attempt = self.endpoint.attempts[-1]
+        self.transport = StringTransport()
+        self.proto = factory.buildProtocol(None)
+        self.proto.makeConnection(self.transport)
+        attempt.callback(self.proto)
+
+    def bind(self) -> None:
+        self.accept()
+        (bind,) = self.sent()
+        assert isinstance(bind, BindTransceiver)
+        self.feed(BindTransceiverResp(sequence_number=bind.sequence_number, system_id="smsc"))
+        assert self.link.is_bound
+
+    def feed(self, *pdus: Pdu) -> None:
+        self.proto.dataReceived(b"".join(codec.encode(pdu) for pdu in pdus))
+
+    def lose(self) -> None:
+        self.proto.connectionLost(Failure(error.ConnectionLost()))
+
+    def frames(self) -> list[bytes]:
+        data = self.transport.value()
+        self.transport.clear()
+        frames = []
+        while data:
+            (length,) = struct.unpack(">I", data[:4])
+            frames.append(data[:length])
+            data = data[length:]
+        return frames
+
+    def sent(self) -> list[Any]:
+        return [codec.decode(frame) for frame in self.frames()]
+
+
+def message(text: str = "hello") -> OutboundMessage:
+    return OutboundMessage(source="10658000", destination="13800138000",
+                           parts=(MessagePart(payload=text.encode(), coding=TextCoding.GSM7),))
+
+
+def answer(submit: SubmitSm, status: int = 0, message_id: str = "") -> SubmitSmResp:
+    return SubmitSmResp(sequence_number=submit.sequence_number, command_status=status,
+                        message_id=message_id)
+
+
+def results(submitted: defer.Deferred[list[SubmitResult]]) -> list[SubmitResult]:
+    assert submitted.called
+    got: list[SubmitResult] = submitted.result
+    return got
+
+
+@pytest.fixture
+def carrier() -> Carrier:
+    return Carrier()
+
+
+def test_connect_writes_bind_and_its_resp_fires_when_bound(carrier: Carrier) -> None:
+    bound = carrier.link.when_bound()
+    assert len(carrier.endpoint.attempts) == 1
+    carrier.accept()
+    (bind,) = carrier.sent()
+    assert isinstance(bind, BindTransceiver)
+    assert (bind.system_id, bind.password) == ("gw", "pw")
+    assert not bound.called
+    carrier.feed(BindTransceiverResp(sequence_number=bind.sequence_number, system_id="smsc"))
+    assert bound.called and carrier.link.binds == 1
+    assert carrier.link.when_bound().called  # at once when already bound
+
+
+def test_window_bounds_submits_in_flight_and_each_response_releases_one(
+    carrier: Carrier,
+) -> None:
+    carrier.bind()
+    submitted = [carrier.link.submit(message(f"m{n}")) for n in range(5)]
+    first = carrier.sent()
+    assert [type(pdu) for pdu in first] == [SubmitSm, SubmitSm]
+    assert (carrier.link.in_flight, carrier.link.queued) == (2, 3)
+    carrier.feed(answer(first[0], message_id="id0"))
+    (third,) = carrier.sent()
+    assert third.short_message == b"m2"
+    assert (carrier.link.in_flight, carrier.link.queued) == (2, 2)
+    assert results(submitted[0]) == [SubmitResult(outcome=SubmitOutcome.ACCEPTED,
+                                                  message_id="id0")]
+    assert not submitted[1].called
+    carrier.feed(answer(first[1]), answer(third))
+    assert len(carrier.sent()) == 2
+    assert (carrier.link.in_flight, carrier.link.queued) == (2, 0)
+
+
+def test_a_submit_not_answered_in_time_is_unanswered(carrier: Carrier) -> None:
+    carrier.bind()
+    submitted = carrier.link.submit(message())
+    assert len(carrier.sent()) == 1
+    carrier.clock.advance(SETTINGS.response_timeout - 0.01)
+    assert not submitted.called
+    carrier.clock.advance(0.01)
+    (result,) = results(submitted)
+    assert result.outcome is SubmitOutcome.UNANSWERED and "timeout" in result.reason
+    assert carrier.link.in_flight == 0
+
+
+@pytest.mark.parametrize(("status", "outcome"), [
+    (CommandStatus.ESME_RINVDSTADR, SubmitOutcome.PERMANENT),
+    (CommandStatus.ESME_RSYSERR, SubmitOutcome.TRANSIENT),
+])
+def test_a_refused_submit_is_classified_and_named(
+    carrier: Carrier, status: CommandStatus, outcome: SubmitOutcome
+) -> None:
+    carrier.bind()
+    submitted = carrier.link.submit(message())
+    (submit,) = carrier.sent()
+    carrier.feed(answer(submit, status))
+    (result,) = results(submitted)
+    assert (result.outcome, result.status) == (outcome, status)
+    assert status.name in result.reason
+
+
+def test_throttling_pauses_then_resends_on_the_clock(carrier: Carrier) -> None:
+    carrier.bind()
+    submitted = carrier.link.submit(message())
+    (submit,) = carrier.sent()
+    carrier.feed(answer(submit, CommandStatus.ESME_RTHROTTLED))
+    assert carrier.link.throttled == 1
+    assert not submitted.called
+    carrier.clock.advance(SETTINGS.throttle_backoff - 0.01)
+    assert carrier.sent() == []
+    carrier.clock.advance(0.01)
+    (again,) = carrier.sent()
+    assert again.short_message == submit.short_message
+    assert again.sequence_number != submit.sequence_number
+    carrier.feed(answer(again, message_id="id1"))
+    assert results(submitted)[0].outcome is SubmitOutcome.ACCEPTED
+
+
+def test_enquire_link_after_silence_and_the_connection_dropped_unanswered(
+    carrier: Carrier,
+) -> None:
+    carrier.bind()
+    carrier.clock.advance(SETTINGS.enquire_link_interval - 0.01)
+    assert carrier.sent() == []
+    carrier.clock.advance(0.01)
+    (probe,) = carrier.sent()
+    assert isinstance(probe, EnquireLink)
+    carrier.feed(EnquireLinkResp(sequence_number=probe.sequence_number))
+    carrier.clock.advance(SETTINGS.enquire_link_interval)
+    (probe,) = carrier.sent()
+    assert isinstance(probe, EnquireLink) and not carrier.transport.disconnecting
+    carrier.clock.advance(SETTINGS.response_timeout)
+    assert carrier.transport.disconnecting
+
+
+def test_after_the_connection_is_lost_the_client_retries_with_backoff(
+    carrier: Carrier,
+) -> None:
+    jitter = random.Random(0)
+    carrier.bind()
+    carrier.lose()
+    assert not carrier.link.is_bound
+    for failed, delay in enumerate([2.0, 4.0, 4.0], start=1):  # 1 * 2**n, at most 4
+        wait = delay + jitter.random()
+        carrier.clock.advance(wait - 0.01)
+        assert len(carrier.endpoint.attempts) == failed
+        carrier.clock.advance(0.02)
+        assert len(carrier.endpoint.attempts) == failed + 1
+        if failed < 3:
+            carrier.endpoint.attempts[-1][1].errback(error.ConnectionRefusedError())
+    bound = carrier.link.when_bound()
+    carrier.bind()  # the fourth attempt gets through
+    assert bound.called and carrier.link.binds == 2
+
+
+def test_inbound_is_acknowledged_only_once_stored(carrier: Carrier) -> None:
+    carrier.bind()
+    for sequence in (7, 8):
+        carrier.feed(DeliverSm(sequence_number=sequence, source_addr="13800138000",
+                               destination_addr="10658000", short_message=b"JOIN"))
+    assert [type(m) for m, _ in carrier.handed] == [InboundMessage, InboundMessage]
+    assert carrier.handed[0][0].text == "JOIN"
+    assert carrier.sent() == []  # nothing is acknowledged before it is stored
+    carrier.handed[0][1].callback(None)
+    assert carrier.sent() == [DeliverSmResp(sequence_number=7, command_status=0)]
+    carrier.handed[1][1].errback(RuntimeError("database down"))
+    assert carrier.sent() == [
+        DeliverSmResp(sequence_number=8, command_status=CommandStatus.ESME_RX_T_APPN)]
+
+
+def test_stop_waits_for_the_submit_in_flight_then_unbinds(
+    carrier: Carrier, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="carriers.link.transport")
+    carrier.bind()
+    submitted = carrier.link.submit(message())
+    (submit,) = carrier.sent()
+    stopped = carrier.link.stopService()
+    assert carrier.sent() == []  # draining: no unbind while a response is due
+    carrier.feed(answer(submit, message_id="id1"))
+    assert results(submitted)[0].outcome is SubmitOutcome.ACCEPTED
+    (unbind,) = carrier.sent()
+    assert isinstance(unbind, Unbind)
+    assert not stopped.called
+    carrier.feed(UnbindResp(sequence_number=unbind.sequence_number))
+    assert "unbound (by us)" in caplog.text
+    assert carrier.transport.disconnecting and not stopped.called
+    carrier.lose()
+    assert stopped.called and carrier.link.session.state is LinkState.CLOSED
+    assert len(carrier.endpoint.attempts) == 1  # and no reconnect
+    carrier.clock.advance(60)
+    assert len(carrier.endpoint.attempts) == 1
+
+
+def test_cmpp_login_refused_is_logged_by_its_status_name_and_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = CmppClientSettings(source_addr="901234", shared_secret="secret")
+    carrier = Carrier(lambda **kw: CmppLink(settings=settings, **kw))
+    carrier.accept()
+    (frame,) = carrier.frames()
+    connect = cmpp_codec.decode(frame, settings.version)
+    assert isinstance(connect, Connect) and connect.source_addr == "901234"
+    refusal = ConnectResp(sequence_id=connect.sequence_id, version=settings.version,
+                          status=ConnectStatus.AUTHENTICATION_FAILED)
+    carrier.proto.dataReceived(cmpp_codec.encode(refusal, settings.version))
+    assert "login refused: CONNECT status 3 (authentication failed)" in caplog.text
+    assert carrier.transport.disconnecting and not carrier.link.is_bound
