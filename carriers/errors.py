@@ -1,6 +1,11 @@
 """Errors raised by the carrier wire codecs and framers.
 
-``ProtocolError`` is the root; the lead will later hang it under ``gateway.errors.GatewayError``.
+``ProtocolError`` is the root, and it derives from ``Exception`` alone on purpose: ``carriers/``
+is the layer below ``gateway/`` and never imports it, and these errors never reach a user.  The
+link's :class:`~carriers.link.channel.PduChannel` turns them into a ``PeerError`` (answered, the
+link carries on) or ``FramingLost`` (the connection is closed); they are not part of
+``gateway.errors``.
+
 A transport that catches ``FramingError`` has lost the frame boundaries and must close the link.
 A transport that catches ``DecodeError`` still has intact framing and can answer the peer with
 ``status`` (a protocol result code) and carry on.

@@ -44,7 +44,7 @@ class InvalidNumber(ValueError):
         self.reason = reason
 
 
-# --- the prefix table (MIIT, March 2023; docs/domain.md §4) -----------------------------
+# --- the prefix table (MIIT, March 2023; docs/carrier-rules.md §4) -----------------------
 #
 # Rows are (carrier or None, virtual operator?, prefixes). A prefix "a-b" stands for
 # every prefix from a to b inclusive, all of the same length. Four-digit prefixes

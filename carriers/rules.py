@@ -1,9 +1,10 @@
 """Static per-carrier rules, as data.
 
-Each carrier gets one frozen :class:`CarrierRules` record with the defaults the
-domain notes give (see ``docs/domain.md`` §1, §5, §6 and §8). These are *defaults*:
-configuration may override the short code, limits and flow-control values per
-carrier. Nothing here talks to a network or reads configuration.
+Each carrier gets one frozen :class:`CarrierRules` record: its name as shown in reports
+and the console, and the message-size defaults of ``docs/carrier-rules.md`` (segments,
+MMS size).  The MMS size is a default that ``[editions] mms_max_bytes`` overrides per
+carrier; short codes and flow control (window, TPS) are configured per carrier link.
+Nothing here talks to a network or reads configuration.
 
 The carrier identifiers (``"china_mobile"`` …) are the keys used everywhere else:
 configuration tables, :func:`carriers.numbers.prefix_carrier`, reports.
@@ -41,30 +42,22 @@ class CarrierRules:
 
     name: str
     display_name: str
-    default_short_code: str
     max_sms_segments: int = 8
     max_mms_bytes: int = 100 * 1024
-    default_tps: int = 100
-    default_window: int = 16
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("carrier name must not be empty")
-        if not (self.default_short_code.isascii() and self.default_short_code.isdigit()):
-            raise ValueError(
-                f"{self.name}: default_short_code must be ASCII digits, "
-                f"got {self.default_short_code!r}"
-            )
-        for field_name in ("max_sms_segments", "max_mms_bytes", "default_tps", "default_window"):
+        for field_name in ("max_sms_segments", "max_mms_bytes"):
             value = getattr(self, field_name)
             if value < 1:
                 raise ValueError(f"{self.name}: {field_name} must be at least 1, got {value}")
 
 
 _RULES = (
-    CarrierRules(name=CHINA_MOBILE, display_name="中国移动", default_short_code="10658000"),
-    CarrierRules(name=CHINA_UNICOM, display_name="中国联通", default_short_code="106558000678"),
-    CarrierRules(name=CHINA_TELECOM, display_name="中国电信", default_short_code="106597009"),
+    CarrierRules(name=CHINA_MOBILE, display_name="中国移动"),
+    CarrierRules(name=CHINA_UNICOM, display_name="中国联通"),
+    CarrierRules(name=CHINA_TELECOM, display_name="中国电信"),
 )
 
 CARRIER_RULES: Mapping[str, CarrierRules] = MappingProxyType({r.name: r for r in _RULES})

@@ -2,7 +2,7 @@
 
 An SP owns a service code in the 106 block and may append an *extension*: an MO
 sent to ``10658000123`` reaches the SP owning ``10658000`` and belongs to that
-service, with extension ``123`` (docs/domain.md §1). :class:`ServiceCodeRouter`
+service, with extension ``123`` (docs/carrier-rules.md §1). :class:`ServiceCodeRouter`
 does the longest-prefix match, so when both ``10658000`` and ``106580001`` are
 configured, ``1065800012`` goes to the second.
 """

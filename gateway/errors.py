@@ -27,7 +27,3 @@ class ConfigError(GatewayError):
 
 class SchemaOutOfDate(GatewayError):
     """The database schema is behind the code's migrations."""
-
-
-class CarrierError(GatewayError):
-    """A carrier link or simulator could not do what was asked."""

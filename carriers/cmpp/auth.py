@@ -5,7 +5,7 @@
 * ``AuthenticatorISMG = MD5(Status + AuthenticatorSource + shared_secret)``.
 
 Status width inside the ISMG MD5: 3.0 packs it as 4 octets big-endian, matching its 4-octet
-wire field. For 2.0 sources disagree (protocols.md section 2.4 [D]: gocmpp uses 1 octet,
+wire field. For 2.0 sources disagree (docs/wire-formats.md §2.4: gocmpp uses 1 octet,
 SMSGate 4); ``authenticator_ismg`` uses **1 octet for 2.0**, the width of the 2.0 wire field,
 and ``authenticator_ismg_matches`` accepts either width for 2.0 when checking a server's answer.
 

@@ -17,7 +17,7 @@ is the shared :class:`~carriers.link.flow.FlowControl`; this session adds CMPP's
   ``timezone`` "Asia/Shanghai" (China Standard Time, where every ISMG runs).
 * **AuthenticatorISMG.** Checked on a successful CONNECT_RESP; a mismatch is reported as a
   :class:`~carriers.link.channel.PeerError` and the session stays logged in: the ISMG has
-  accepted us, and ISMGs disagree on how they build it for 2.0 (protocols.md section 2.4 [D]).
+  accepted us, and ISMGs disagree on how they build it for 2.0 (docs/wire-formats.md §2.4).
 * **Version.** The session speaks the version it asked for (``settings.version``), in both
   directions: the translator encodes submits for it ahead of time.  CONNECT_RESP's Version is
   the ISMG's highest; when that is lower than asked, :class:`Bound` says so in its ``peer_id``
@@ -26,7 +26,7 @@ is the shared :class:`~carriers.link.flow.FlowControl`; this session adds CMPP's
   nothing sent or received, an ACTIVE_TEST goes out; one not answered within
   ``response_timeout`` is sent again at once, and ``active_test_tries`` unanswered in a row
   close the connection.  An answer resets the count.
-* **Answering MOs and reports** (DELIVER_RESP Result, protocols.md section 2.6): stored → 0;
+* **Answering MOs and reports** (DELIVER_RESP Result, docs/wire-formats.md §2.6): stored → 0;
   unreadable → 1 (bad message structure: the nearest permanent refusal the table has, so the
   ISMG does not send it again); not stored → 8 (flow control: the one result that says "not
   now", so the ISMG delivers it again, as SMPP's ESME_RX_T_APPN asks).

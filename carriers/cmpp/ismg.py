@@ -6,7 +6,7 @@ One :class:`IsmgSession` per connection, with the public interface of SMPP's
 Msg_Ids, enforces the ISMG's own TPS and window, sends DELIVERs (MOs and status reports) and
 notices their answers.  Choices made here:
 
-* **Login.** CONNECT_RESP Status (protocols.md section 2.4): the fault ``refuse_binds`` or a
+* **Login.** CONNECT_RESP Status (docs/wire-formats.md §2.4): the fault ``refuse_binds`` or a
   wrong AuthenticatorSource → 3, an SP code not among the accounts → 2, a Version above
   ``highest_version`` → 4, a Version that is neither 2.x nor 3.x → 5 (other error).  A refused
   login is followed by :class:`CloseClient`; so is anything but a CONNECT before login.

@@ -6,7 +6,7 @@ and names and classifies SUBMIT_RESP results.  :class:`CmppLink` is the shared
 :class:`~carriers.link.transport.CarrierLinkService` with a :class:`CmppClientSession` and that
 translator.
 
-Classifying refused submits (protocols.md section 2.5): 8 (flow control that outlasted the
+Classifying refused submits (docs/wire-formats.md §2.5): 8 (flow control that outlasted the
 session's resends) and 3 (duplicate Sequence_Id: a resend gets a new one) are TRANSIENT, and
 so are the vendor results 100-199: their meanings are undocumented and vary by ISMG (often
 "busy" or "over quota"), and retrying one later costs a few submits where calling it

@@ -1,6 +1,6 @@
 """The 64-bit CMPP Msg_Id: its bit fields, its stored text form, and a generator.
 
-Layout (protocols.md section 2.9), from the most significant bit:
+Layout (docs/wire-formats.md §2.9), from the most significant bit:
 
     month 4 | day 5 | hour 5 | minute 6 | second 6 | ISMG gateway code 22 | sequence 16
 

@@ -3,7 +3,7 @@
     Msg_Id 8 | Stat 7 | Submit_time 10 | Done_time 10 | Dest_terminal_Id 21 or 32 | SMSC_sequence 4
 
 60 octets in CMPP 2.0 (21-octet Dest_terminal_Id), 71 in 3.0 (32). Some ISMGs send the 60-octet
-form on 3.0 links (protocols.md section 7, trap 1), so ``decode_report`` decides by the length of
+form on 3.0 links (docs/wire-formats.md §2.6), so ``decode_report`` decides by the length of
 the content, never by the negotiated version. The fields are ASCII / binary whatever the
 DELIVER's Msg_Fmt says.
 

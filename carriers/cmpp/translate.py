@@ -11,7 +11,7 @@
   Msg_Fmt, a leading UDH dropped: each part of a concatenated MO is its own message, as on
   SMPP), with 1 a status report (:func:`receipt_from`).
 * Report Stat words map to receipt states; any other Stat (a network code such as
-  ``MA:0001``, ``DB:0008``: protocols.md section 2.6, each a failure at some network element)
+  ``MA:0001``, ``DB:0008``: docs/wire-formats.md §2.6, each a failure at some network element)
   is UNDELIVERABLE with the code kept in ``stat`` and ``error``; an empty Stat is UNKNOWN.
   Report times (YYMMDDHHMM) are read in the ISMG's time zone; an odd one gives None.
 """

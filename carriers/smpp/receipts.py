@@ -3,7 +3,7 @@
     id:IIIIIIIIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DDDDDDD
     err:EEE text:...
 
-The format is vendor-specific (protocols.md section 1.11): field names appear in any case,
+The format is vendor-specific (docs/wire-formats.md §1.11): field names appear in any case,
 some fields are left out, dates have 10 or 12 digits. ``parse_receipt_text`` reads it field by
 field and tolerates all of that; only a missing ``id`` is an error, because without it the
 receipt cannot be matched to a message. When the deliver_sm carries the receipted_message_id

@@ -1,7 +1,9 @@
-"""Article parsers for ``sdgw ingest``: scraped text, HTML pages, RSS/Atom feeds and JSON.
+"""Articles for ``sdgw ingest``: parsers for scraped text, HTML pages, RSS/Atom feeds and JSON.
 
-Everything here is pure: bytes or text in, :class:`ParsedArticle` values out, no database
-and no network.  The public surface is re-exported below; the other modules are private.
+The parsers are pure: bytes or text in, :class:`ParsedArticle` values out, no database and no
+network; their public surface is re-exported below.  ``loading`` also reads article files
+from disk (``parse_path``, ``iter_article_files``), and :mod:`gateway.articles.ingest`, not
+re-exported here, stores parsed articles in the database.
 """
 
 from gateway.articles.errors import ArticleError

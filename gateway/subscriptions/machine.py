@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIRM_WINDOW = timedelta(hours=24)
-"""The default second-confirmation window (docs/domain.md §3); configurable."""
+"""The default second-confirmation window (docs/carrier-rules.md §3); configurable."""
 
 
 class SubscriptionError(Exception):

@@ -3,7 +3,7 @@ in, submits UCS2 Chinese text, gets its Msg_Id, and receives the status report.
 
 cmppy shares no code with ours, so its CONNECT, SUBMIT and TERMINATE check the simulator's
 decoding, and its parsing of CONNECT_RESP and SUBMIT_RESP checks our encoding.  cmppy cannot
-read a DELIVER, so the test parses the report frame by hand, from protocols.md section 2.6
+read a DELIVER, so the test parses the report frame by hand, from docs/wire-formats.md §2.6
 (3.0 layout), not with our codec.
 
 Library bugs worked around here (cmppy 0.3, the last release; found in /tmp research, each
@@ -52,7 +52,7 @@ AUTH_FAILED = 3
 DELIVER = 0x00000005
 DELIVER_RESP = 0x80000005
 TERMINATE_RESP = 0x80000002
-# CMPP 3.0 DELIVER body (protocols.md section 2.6): Msg_Id 8, Dest_Id 21, Service_Id 10,
+# CMPP 3.0 DELIVER body (docs/wire-formats.md §2.6): Msg_Id 8, Dest_Id 21, Service_Id 10,
 # TP_pid 1, TP_udhi 1, Msg_Fmt 1, Src_terminal_Id 32, Src_terminal_type 1,
 # Registered_Delivery 1, Msg_Length 1, Msg_Content n, LinkID 20.
 DELIVER_FIXED = 97
@@ -103,7 +103,7 @@ def _c_string(raw: bytes) -> str:
 
 
 def _parse_report_deliver(frame: bytes) -> dict[str, Any]:
-    """A 3.0 DELIVER carrying a status report, sliced by hand (protocols.md section 2.6)."""
+    """A 3.0 DELIVER carrying a status report, sliced by hand (docs/wire-formats.md §2.6)."""
     length, command_id, sequence = struct.unpack("!LLL", frame[:12])
     body = frame[12:]
     msg_length = body[76]

@@ -10,7 +10,7 @@ per TCP segment, and decoded by tshark, which shares no code with ours.
 
 tshark parses only the CMPP 3.0 layouts (any other body is "Malformed"), so the 3.0 session
 is checked field by field and the 2.0 one by its headers and CONNECT there, its body lengths
-and a few fields at their 2.0 offsets by hand (protocols.md section 2).  tshark checks no
+and a few fields at their 2.0 offsets by hand (docs/wire-formats.md §2).  tshark checks no
 PDU's length against its fields either, so the length formulas are checked here.
 """
 
@@ -499,7 +499,7 @@ async def test_a_cmpp20_session_has_the_20_layouts(tmp_path: Path) -> None:
     assert show(connect, "cmpp.connect.Source_Addr") == SP_CODE
     assert show(connect, "cmpp.Version") == "02.00"
 
-    # The 2.0 lengths (protocols.md section 2.4-2.6).
+    # The 2.0 lengths (docs/wire-formats.md §2.4-2.6).
     for command_id, length in ((CONNECT, 39), (CONNECT_RESP, 30), (SUBMIT_RESP, 21),
                                (DELIVER_RESP, 21), (ACTIVE_TEST, 12), (ACTIVE_TEST_RESP, 13),
                                (TERMINATE, 12), (TERMINATE_RESP, 12)):

@@ -199,9 +199,5 @@ def test_prefix_table_shape() -> None:
 def test_carrier_rules_defaults() -> None:
     mobile = CARRIER_RULES[CHINA_MOBILE]
     assert mobile.display_name == "中国移动"
-    assert mobile.default_short_code == "10658000"
     assert (mobile.max_sms_segments, mobile.max_mms_bytes) == (8, 100 * 1024)
-    assert (mobile.default_tps, mobile.default_window) == (100, 16)
-    assert CARRIER_RULES["china_unicom"].default_short_code == "106558000678"
-    assert CARRIER_RULES["china_telecom"].default_short_code == "106597009"
     assert CARRIER_RULES["china_telecom"].display_name == "中国电信"

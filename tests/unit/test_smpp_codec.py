@@ -56,7 +56,7 @@ def pdu_frame(command_id: int, body: bytes, *, status: int = 0, sequence: int = 
     return header + status.to_bytes(4, "big") + sequence.to_bytes(4, "big") + body
 
 
-# --- golden vectors (written out by hand from protocols.md section 1) -------------------------
+# --- golden vectors (written out by hand from docs/wire-formats.md §1) --------------------
 
 BIND_TRANSCEIVER_HEX = """
     00000025 00000009 00000000 00000001

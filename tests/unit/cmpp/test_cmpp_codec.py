@@ -39,7 +39,7 @@ from . import unhex
 V20 = Version.V20
 V30 = Version.V30
 
-# --- golden vectors, written out by hand from protocols.md section 2 ---------------------------
+# --- golden vectors, written out by hand from docs/wire-formats.md §2 ------------------------
 
 CONNECT_30_HEX = """
     00000027 00000001 00000001          # Total_Length 39, CONNECT, Sequence_Id 1
@@ -239,7 +239,7 @@ DELIVER_RESP_30_HEX = """
 """
 DELIVER_RESP_30 = DeliverResp(sequence_id=6, msg_id=0xFEDCBA9876543210, result=9)
 
-# (version, vector, pdu, total length from the protocols.md formulas)
+# (version, vector, pdu, total length from the docs/wire-formats.md §2.5/§2.6 formulas)
 GOLDEN = [
     pytest.param(V20, CONNECT_20_HEX, CONNECT_20, 39, id="connect-2.0"),
     pytest.param(V30, CONNECT_30_HEX, CONNECT_30, 39, id="connect-3.0"),

@@ -17,7 +17,7 @@ from carriers.cmpp.msg_id import (
     unpack_msg_id,
 )
 
-# One step in each field, written from the protocols.md section 2.9 shifts.
+# One step in each field, written from the docs/wire-formats.md §2.9 layout.
 BASE = 0x1080000000000000  # month 1 (bits 64-61), day 1 (bits 60-56)
 
 
