@@ -87,6 +87,12 @@ class PduChannel:
         self._outbox += self.codec.encode(numbered)
         return numbered
 
+    def request(self, pdu: Any) -> int:
+        """Queue ``pdu`` under the next sequence number; return that number."""
+        sequence = self.next_sequence()
+        self._outbox += self.codec.encode(self.codec.numbered(pdu, sequence))
+        return sequence
+
     def send_raw(self, data: bytes) -> None:
         """Queue bytes as they are (the simulators' garbage fault)."""
         self._outbox += data
