@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gateway.cli_operators import read_password
+from gateway.cli.operators import read_password
 from gateway.console.passwords import verify_password
 from gateway.db.console_models import Operator
 from gateway.db.engine import make_engine, make_session_factory

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from gateway import cli_dispatch
-from gateway.cli_dispatch import print_status
+from gateway.cli import dispatch as cli_dispatch
+from gateway.cli.dispatch import print_status
 from gateway.db.dispatch_models import Delivery, Dispatch
 from gateway.db.engine import make_session_factory
 from gateway.dispatch.store import OPEN_STATUSES, create_dispatch, materialise, recovery_counts

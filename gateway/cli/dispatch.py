@@ -68,7 +68,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.edition is None:
         raise GatewayError("dispatch: give --edition ID to send, or `status` to look")
     setup_logging(config.logging.level)
-    from gateway.runtime import run_dispatch
+    from gateway.cli.reactor import run_dispatch
 
     code = run_dispatch(config, args.edition, ignore_quiet_hours=args.ignore_quiet_hours)
     if code != 2:
@@ -130,7 +130,7 @@ def _rate_and_eta(dispatch: Any, sent: int, pending: int) -> tuple[float, str]:
 
 def _demo(args: argparse.Namespace) -> int:
     from gateway.cli import load, setup_logging
-    from gateway.demo import DemoOptions, run_demo
+    from gateway.cli.demo import DemoOptions, run_demo
 
     if args.subscribers < 1:
         raise GatewayError("demo: --subscribers must be at least 1")

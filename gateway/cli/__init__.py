@@ -120,13 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--control-port", type=int, help="control port (default: from config)")
     serve.set_defaults(handler=_sim_serve)
 
-    from gateway import cli_dispatch, cli_editions, cli_operators, cli_report, cli_subscriptions
+    from gateway.cli import dispatch, editions, operators, report, subscriptions
 
-    cli_subscriptions.register(commands)
-    cli_editions.register(commands)
-    cli_dispatch.register(commands)
-    cli_operators.register(commands)
-    cli_report.register(commands)
+    subscriptions.register(commands)
+    editions.register(commands)
+    dispatch.register(commands)
+    operators.register(commands)
+    report.register(commands)
     return parser
 
 
@@ -208,7 +208,7 @@ def _db_current(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gateway.runtime import run_gateway
+    from gateway.cli.reactor import run_gateway
 
     config = load(args)
     setup_logging(config.logging.level)
@@ -216,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sim_serve(args: argparse.Namespace) -> int:
-    from gateway.runtime import serve_simulator
+    from gateway.cli.reactor import serve_simulator
 
     check_number("--port", args.port, 1, 65535)
     check_number("--control-port", args.control_port, 1, 65535)

@@ -24,7 +24,7 @@ from gateway.db.models import Subscriber
 
 log = logging.getLogger(__name__)
 
-SAMPLE_ARTICLES = Path(__file__).resolve().parent.parent / "data" / "articles"
+SAMPLE_ARTICLES = Path(__file__).resolve().parents[2] / "data" / "articles"
 SAMPLE_DATE = date(2020, 11, 18)
 NUMBER_PREFIX = {"china_mobile": "138", "china_unicom": "130", "china_telecom": "133"}
 
