@@ -3,7 +3,15 @@
 One cron job per configured slot, in the newspaper's time zone. The job store lives
 in the gateway's database (table ``apscheduler_jobs``, created by our migrations), so
 a restart neither loses nor repeats a run: a run missed while the gateway was down is
-taken up if it is at most ``misfire_grace`` late, else APScheduler skips it and logs it.
+taken up if it is at most ``misfire_grace`` late, else it is skipped and logged.
+
+Time: APScheduler itself reads the wall clock (when it computes a job's next run time and
+decides which jobs are due, and to time its wake-ups). Everything this module decides is
+read from the injected ``clock``: the newspaper date of a run (that of the slot's time
+the run belongs to, not the wall clock's "today") and whether a run fired so late, e.g.
+after a restart, that it is a misfire. APScheduler's own misfire check is therefore off
+(``misfire_grace_time=None``): it hands every due run over and :meth:`EditionScheduler.fire`
+decides.
 Several processes may run schedulers on one database; a unique row per slot and date
 (``scheduled_runs``) lets only the first of them build and dispatch each run.
 
@@ -28,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twisted.application import service
 from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
 
 from gateway.db.dispatch_models import ScheduledRun
 from gateway.db.threads import DatabaseThreads
@@ -38,6 +47,18 @@ SlotAction = Callable[[str, date], "defer.Deferred[str]"]
 """(slot, newspaper date) → what happened, for the run's record."""
 
 _RUNNING: dict[str, EditionScheduler] = {}
+
+_EARLY = timedelta(seconds=1)
+"""How early a run may fire and still count as its slot's (timers are not exact)."""
+
+
+def slot_due(at: time, zone: ZoneInfo, now: datetime) -> datetime:
+    """The latest moment, at or before ``now``, that a slot at ``at`` (in ``zone``) was due."""
+    local = now.astimezone(zone)
+    due = datetime.combine(local.date(), at, tzinfo=zone)
+    if due > now + _EARLY:
+        due = datetime.combine(local.date() - timedelta(days=1), at, tzinfo=zone)
+    return due
 
 
 def fire_slot(scheduler_id: str, slot: str) -> None:
@@ -63,10 +84,12 @@ class EditionScheduler(service.Service):
         action: SlotAction,
         node: str,
         reactor: Any,
+        clock: IReactorTime | None = None,
         scheduler_id: str = "sdgw",
     ) -> None:
         self.setName("edition-scheduler")
         self.reactor = reactor
+        self._clock: IReactorTime = clock if clock is not None else reactor
         self._engine = engine
         self._database = database
         self._slots = dict(slots)
@@ -85,11 +108,9 @@ class EditionScheduler(service.Service):
             timezone=self._zone,
             jobstores={"default": SQLAlchemyJobStore(engine=self._engine,
                                                      tablename="apscheduler_jobs")},
-            job_defaults={"coalesce": True, "max_instances": 1,
-                          "misfire_grace_time": max(int(self._grace.total_seconds()), 1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         _RUNNING[self._id] = self
-        grace = max(int(self._grace.total_seconds()), 1)
         scheduler.start(paused=True)
         wanted = set()
         for slot, at in self._slots.items():
@@ -99,9 +120,9 @@ class EditionScheduler(service.Service):
                                   timezone=self._zone)
             existing = scheduler.get_job(job_id)
             if existing is not None and str(existing.trigger) == str(trigger):
-                # Keep its stored next run time (a missed run is still due); the grace
-                # time is today's configuration, not the one it was stored with.
-                existing.modify(misfire_grace_time=grace)
+                # Keep its stored next run time (a missed run is still due; fire() decides
+                # whether it is too late).
+                existing.modify(misfire_grace_time=None)
                 continue
             scheduler.add_job(fire_slot, trigger, args=[self._id, slot], id=job_id,
                               name=f"edition slot {slot}", replace_existing=True)
@@ -126,9 +147,17 @@ class EditionScheduler(service.Service):
         return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 
     def fire(self, slot: str) -> defer.Deferred[str | None]:
-        """Take the run for today's ``slot`` (if no other process has) and perform it."""
-        today = datetime.now(UTC).astimezone(self._zone).date()
-        fired = datetime.now(UTC)
+        """Take the run of ``slot`` that is due now (if no other process has, and it is not
+        more than the grace time late) and perform it."""
+        fired = datetime.fromtimestamp(self._clock.seconds(), UTC)
+        due = slot_due(self._slots[slot], self._zone, fired)
+        today = due.astimezone(self._zone).date()
+        if fired - due > self._grace:
+            log.warning("slot %s of %s fired at %s, more than %s late: skipped", slot, today,
+                        fired.isoformat(timespec="seconds"), self._grace)
+            skipped: defer.Deferred[str | None] = defer.succeed(None)
+            self.fired.append(skipped)
+            return skipped
 
         def take(session: Session) -> bool:
             try:
