@@ -24,13 +24,11 @@ notices their answers.  Choices made here:
 from __future__ import annotations
 
 import enum
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 from carriers.cmpp import auth
-from carriers.cmpp.channel import CmppChannel, FramingLost, PeerError
+from carriers.cmpp.channel import CmppChannel, PeerError
 from carriers.cmpp.msg_id import msg_id_text
 from carriers.cmpp.pdus import (
     ActiveTest,
@@ -38,7 +36,6 @@ from carriers.cmpp.pdus import (
     Connect,
     ConnectResp,
     ConnectStatus,
-    Deliver,
     DeliverResp,
     Pdu,
     Submit,
@@ -52,14 +49,12 @@ from carriers.simulator.server_events import (
     ClientBound,
     ClientUnbound,
     CloseClient,
-    DeliverAnswered,
-    DeliverUnanswered,
-    ServerEvent,
     ServerFaults,
     ServerSettings,
     SubmitReceived,
     SubmitRefused,
 )
+from carriers.simulator.server_session import ServerSession
 
 __all__ = ["OTHER_CONNECT_ERROR", "IsmgSession", "IsmgState"]
 
@@ -83,27 +78,7 @@ _ACCEPTED: dict[IsmgState, frozenset[type]] = {
 }
 
 
-@dataclass(slots=True)
-class _Pending:
-    due: float
-    response: SubmitResp
-
-
-@dataclass(slots=True)
-class _Deliver:
-    token: int
-    deadline: float
-
-
-@dataclass(slots=True)
-class _RateWindow:
-    """Counts submits in the current one-second slot."""
-
-    slot: int = -1
-    count: int = 0
-
-
-class IsmgSession:
+class IsmgSession(ServerSession):
     """One simulated ISMG connection."""
 
     def __init__(
@@ -121,125 +96,33 @@ class IsmgSession:
         checks the authenticator with the timestamp the SP sent, never against its own
         clock (the simulator stamps Msg_Ids and reports itself)."""
         del wall_clock
-        self.settings = settings
-        self.faults = faults if faults is not None else ServerFaults()
+        self.highest_version = highest_version
+        super().__init__(settings=settings, channel=CmppChannel(highest_version), faults=faults)
         self._accounts = accounts
         self._next_message_id = next_message_id
-        self.highest_version = highest_version
-        self._channel = CmppChannel(highest_version)
         self.state = IsmgState.OPEN
         self.login = ""
         """The SP code once logged in."""
         self.version = highest_version
         """The connection's version: the SP's, once its CONNECT is accepted."""
-        self._delayed: deque[_Pending] = deque()
-        self._unanswered_submits = 0
-        self._rate = _RateWindow()
-        self._delivers: dict[int, _Deliver] = {}
-        self._next_token = 1
-        self._events: list[ServerEvent] = []
-        self._last_pdu_at: float | None = None
-        self._partial_since: float | None = None
-        self._timed_out = False
-
-    def connection_made(self, now: float) -> None:
-        """Start the idle clock (an SP that connects and says nothing is dropped)."""
-        self._last_pdu_at = now
 
     @property
     def can_receive(self) -> bool:
         return self.state is IsmgState.LOGGED_IN
 
-    def receive_data(self, data: bytes, now: float) -> list[ServerEvent]:
-        completed = False
-        for item in self._channel.receive(data):
-            completed = True
-            if isinstance(item, PeerError):
-                self._events.append(item)
-                if self.state is IsmgState.OPEN:
-                    self._close("no readable CONNECT")
-            elif isinstance(item, FramingLost):
-                self._close(item.reason)
-            else:
-                self._handle(item, now)
-        if completed:
-            self._last_pdu_at = now
-        if not self._channel.buffered:
-            self._partial_since = None
-        elif completed or self._partial_since is None:
-            self._partial_since = now
-        return self._take_events()
-
-    def tick(self, now: float) -> list[ServerEvent]:
-        timeout = self._timeout_reason(now)
-        if timeout is not None and not self._timed_out:
-            self._timed_out = True
-            self._events.append(CloseClient(timeout))
-        while self._delayed and self._delayed[0].due <= now:
-            self._send_response(self._delayed.popleft().response)
-        # Deadlines are "sent + deliver_timeout", so insertion order is deadline order.
-        delivers = self._delivers
-        while delivers:
-            sequence = next(iter(delivers))
-            deliver = delivers[sequence]
-            if deliver.deadline > now:
-                break
-            del delivers[sequence]
-            self._events.append(DeliverUnanswered(deliver.token))
-        return self._take_events()
-
-    def next_deadline(self) -> float | None:
-        candidates = []
-        settings = self.settings
-        if not self._timed_out:
-            if settings.read_timeout and self._partial_since is not None:
-                candidates.append(self._partial_since + settings.read_timeout)
-            if settings.idle_timeout and self._last_pdu_at is not None:
-                candidates.append(self._last_pdu_at + settings.idle_timeout)
-        if self._delivers:
-            candidates.append(next(iter(self._delivers.values())).deadline)
-        if self._delayed:
-            candidates.append(self._delayed[0].due)
-        return min(candidates) if candidates else None
-
-    def data_to_send(self) -> bytes:
-        return self._channel.data_to_send()
-
-    def deliver(self, pdu: Deliver, now: float) -> int:
-        """Send a DELIVER (MO or status report) to the logged-in SP; return a token, answered
-        later by :class:`DeliverAnswered` or :class:`DeliverUnanswered`."""
-        if not self.can_receive:
-            raise RuntimeError(f"the SP is not logged in ({self.state.value})")
-        token = self._next_token
-        self._next_token += 1
-        numbered = self._channel.send_request(pdu)
-        self._delivers[numbered.sequence_id] = _Deliver(
-            token, now + self.settings.deliver_timeout)
-        return token
-
     def unbind(self) -> None:
         """Ask the SP to end the session (CMPP_TERMINATE)."""
-        self._channel.send_request(Terminate(sequence_id=0))
+        self._channel.request(Terminate(sequence_id=0))
 
-    def send_raw(self, data: bytes) -> None:
-        """Fault injection: put arbitrary bytes on the wire."""
-        self._channel.send_raw(data)
+    def _unreadable(self, error: PeerError) -> None:
+        self._events.append(error)
+        if self.state is IsmgState.OPEN:
+            self._close("no readable CONNECT")
+
+    def _framing_lost(self, reason: str) -> None:
+        self._close(reason)
 
     # -- internals -------------------------------------------------------------------
-
-    def _take_events(self) -> list[ServerEvent]:
-        events, self._events = self._events, []
-        return events
-
-    def _timeout_reason(self, now: float) -> str | None:
-        settings = self.settings
-        if (settings.read_timeout and self._partial_since is not None
-                and now >= self._partial_since + settings.read_timeout):
-            return f"a PDU arrived only in part for {settings.read_timeout:g}s"
-        if (settings.idle_timeout and self._last_pdu_at is not None
-                and now >= self._last_pdu_at + settings.idle_timeout):
-            return f"no PDU from the client for {settings.idle_timeout:g}s"
-        return None
 
     def _close(self, reason: str) -> None:
         if self.state is not IsmgState.CLOSED:
@@ -258,9 +141,7 @@ class IsmgSession:
         elif isinstance(pdu, Connect):
             self._on_connect(pdu)
         elif isinstance(pdu, DeliverResp):
-            deliver = self._delivers.pop(pdu.sequence_id, None)
-            if deliver is not None:
-                self._events.append(DeliverAnswered(deliver.token, pdu.result))
+            self._deliver_answered(pdu.sequence_id, pdu.result)
         elif isinstance(pdu, ActiveTest):
             self._channel.send(ActiveTestResp(sequence_id=pdu.sequence_id))
         elif isinstance(pdu, Terminate):
@@ -310,19 +191,7 @@ class IsmgSession:
             pdu.source_addr, f"cmpp{pdu.version >> 4}.{pdu.version & 0x0F}"))
 
     def _on_submit(self, pdu: Submit, now: float) -> None:
-        s = self.settings
-        refused = False
-        if s.tps > 0:
-            slot = int(now)
-            if slot != self._rate.slot:
-                self._rate.slot, self._rate.count = slot, 0
-            if self._rate.count >= s.tps:
-                refused = True
-            else:
-                self._rate.count += 1
-        if not refused and s.window > 0 and self._unanswered_submits >= s.window:
-            refused = True
-        if refused:
+        if self._submit_refusal(now) is not None:  # over the TPS cap or the window alike
             result = SubmitResult.FLOW_CONTROL
             self._events.append(SubmitRefused(pdu, result))
             self._respond(SubmitResp(sequence_id=pdu.sequence_id, msg_id=0, result=result), now)
@@ -330,18 +199,3 @@ class IsmgSession:
         msg_id = self._next_message_id()
         self._events.append(SubmitReceived(pdu, msg_id_text(msg_id)))
         self._respond(SubmitResp(sequence_id=pdu.sequence_id, msg_id=msg_id), now)
-
-    def _respond(self, response: SubmitResp, now: float) -> None:
-        faults = self.faults
-        if faults.withhold_responses:
-            self._unanswered_submits += 1
-            return
-        if faults.response_delay > 0 or self._delayed:
-            self._unanswered_submits += 1
-            self._delayed.append(_Pending(now + faults.response_delay, response))
-            return
-        self._channel.send(response)
-
-    def _send_response(self, response: SubmitResp) -> None:
-        self._unanswered_submits = max(0, self._unanswered_submits - 1)
-        self._channel.send(response)

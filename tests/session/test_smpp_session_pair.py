@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from carriers.simulator.server_events import (
+    ClientBound,
+    ClientUnbound,
+    DeliverAnswered,
+    SubmitReceived,
+    SubmitRefused,
+)
 from carriers.smpp import codec
 from carriers.smpp.esme import (
     BindRefused,
@@ -34,16 +41,7 @@ from carriers.smpp.pdus import (
     GenericNack,
     SubmitSm,
 )
-from carriers.smpp.smsc import (
-    ClientBound,
-    ClientUnbound,
-    DeliverAnswered,
-    SmscFaults,
-    SmscSession,
-    SmscSettings,
-    SubmitReceived,
-    SubmitRefused,
-)
+from carriers.smpp.smsc import SmscFaults, SmscSession, SmscSettings
 
 PASSWORD = "secret"
 

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from carriers.simulator.server_events import CloseClient
 from carriers.smpp import codec
 from carriers.smpp.pdus import EnquireLink
-from carriers.smpp.smsc import CloseClient, SmscSession, SmscSettings
+from carriers.smpp.smsc import SmscSession, SmscSettings
 
 
 def session(**settings: float) -> SmscSession:
