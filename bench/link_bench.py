@@ -37,12 +37,13 @@ def serve_simulator(protocol: str, port: int) -> None:
     """Child process: one simulated carrier with no caps."""
     from twisted.internet import reactor
 
-    from carriers.simulator.smsc_service import SimulatorSettings, simulated_carrier
+    from carriers.protocols import PROTOCOLS, SimulatorParts
+    from carriers.simulator.smsc_service import SimulatorSettings
 
-    simulator = simulated_carrier(
-        protocol,
+    simulator = PROTOCOLS[protocol].build_simulator(
         SimulatorSettings(carrier="bench", accounts={LOGIN[protocol]: SECRET}, keep_received=1),
-        reactor=reactor, clock=reactor, host="127.0.0.1", port=port, rng=random.Random(1),
+        SimulatorParts(reactor=reactor, clock=reactor, host="127.0.0.1", port=port,
+                       rng=random.Random(1)),
     )
     reactor.callWhenRunning(simulator.startService)
     reactor.run()

@@ -1,5 +1,5 @@
 """Simulated carriers by protocol: :class:`SimulatedSmsc` speaks SMPP, :class:`SimulatedIsmg`
-CMPP, and :func:`simulated_carrier` builds the one a protocol name asks for.
+CMPP (``carriers.protocols.PROTOCOLS`` builds the one a protocol name asks for).
 
 Each is a :class:`~carriers.simulator.carrier_service.SimulatedCarrier` (everything a carrier
 does whatever its protocol) with the protocol's dialect.  ``SimulatorSettings``,
@@ -9,7 +9,6 @@ does whatever its protocol) with the protocol's dialect.  ``SimulatorSettings``,
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
 
@@ -29,7 +28,6 @@ __all__ = [
     "SimulatedIsmg",
     "SimulatedSmsc",
     "SimulatorSettings",
-    "simulated_carrier",
 ]
 
 
@@ -68,30 +66,3 @@ class SimulatedIsmg(SimulatedCarrier):
         rng = rng or random.Random()
         super().__init__(settings, CmppDialect(clock=clock, rng=rng), reactor=reactor,
                          clock=clock, host=host, port=port, rng=rng)
-
-
-_BY_PROTOCOL: dict[str, Callable[..., SimulatedCarrier]] = {
-    "smpp": SimulatedSmsc,
-    "cmpp": SimulatedIsmg,
-}
-
-
-def simulated_carrier(
-    protocol: str,
-    settings: SimulatorSettings,
-    *,
-    reactor: IReactorTCP,
-    clock: IReactorTime,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    rng: random.Random | None = None,
-) -> SimulatedCarrier:
-    """The simulated carrier speaking ``protocol`` ("smpp", "cmpp"), not started;
-    ValueError for a protocol the simulator does not speak."""
-    try:
-        simulator = _BY_PROTOCOL[protocol]
-    except KeyError:
-        known = ", ".join(_BY_PROTOCOL)
-        raise ValueError(f"the simulator does not speak {protocol!r}; it speaks {known}") \
-            from None
-    return simulator(settings, reactor=reactor, clock=clock, host=host, port=port, rng=rng)

@@ -50,9 +50,10 @@ from carriers.messages import (
     SubmitOutcome,
     TextCoding,
 )
+from carriers.protocols import PROTOCOLS, SimulatorParts
 from carriers.simulator.control import control_site
 from carriers.simulator.server_events import ServerSettings
-from carriers.simulator.smsc_service import SimulatedIsmg, SimulatorSettings, simulated_carrier
+from carriers.simulator.smsc_service import SimulatedIsmg, SimulatorSettings
 from tests.e2e.test_link_against_simulator import Inbox, wait_for
 
 SP_CODE = "901234"
@@ -503,15 +504,14 @@ async def _first_deliver(*clients: CmppClient) -> Deliver:
     raise AssertionError("no client got the MO")
 
 
-def test_the_factory_builds_a_simulator_per_protocol() -> None:
+def test_the_registry_builds_a_simulator_per_protocol() -> None:
     settings = SimulatorSettings(carrier="china_mobile", accounts={SP_CODE: SECRET})
-    cmpp = simulated_carrier("cmpp", settings, reactor=reactor, clock=reactor,
-                             rng=random.Random(1))
-    smpp = simulated_carrier("smpp", settings, reactor=reactor, clock=reactor,
-                             rng=random.Random(1))
-    assert (cmpp.protocol, smpp.protocol) == ("cmpp", "smpp")
-    with pytest.raises(ValueError, match="x25"):
-        simulated_carrier("x25", settings, reactor=reactor, clock=reactor)
+    parts = SimulatorParts(reactor=reactor, clock=reactor, host="127.0.0.1", port=0,
+                           rng=random.Random(1))
+    built = {name: protocol.build_simulator(settings, parts)
+             for name, protocol in PROTOCOLS.items()}
+    assert {name: simulator.protocol for name, simulator in built.items()} == {
+        "smpp": "smpp", "cmpp": "cmpp"}
 
 
 # -- the gateway's own CMPP link against the simulator ------------------------------------------
