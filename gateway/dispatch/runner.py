@@ -217,7 +217,7 @@ class DispatchRunner:
                 deadline=now + self.settings.deadline, now=now))
         for dispatch_id in dispatch_ids:
             total = await self._database.transaction(
-                lambda session, d=dispatch_id: store.materialise(session, d))
+                lambda session, d=dispatch_id: store.materialise(session, d, now=now))
             log.info("dispatch #%d of edition #%d: %d deliveries", dispatch_id, edition_id,
                      total)
         await defer.gatherResults([self.run(d) for d in dispatch_ids], consumeErrors=True)
@@ -286,7 +286,7 @@ class DispatchRunner:
         def load(session: Session) -> tuple[Dispatch, dict[tuple[str, str], Any]]:
             dispatch = session.get(Dispatch, dispatch_id)
             assert dispatch is not None
-            store.materialise(session, dispatch_id)
+            store.materialise(session, dispatch_id, now=self.now())
             return dispatch, load_parts(session, dispatch.edition_id)
 
         dispatch, parts = await self._database.transaction(load)

@@ -108,11 +108,12 @@ def create_dispatch(
     return dispatch.id
 
 
-def materialise(session: Session, dispatch_id: int) -> int:
+def materialise(session: Session, dispatch_id: int, *, now: datetime | None = None) -> int:
     """Create the delivery rows: one per subscriber active at the cut-off, in one statement.
 
     Idempotent (unique per edition and subscriber), so a dispatch interrupted while
-    preparing prepares again safely. Returns the dispatch's number of deliveries.
+    preparing prepares again safely. Returns the dispatch's number of deliveries. ``now`` is
+    when it starts (by default, when it was created).
     """
     dispatch = session.get(Dispatch, dispatch_id)
     assert dispatch is not None
@@ -137,7 +138,7 @@ def materialise(session: Session, dispatch_id: int) -> int:
             select(func.count()).select_from(Delivery).where(Delivery.dispatch_id == dispatch.id)
         ) or 0
         dispatch.status = "running"
-        dispatch.started_at = datetime.now(dispatch.created_at.tzinfo)
+        dispatch.started_at = now if now is not None else dispatch.created_at
     return dispatch.total
 
 

@@ -6,14 +6,18 @@ import itertools
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
-from twisted.internet import defer
+from twisted.internet import defer, task
 
 from carriers.messages import OutboundMessage, SubmitOutcome, SubmitResult
 from gateway.db.edition_models import Edition, EditionRender, EditionRenderSegment
 from gateway.db.models import Subscriber
+from gateway.db.threads import DatabaseThreads
+
+T = TypeVar("T")
 
 T0 = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai: outside quiet hours
 
@@ -88,3 +92,51 @@ class FakeLink:
 
     def copies(self) -> Counter[str]:
         return Counter(m.destination for m in self.sent)
+
+
+class SettlingDatabase:
+    """The gateway's database threads, remembering the work in flight: a test on a fake
+    clock waits for the database (an event) instead of for time passing."""
+
+    def __init__(self, database: DatabaseThreads) -> None:
+        self._database = database
+        self.sessions = database.sessions
+        self._in_flight: set[defer.Deferred[Any]] = set()
+
+    def _track(self, work: defer.Deferred[T]) -> defer.Deferred[T]:
+        self._in_flight.add(work)
+
+        def done(result: object) -> object:
+            self._in_flight.discard(work)
+            return result
+
+        return work.addBoth(done)
+
+    def run(self, work: Callable[..., T], *args: Any) -> defer.Deferred[T]:
+        return self._track(self._database.run(work, *args))
+
+    def transaction(self, work: Callable[[Session], T]) -> defer.Deferred[T]:
+        return self._track(self._database.transaction(work))
+
+    async def settle(self) -> None:
+        """Until no database work is in flight (and what it set off has run)."""
+        from twisted.internet import reactor
+
+        while True:
+            while self._in_flight:
+                await defer.DeferredList(list(self._in_flight))
+            await task.deferLater(reactor, 0, lambda: None)  # one turn, not a delay
+            if not self._in_flight:
+                return
+
+
+async def run_on_clock(clock: task.Clock, database: SettlingDatabase,
+                       until: Callable[[], bool], *, step: float = 0.01,
+                       limit: int = 100_000) -> None:
+    """Advance ``clock`` by ``step`` whenever the database is idle, until ``until()``."""
+    for _ in range(limit):
+        await database.settle()
+        if until():
+            return
+        clock.advance(step)
+    raise AssertionError(f"not reached after {limit * step:.0f} s on the clock")

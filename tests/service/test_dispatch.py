@@ -20,7 +20,14 @@ from gateway.db.threads import DatabaseThreads
 from gateway.dispatch import leases, store
 from gateway.dispatch.quiet_hours import QuietHours, parse_clock
 from gateway.dispatch.runner import DispatchRunner, DispatchSettings
-from tests.service.dispatch_fixtures import FakeLink, seed_edition, seed_subscribers
+from tests.service.dispatch_fixtures import (
+    T0,
+    FakeLink,
+    SettlingDatabase,
+    run_on_clock,
+    seed_edition,
+    seed_subscribers,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -289,29 +296,20 @@ async def test_dispatch_pauses_in_quiet_hours_and_resumes_after(engine: Engine, 
                                 quiet={"china_mobile": QuietHours(parse_clock("21:00"),
                                                                   parse_clock("08:00"),
                                                                   SHANGHAI)})
-    runner = DispatchRunner(database=database, links={"china_mobile": link}, settings=settings,
+    db = SettlingDatabase(database)
+    runner = DispatchRunner(database=db, links={"china_mobile": link}, settings=settings,
                             clock=clock)
     running = defer.ensureDeferred(runner.dispatch(edition_id))
-    for _ in range(400):
-        await task.deferLater(reactor, 0.01, lambda: None)
-        clock.advance(0.02)
-        if len(link.sent) >= 40 and not running.called:
-            break
-    for _ in range(5):  # let the message being submitted at the jump settle
-        await task.deferLater(reactor, 0.01, lambda: None)
+    await run_on_clock(clock, db, lambda: len(link.sent) >= 40)
     held_at = len(link.sent)
-    assert 40 <= held_at <= 41
-    for _ in range(50):  # time passes inside quiet hours: nothing more is sent
-        await task.deferLater(reactor, 0.01, lambda: None)
+    assert held_at == 40
+    for _ in range(60):  # an hour inside quiet hours: nothing more is sent
         clock.advance(60)
-    assert len(link.sent) == held_at
+        await db.settle()
+    assert len(link.sent) == held_at and not running.called
     morning = datetime(2026, 11, 30, 8, 0, 1, tzinfo=SHANGHAI).timestamp()
     clock.advance(morning - clock.seconds())
-    for _ in range(500):
-        if running.called:
-            break
-        await task.deferLater(reactor, 0.01, lambda: None)
-        clock.advance(0.05)
+    await run_on_clock(clock, db, lambda: running.called, step=0.05)
     await running
     assert link.copies() == dict.fromkeys(numbers, 1)
 
@@ -342,18 +340,22 @@ def test_deliveries_without_receipts_become_unknown(engine: Engine) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_pause_holds_a_dispatch_and_resume_finishes_it(engine: Engine, database: Any
-                                                            ) -> None:
-    """Paused by an operator mid-dispatch: nothing more is sent; resumed: everyone gets one."""
+async def test_pause_holds_a_dispatch_and_resume_finishes_it(
+        engine: Engine, database: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Paused by an operator mid-dispatch: nothing more is sent while the loop comes round
+    its hold again and again on a fake clock; resumed: everyone gets one copy."""
     sessions = make_session_factory(engine)
     with sessions.begin() as session:
         edition_id = seed_edition(session, segments=1)
         numbers = seed_subscribers(session, 60)
     link = FakeLink()
-    runner = DispatchRunner(database=database, links={"china_mobile": link},
+    clock = task.Clock()
+    clock.advance(T0.timestamp())
+    db = SettlingDatabase(database)
+    runner = DispatchRunner(database=db, links={"china_mobile": link},
                             settings=DispatchSettings(node="n", batch_size=20, chunk=8,
                                                       max_ahead=4, flush_interval=0.01),
-                            clock=reactor)
+                            clock=clock)
     paused: list[defer.Deferred[None]] = []
 
     def pause_at_twenty(message: Any, attempt: int) -> None:
@@ -363,17 +365,23 @@ async def test_pause_holds_a_dispatch_and_resume_finishes_it(engine: Engine, dat
 
     link.behaviour = pause_at_twenty
     running = defer.ensureDeferred(runner.dispatch(edition_id))
-    for _ in range(200):
-        await task.deferLater(reactor, 0.01, lambda: None)
-        if paused and paused[0].called:
-            break
-    for _ in range(30):  # time passes: the paused dispatch sends nothing more
-        await task.deferLater(reactor, 0.02, lambda: None)
+    await run_on_clock(clock, db, lambda: bool(paused) and paused[0].called)
+    await db.settle()
     held_at = len(link.sent)
-    assert 20 <= held_at <= 25 and not running.called
+    assert 20 <= held_at <= 25
+    caplog.clear()
+    with caplog.at_level("INFO", logger="gateway.dispatch.runner"):
+        for _ in range(30):  # 30 s on the clock: the loop looks again each second
+            clock.advance(1.0)
+            await db.settle()
+    holds = [r for r in caplog.records if r.getMessage().endswith("paused; holding")]
+    assert len(holds) >= 30
+    assert len(link.sent) == held_at and not running.called
     with sessions.begin() as session:
         assert session.get(Dispatch, 1).status == "paused"
-    await runner.set_paused(1, False)
+    resumed = runner.set_paused(1, False)
+    await run_on_clock(clock, db, lambda: running.called)
+    await resumed
     await running
     assert link.copies() == dict.fromkeys(numbers, 1)
 
@@ -385,16 +393,18 @@ async def test_resuming_a_dispatch_paused_before_a_restart_starts_its_loop(
     with sessions.begin() as session:
         edition_id = seed_edition(session, segments=1)
         numbers = seed_subscribers(session, 30)
-        now = datetime.now(UTC)
         dispatch_id = store.create_dispatch(session, edition_id=edition_id,
-                                            carrier="china_mobile", cutoff=now,
-                                            deadline=now + timedelta(hours=1), now=now)
-        store.materialise(session, dispatch_id)
+                                            carrier="china_mobile", cutoff=T0,
+                                            deadline=T0 + timedelta(hours=1), now=T0)
+        store.materialise(session, dispatch_id, now=T0)
         session.get(Dispatch, dispatch_id).status = "paused"
     link = FakeLink()
-    runner = DispatchRunner(database=database, links={"china_mobile": link},
+    clock = task.Clock()
+    clock.advance(T0.timestamp())
+    db = SettlingDatabase(database)
+    runner = DispatchRunner(database=db, links={"china_mobile": link},
                             settings=DispatchSettings(node="n", flush_interval=0.01),
-                            clock=reactor)
+                            clock=clock)
     assert await runner.resume_all() == []  # paused stays paused across the restart
     await runner.set_paused(dispatch_id, False)
 
@@ -402,9 +412,5 @@ async def test_resuming_a_dispatch_paused_before_a_restart_starts_its_loop(
         with sessions.begin() as session:
             return session.get(Dispatch, dispatch_id).status
 
-    for _ in range(500):
-        await task.deferLater(reactor, 0.01, lambda: None)
-        if status() == "done":
-            break
+    await run_on_clock(clock, db, lambda: status() == "done")
     assert link.copies() == dict.fromkeys(numbers, 1)
-    assert status() == "done"
