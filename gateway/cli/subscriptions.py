@@ -83,11 +83,13 @@ def _subscribers(args: argparse.Namespace) -> int:
                   f"{row.short_code + row.extension:<16} {_when(since):<20} {mismatch}")
         if msisdn is not None:
             subscriber = rows[0]
+            record = subscriber_record(session, msisdn, reveal=True, limit=HISTORY_LIMIT)
+            if record.subscriber is not None and record.subscriber.requested_at is not None:
+                print(f"requested: {_when(record.subscriber.requested_at)}")
             if subscriber.consent_at is not None:
                 print(f"consent: {subscriber.consent_text!r} at {_when(subscriber.consent_at)} "
                       f"(MO #{subscriber.consent_inbound_id})")
             print("history (oldest first):")
-            record = subscriber_record(session, msisdn, reveal=True, limit=HISTORY_LIMIT)
             for entry in reversed(record.history):
                 print(f"  {_when(entry.at)}  {entry.kind.upper():<6} {entry.status:<20} "
                       f"{entry.text!r}  {entry.detail}")

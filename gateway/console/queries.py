@@ -32,6 +32,7 @@ from gateway.db.models import (
     SubscriptionEvent,
 )
 from gateway.db.times import as_utc
+from gateway.subscriptions.records import requested_at
 
 MT_STATUSES = ("queued", "submitted", "delivered", "undeliverable", "expired", "rejected",
                "failed", "unknown")
@@ -302,6 +303,8 @@ class SubscriberFigures:
     service_code: str
     message_format: str
     created_at: datetime
+    requested_at: datetime | None
+    """The latest request to subscribe (``pending_since`` is only the open window)."""
     pending_since: datetime | None
     activated_at: datetime | None
     cancelled_at: datetime | None
@@ -349,6 +352,7 @@ def subscriber_record(
             prefix_carrier=row.prefix_carrier, status=row.status,
             service_code=row.short_code + row.extension, message_format=row.message_format,
             created_at=as_utc(row.created_at),
+            requested_at=as_utc(requested_at(session, row.id)),
             pending_since=as_utc(row.pending_since),
             activated_at=as_utc(row.activated_at),
             cancelled_at=as_utc(row.cancelled_at), consent_text=row.consent_text,

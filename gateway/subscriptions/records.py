@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import (
     Subscriber,
     SubscriptionEvent,
 )
+from gateway.subscriptions.machine import Status
 
 
 def iter_subscribers(
@@ -29,6 +30,20 @@ def iter_subscribers(
     if limit:
         query = query.limit(limit)
     yield from session.scalars(query.execution_options(yield_per=1000))
+
+
+def requested_at(session: Session, subscriber_id: int) -> datetime | None:
+    """When the subscriber last asked to subscribe: its latest move into ``pending``.
+
+    Read from the event log, not the row: the row's ``pending_since`` is the start of the
+    confirmation window, set only while the request waits (the machine clears it when the
+    request is confirmed, withdrawn or lapses). ``None`` if it never asked, or if the events
+    of its ended subscription were purged (the retention period).
+    """
+    return session.scalar(
+        select(func.max(SubscriptionEvent.at)).where(
+            SubscriptionEvent.subscriber_id == subscriber_id,
+            SubscriptionEvent.new_status == Status.PENDING.value))
 
 
 def purge_events(session: Session, *, ended_before: datetime) -> int:

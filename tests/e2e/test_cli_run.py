@@ -165,6 +165,7 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
     history = sdgw(config, "subscribers", "--number", "13800138000").stdout
     assert "none → pending" in history and "active → cancelled" in history
     assert "consent: 'Y'" in history
+    assert "requested: " in history  # the SD's time, though Y closed the window
 
 
 def test_sim_mo_without_a_running_gateway_says_so(tmp_path: Path) -> None:

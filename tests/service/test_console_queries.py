@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -36,11 +38,14 @@ from gateway.console.tables import (
     csv_text,
     plain_table,
 )
+from gateway.console.web import _Formatters
 from gateway.db.console_models import DailySubscriptionStats, SubscriberCount
 from gateway.db.dispatch_models import Delivery
 from gateway.db.engine import make_session_factory
 from gateway.db.models import InboundMessage, OutboundMessage, OutboundSegment
 from gateway.dispatch.store import OPEN_STATUSES, create_dispatch, materialise
+from gateway.templating import make_environment
+from tests.conftest import REPO_ROOT
 from tests.service.dispatch_fixtures import seed_edition, seed_subscribers
 from tests.service.test_subscription_engine import Engine_
 
@@ -391,6 +396,32 @@ def test_subscriber_record_of_an_unknown_number(session: Session) -> None:
     record = subscriber_record(session, "13700000000", reveal=True)
     assert record.subscriber is None
     assert record.history == ()
+
+
+@pytest.mark.parametrize("texts", [("SD", "Y"), ("sd", "是", "TD")])
+def test_the_request_time_outlives_the_request(engine: Engine, sessions: sessionmaker[Session],
+                                               texts: tuple[str, ...]) -> None:
+    """Confirming (or then leaving) closes the window (``pending_since``); the record and the
+    console's page still show when the number asked to subscribe."""
+    gw = Engine_(engine)
+    gw.mo(texts[0])
+    asked = gw.now
+    for text in texts[1:]:
+        gw.mo(text)
+    with sessions() as session:
+        record = subscriber_record(session, "13800138000", reveal=True)
+    figures = record.subscriber
+    assert figures is not None and figures.pending_since is None
+    assert figures.status == ("active" if len(texts) == 2 else "cancelled")
+    assert figures.requested_at == asked
+    page = make_environment(REPO_ROOT / "templates").get_template(
+        "console/subscriber.html").render(
+        me=SimpleNamespace(name="viewer", role="viewer", is_admin=False), csrf="",
+        newspaper="n", path="/subscribers", fmt=_Formatters(UTC), typed="13800138000",
+        error="", record=record, msisdn="", flash="")
+    shown = re.search(r'id="subscriber-requested">([^<]*)<', page)
+    assert shown is not None and shown.group(1) == _Formatters(UTC).time(asked) != "–"
+
 
 
 def test_subscriber_record_of_a_number_with_only_messages(session: Session) -> None:
