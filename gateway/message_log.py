@@ -18,15 +18,18 @@ from carriers.messages import (
 from gateway.db.models import InboundMessage as InboundRow
 from gateway.db.models import OutboundMessage as OutboundRow
 from gateway.db.models import OutboundSegment, UnmatchedReceipt
+from gateway.states import MessageStatus
 
-FINAL_SEGMENT_STATES = {
-    ReceiptState.DELIVERED: "delivered",
-    ReceiptState.UNDELIVERABLE: "undeliverable",
-    ReceiptState.EXPIRED: "expired",
-    ReceiptState.REJECTED: "rejected",
-    ReceiptState.DELETED: "undeliverable",
-    ReceiptState.UNKNOWN: "unknown",
+FINAL_SEGMENT_STATES: dict[ReceiptState, MessageStatus] = {
+    ReceiptState.DELIVERED: MessageStatus.DELIVERED,
+    ReceiptState.UNDELIVERABLE: MessageStatus.UNDELIVERABLE,
+    ReceiptState.EXPIRED: MessageStatus.EXPIRED,
+    ReceiptState.REJECTED: MessageStatus.REJECTED,
+    ReceiptState.DELETED: MessageStatus.UNDELIVERABLE,
+    ReceiptState.UNKNOWN: MessageStatus.UNKNOWN,
 }
+"""A final receipt's state → the status of the segment (or digest part) it is for; the
+values are also ``DeliveryStatus`` values (the same strings)."""
 
 
 def record_inbound(session: Session, message: InboundMessage, outcome: str | None = None) -> int:
@@ -90,11 +93,11 @@ def apply_reply_receipts(
 
 
 _SEGMENT_STATUS = {
-    SubmitOutcome.ACCEPTED: "submitted",
-    SubmitOutcome.TRANSIENT: "rejected",
-    SubmitOutcome.PERMANENT: "rejected",
-    SubmitOutcome.UNANSWERED: "unknown",
-    SubmitOutcome.NOT_SENT: "failed",
+    SubmitOutcome.ACCEPTED: MessageStatus.SUBMITTED,
+    SubmitOutcome.TRANSIENT: MessageStatus.REJECTED,
+    SubmitOutcome.PERMANENT: MessageStatus.REJECTED,
+    SubmitOutcome.UNANSWERED: MessageStatus.UNKNOWN,
+    SubmitOutcome.NOT_SENT: MessageStatus.FAILED,
 }
 
 
@@ -118,13 +121,13 @@ def record_submit_results(
         segments.append(segment)
     outcomes = {r.outcome for r in results}
     if outcomes == {SubmitOutcome.ACCEPTED}:
-        status = "submitted"
+        status = MessageStatus.SUBMITTED
     elif outcomes & {SubmitOutcome.PERMANENT, SubmitOutcome.TRANSIENT}:
-        status = "rejected"
+        status = MessageStatus.REJECTED
     elif SubmitOutcome.UNANSWERED in outcomes:
-        status = "unknown"
+        status = MessageStatus.UNKNOWN
     else:
-        status = "failed"
+        status = MessageStatus.FAILED
     session.execute(
         update(OutboundRow).where(OutboundRow.id == outbound_id).values(
             status=status, segment_count=len(results), submitted_at=now,
@@ -159,8 +162,9 @@ def _finish_segment(
         select(OutboundSegment.status).where(OutboundSegment.outbound_id == segment.outbound_id)
     ).all()
     if all(s in FINAL_SEGMENT_STATES.values() for s in statuses):
-        final = "delivered" if all(s == "delivered" for s in statuses) else next(
-            s for s in statuses if s != "delivered"
+        delivered = MessageStatus.DELIVERED
+        final = delivered if all(s == delivered for s in statuses) else next(
+            s for s in statuses if s != delivered
         )
         session.execute(
             update(OutboundRow)

@@ -32,10 +32,15 @@ from gateway.db.models import (
     SubscriptionEvent,
 )
 from gateway.db.times import as_utc
+from gateway.states import DELIVERY_GROUPS as _GROUPS
+from gateway.states import (
+    DeliveryGroup,
+    MessageStatus,
+    SubscriptionStatus,
+)
 from gateway.subscriptions.records import requested_at
 
-MT_STATUSES = ("queued", "submitted", "delivered", "undeliverable", "expired", "rejected",
-               "failed", "unknown")
+MT_STATUSES = tuple(MessageStatus)
 DIRECTIONS = ("mo", "mt")
 
 
@@ -128,9 +133,10 @@ def carrier_figures(session: Session, carriers: Sequence[str]) -> tuple[
         as_of = as_utc(row.computed_at) if as_of is None else min(as_of, as_utc(row.computed_at))
     known = list(carriers) + sorted({c for c, _ in counts} - set(carriers))
     return tuple(
-        CarrierFigures(carrier=c, label=carrier_label(c), active=counts.get((c, "active"), 0),
-                       pending=counts.get((c, "pending"), 0),
-                       cancelled=counts.get((c, "cancelled"), 0))
+        CarrierFigures(carrier=c, label=carrier_label(c),
+                       active=counts.get((c, SubscriptionStatus.ACTIVE), 0),
+                       pending=counts.get((c, SubscriptionStatus.PENDING), 0),
+                       cancelled=counts.get((c, SubscriptionStatus.CANCELLED), 0))
         for c in known
     ), as_of
 
@@ -200,11 +206,16 @@ class DispatchFigures:
     status: str
     total: int
     pending: int
+    """The outcome groups of ``gateway/states.py``: pending (not final yet, uncertain
+    included), submitted, delivered, failed, other."""
     submitted: int
     delivered: int
     failed: int
+    """Undeliverable, expired, rejected, failed: the subscriber did not get it."""
     expired: int
+    """Of the failed, those whose receipt said expired."""
     other: int
+    """Cancelled, skipped, unknown: final, neither delivered nor failed."""
     uncertain: int
     """Deliveries that were ever uncertain (a submit in flight at a crash, or unanswered)."""
     reconciled: int
@@ -246,6 +257,9 @@ def dispatch_figures(
     rows = []
     for dispatch, newspaper_date, slot, stats in session.execute(query):
         counts = {name: getattr(stats, name) if stats else 0 for name in _DISPATCH_COUNTS}
+        # ``dispatch_stats`` keeps expired apart from the rest of the failed group (its
+        # ``failed`` column: undeliverable, rejected, failed): the group is their sum.
+        counts[DeliveryGroup.FAILED] += counts["expired"]
         started = as_utc(dispatch.started_at)
         finished = as_utc(dispatch.finished_at)
         elapsed = ((finished or now) - started).total_seconds() if started else None
@@ -541,17 +555,11 @@ def _time_window(query: Any, at: Any, ident: Any, direction: str, wanted: Messag
 
 # -- one dispatch's digest deliveries ---------------------------------------------------------
 
-#: Every delivery status, by the outcome group the console filters on (as in dispatch_stats).
-#: ``pending`` is every status that is not final yet (``store.OPEN_STATUSES``): an uncertain
-#: delivery waits for evidence, then is reconciled (submitted…), resent (pending) or skipped.
+#: Every delivery status, by the outcome group the console filters on: the groups of
+#: ``gateway/states.py``, as every report counts them (keys and statuses are plain strings).
 DELIVERY_GROUPS: dict[str, tuple[str, ...]] = {
-    "pending": ("pending", "claimed", "sending", "uncertain"),
-    "submitted": ("submitted",),
-    "delivered": ("delivered",),
-    "failed": ("undeliverable", "rejected", "failed"),
-    "expired": ("expired",),
-    "other": ("cancelled", "skipped", "unknown"),
-}
+    str(group): tuple(str(status) for status in statuses)
+    for group, statuses in _GROUPS.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,19 +30,25 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from gateway.console.queries import DELIVERY_GROUPS
 from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
 from gateway.db.dispatch_models import Delivery, Dispatch
 from gateway.db.models import Subscriber, SubscriptionEvent
 from gateway.db.times import as_utc
-from gateway.dispatch.store import OPEN_STATUSES, RECOVERIES, recovery_counts
+from gateway.dispatch.store import RECOVERIES, recovery_counts
+from gateway.states import (
+    OPEN_STATUSES,
+    UNFINISHED_STATUSES,
+    DeliveryGroup,
+    DeliveryStatus,
+    DispatchStatus,
+    SubscriptionStatus,
+    group_counts,
+)
 
-#: Each delivery status's column of ``dispatch_stats`` (named like the groups).
-_OUTCOME_OF = {status: column for column, statuses in DELIVERY_GROUPS.items()
-               for status in statuses}
-_UNFINISHED = (*OPEN_STATUSES, "submitted")
-"""Delivery statuses that may still change: open (uncertain included), or waiting for the
-receipt. A dispatch with any of them is not final."""
+OUTCOME_COLUMNS = (*DeliveryGroup, "expired")
+"""The outcome columns of ``dispatch_stats``: the groups of ``gateway/states.py``, except
+that its ``failed`` column leaves out the expired ones, kept in ``expired`` (as it always
+has: stored rows keep their meaning); ``queries.dispatch_figures`` adds them back."""
 RECOVERY_FIGURES = ("uncertain", *RECOVERIES)
 """The recovery columns of ``dispatch_stats``: ever uncertain, then how those were resolved."""
 
@@ -90,13 +96,14 @@ class DayFigures:
 
 def classify_transition(old: str, new: str) -> str | None:
     """Which daily figure a subscription event counts in, if any."""
-    if new == "pending" and old != "pending":
+    pending, active = SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE
+    if new == pending and old != pending:
         return "requests"
-    if old == "pending" and new == "active":
+    if old == pending and new == active:
         return "confirmations"
-    if old == "active" and new == "cancelled":
+    if old == active and new == SubscriptionStatus.CANCELLED:
         return "unsubscriptions"
-    if old == "pending" and new != "pending":
+    if old == pending and new != pending:
         return "lapsed"
     return None
 
@@ -183,7 +190,7 @@ class DispatchCounts:
     dispatch_id: int
     final: bool
     counts: dict[str, int] = field(default_factory=dict)
-    """Deliveries per outcome group (the columns named like :data:`DELIVERY_GROUPS`)."""
+    """Deliveries per :data:`OUTCOME_COLUMNS` (``failed`` without the expired ones)."""
     recovery: dict[str, int] = field(default_factory=dict)
     """:data:`RECOVERY_FIGURES`: ``uncertain`` = ``uncertain_at`` set, the others by
     ``recovery`` (of those ever uncertain, as ``store.recovery_counts``)."""
@@ -229,18 +236,19 @@ def count_dispatches(session: Session, dispatches: Sequence[OpenDispatch]
             .where(Delivery.dispatch_id == dispatch.dispatch_id)
             .group_by(Delivery.status)
         ).all()}
-        counts = dict.fromkeys(DELIVERY_GROUPS, 0)
-        for delivery_status, count in by_status.items():
-            counts[_OUTCOME_OF.get(delivery_status, "other")] += count
-        if dispatch.status == "done" and dispatch.settled and not any(
+        counts: dict[str, int] = {str(group): count
+                                  for group, count in group_counts(by_status).items()}
+        counts["expired"] = by_status.get(DeliveryStatus.EXPIRED, 0)
+        counts[DeliveryGroup.FAILED] -= counts["expired"]
+        if dispatch.status == DispatchStatus.DONE and dispatch.settled and not any(
                 by_status.get(status, 0) for status in OPEN_STATUSES):
             # Nothing open, nor at the last refresh: the figures stored then still hold (see
             # the module's docstring), and reading them again would read every row.
             recovery = {name: dispatch.recovery.get(name, 0) for name in RECOVERY_FIGURES}
         else:
             recovery = recovery_counts(session, dispatch.dispatch_id)
-        final = dispatch.status == "done" and not any(
-            by_status.get(status, 0) for status in _UNFINISHED)
+        final = dispatch.status == DispatchStatus.DONE and not any(
+            by_status.get(status, 0) for status in UNFINISHED_STATUSES)
         result.append(DispatchCounts(dispatch_id=dispatch.dispatch_id, final=final,
                                      counts=counts, recovery=recovery))
     return result
@@ -254,7 +262,7 @@ def store_dispatch_counts(
         if row is None:
             row = DispatchStats(dispatch_id=item.dispatch_id)
             session.add(row)
-        for column in DELIVERY_GROUPS:
+        for column in OUTCOME_COLUMNS:
             setattr(row, column, item.counts[column])
         for column in RECOVERY_FIGURES:
             setattr(row, column, item.recovery.get(column, 0))

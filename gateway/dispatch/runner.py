@@ -41,6 +41,7 @@ from gateway.dispatch import store
 from gateway.dispatch.quiet_hours import QuietHours
 from gateway.editions.build import freeze_edition
 from gateway.message_log import apply_reply_receipts
+from gateway.states import DispatchStatus
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +245,7 @@ class DispatchRunner:
 
         def open_dispatches(session: Session) -> list[int]:
             return list(session.scalars(select(Dispatch.id).where(
-                Dispatch.status.in_(("preparing", "running")),
+                Dispatch.status.in_((DispatchStatus.PREPARING, DispatchStatus.RUNNING)),
                 Dispatch.carrier.in_(list(self._links)))))
 
         def start(ids: list[int]) -> list[int]:
@@ -263,8 +264,9 @@ class DispatchRunner:
 
         def write(session: Session) -> str | None:
             dispatch = session.get(Dispatch, dispatch_id)
-            if dispatch is not None and dispatch.status in ("running", "paused"):
-                dispatch.status = "paused" if paused else "running"
+            if dispatch is not None and dispatch.status in (DispatchStatus.RUNNING,
+                                                            DispatchStatus.PAUSED):
+                dispatch.status = DispatchStatus.PAUSED if paused else DispatchStatus.RUNNING
                 return dispatch.carrier
             return None
 
@@ -435,8 +437,8 @@ class DispatchRunner:
 
         def finish(session: Session) -> None:
             row = session.get(Dispatch, dispatch_id)
-            if row is not None and row.status != "done":
-                row.status = "done"
+            if row is not None and row.status != DispatchStatus.DONE:
+                row.status = DispatchStatus.DONE
                 row.finished_at = self.now()
 
         await self._database.transaction(finish)

@@ -41,13 +41,12 @@ from carriers.numbers import InvalidNumber, normalise_msisdn
 from gateway.db.dispatch_models import Delivery, DeliveryPart, Dispatch
 from gateway.db.models import Subscriber, UnmatchedReceipt
 from gateway.message_log import FINAL_SEGMENT_STATES
+from gateway.states import OPEN_STATUSES, DeliveryStatus, DispatchStatus, SubscriptionStatus
 
 DELIVERIES = Delivery.__table__
 
 PART_FINAL = FINAL_SEGMENT_STATES
 """A receipt's state → the final status of the part it is for (the same as for replies)."""
-OPEN_STATUSES = ("pending", "claimed", "sending", "uncertain")
-"""Not final yet: the dispatch is not done while any delivery is in one of these."""
 RECOVERIES = ("reconciled", "resent", "skipped")
 """How an uncertain delivery was resolved (``deliveries.recovery``)."""
 UNCERTAIN_POLICIES = ("resend", "skip")
@@ -101,7 +100,7 @@ def create_dispatch(
         Dispatch.edition_id == edition_id, Dispatch.carrier == carrier))
     if existing is not None:
         return existing
-    dispatch = Dispatch(edition_id=edition_id, carrier=carrier, status="preparing",
+    dispatch = Dispatch(edition_id=edition_id, carrier=carrier, status=DispatchStatus.PREPARING,
                         cutoff_at=cutoff, deadline_at=deadline, created_at=now, total=0)
     session.add(dispatch)
     session.flush()
@@ -117,16 +116,16 @@ def materialise(session: Session, dispatch_id: int, *, now: datetime | None = No
     """
     dispatch = session.get(Dispatch, dispatch_id)
     assert dispatch is not None
-    if dispatch.status == "preparing":
+    if dispatch.status == DispatchStatus.PREPARING:
         chosen = select(
             literal(dispatch.id), literal(dispatch.edition_id), Subscriber.id,
             Subscriber.carrier, Subscriber.msisdn,
             Subscriber.short_code + Subscriber.extension, Subscriber.message_format,
-            literal("pending"), literal(0), literal(0.0), literal(0.0), literal(0), literal(0),
-            literal(0),
+            literal(DeliveryStatus.PENDING.value), literal(0), literal(0.0), literal(0.0),
+            literal(0), literal(0), literal(0),
         ).where(
             Subscriber.carrier == dispatch.carrier,
-            Subscriber.status == "active",
+            Subscriber.status == SubscriptionStatus.ACTIVE,
             Subscriber.activated_at <= dispatch.cutoff_at,
         )
         columns = ["dispatch_id", "edition_id", "subscriber_id", "carrier", "msisdn",
@@ -137,7 +136,7 @@ def materialise(session: Session, dispatch_id: int, *, now: datetime | None = No
         dispatch.total = session.scalar(
             select(func.count()).select_from(Delivery).where(Delivery.dispatch_id == dispatch.id)
         ) or 0
-        dispatch.status = "running"
+        dispatch.status = DispatchStatus.RUNNING
         dispatch.started_at = now if now is not None else dispatch.created_at
     return dispatch.total
 
@@ -154,7 +153,7 @@ def claim(
     locked rows are skipped, so several processes split a dispatch without waiting."""
     candidates = select(Delivery.id).where(
         Delivery.dispatch_id == dispatch_id,
-        Delivery.status == "pending",
+        Delivery.status == DeliveryStatus.PENDING,
         Delivery.next_attempt_at <= now,
     ).order_by(Delivery.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
@@ -162,7 +161,7 @@ def claim(
     rows = session.execute(
         update(Delivery)
         .where(Delivery.id.in_(candidates.scalar_subquery()))
-        .values(status="claimed", claimed_by=node, claimed_at=now)
+        .values(status=DeliveryStatus.CLAIMED, claimed_by=node, claimed_at=now)
         .returning(Delivery.id, Delivery.msisdn, Delivery.source_addr, Delivery.message_format,
                    Delivery.attempts, Delivery.resend_parts)
     ).all()
@@ -178,14 +177,14 @@ def mark_sending(
     recorded so that evidence for each part can be checked against the whole."""
     if not ids:
         return set()
-    values: dict[str, Any] = {"status": "sending", "claimed_at": now}
+    values: dict[str, Any] = {"status": DeliveryStatus.SENDING, "claimed_at": now}
     if parts_total:
         values["parts_total"] = case(
             {fmt: literal(count) for fmt, count in parts_total.items()},
             value=Delivery.message_format, else_=Delivery.parts_total)
     rows = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(list(ids)), Delivery.status == "claimed",
+        .where(Delivery.id.in_(list(ids)), Delivery.status == DeliveryStatus.CLAIMED,
                Delivery.claimed_by == node)
         .values(**values)
         .returning(Delivery.id)
@@ -197,18 +196,18 @@ def unmark_sending(session: Session, ids: Sequence[int], *, node: str) -> None:
     """Rows marked ``sending`` that this node decided not to submit after all."""
     if ids:
         session.execute(update(Delivery).where(
-            Delivery.id.in_(list(ids)), Delivery.status == "sending",
+            Delivery.id.in_(list(ids)), Delivery.status == DeliveryStatus.SENDING,
             Delivery.claimed_by == node,
-        ).values(status="pending", claimed_by=None))
+        ).values(status=DeliveryStatus.PENDING, claimed_by=None))
 
 
 def release(session: Session, ids: Sequence[int], *, node: str) -> None:
     """Give claimed-but-unsent rows back (pause, quiet hours, shutdown)."""
     if ids:
         session.execute(update(Delivery).where(
-            Delivery.id.in_(list(ids)), Delivery.status == "claimed",
+            Delivery.id.in_(list(ids)), Delivery.status == DeliveryStatus.CLAIMED,
             Delivery.claimed_by == node,
-        ).values(status="pending", claimed_by=None))
+        ).values(status=DeliveryStatus.PENDING, claimed_by=None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,23 +252,24 @@ def record_results(
     for outcome in outcomes:
         status, error = _status_of(outcome.results)
         if status == "retry":
-            status = "pending" if retry_at < deadline else "failed"
-            error = error if status == "pending" else f"deadline passed: {error}"
+            status = DeliveryStatus.PENDING if retry_at < deadline else DeliveryStatus.FAILED
+            error = error if status == DeliveryStatus.PENDING else f"deadline passed: {error}"
         counts[status] = counts.get(status, 0) + 1
         parts.extend(
             (outcome.delivery_id, number, carrier, result.message_id)
             for number, result in outcome.numbered()
             if result.outcome is SubmitOutcome.ACCEPTED
         )
-        if status == "submitted":
+        if status == DeliveryStatus.SUBMITTED:
             submitted.append(outcome.delivery_id)
         else:
             others.append({"b_id": outcome.delivery_id, "b_status": status,
                            "b_error": error[:200] if error else None,
                            "b_attempts": outcome.attempts + 1,
-                           "b_next": retry_at if status == "pending" else 0.0,
-                           "b_uncertain": epoch if status == "uncertain" else None,
-                           "b_resend": outcome.unaccepted_mask() if status == "pending"
+                           "b_next": retry_at if status == DeliveryStatus.PENDING else 0.0,
+                           "b_uncertain": epoch if status == DeliveryStatus.UNCERTAIN else None,
+                           "b_resend": outcome.unaccepted_mask()
+                           if status == DeliveryStatus.PENDING
                            else None})
     if submitted:
         when = _time_param(session, now)
@@ -323,15 +323,15 @@ def _time_param(session: Session, value: datetime) -> Any:
 def _status_of(results: Sequence[SubmitResult]) -> tuple[str, str | None]:
     outcomes = [r.outcome for r in results]
     if all(o is SubmitOutcome.ACCEPTED for o in outcomes):
-        return "submitted", None
+        return DeliveryStatus.SUBMITTED, None
     if any(o is SubmitOutcome.UNANSWERED for o in outcomes):
-        return "uncertain", "a submit went unanswered: waiting for evidence of it"
+        return DeliveryStatus.UNCERTAIN, "a submit went unanswered: waiting for evidence of it"
     permanent = [r for r in results if r.outcome is SubmitOutcome.PERMANENT]
     if permanent:
         if any(o is SubmitOutcome.ACCEPTED for o in outcomes):
-            return "failed", "only some parts were accepted: " + (
+            return DeliveryStatus.FAILED, "only some parts were accepted: " + (
                 permanent[0].reason or f"status {permanent[0].status}")
-        return "rejected", permanent[0].reason or f"status {permanent[0].status}"
+        return DeliveryStatus.REJECTED, permanent[0].reason or f"status {permanent[0].status}"
     # Transient refusals or parts never sent (link down, shutdown): the accepted parts stay
     # accepted and the others are tried again (see SendResult.unaccepted_mask).
     first = next(r for r in results if r.outcome is not SubmitOutcome.ACCEPTED)
@@ -357,7 +357,7 @@ def apply_receipts(
     part_updates: list[tuple[str, int]] = []
     per_delivery: dict[int, list[str]] = {}
     for row in found:
-        if row.status != "submitted":
+        if row.status != DeliveryStatus.SUBMITTED:
             continue  # a receipt delivered again: already applied
         state = PART_FINAL.get(by_key[(row.carrier, row.message_id)].state)
         if state is None:
@@ -368,8 +368,8 @@ def apply_receipts(
         _many(session, "UPDATE delivery_parts SET status = ? WHERE id = ?", part_updates)
         _many(session, "UPDATE deliveries SET parts_delivered = parts_delivered + ?, "
               "parts_failed = parts_failed + ? WHERE id = ?",
-              [(sum(1 for s in states if s == "delivered"),
-                sum(1 for s in states if s != "delivered"), delivery_id)
+              [(sum(1 for s in states if s == DeliveryStatus.DELIVERED),
+                sum(1 for s in states if s != DeliveryStatus.DELIVERED), delivery_id)
                for delivery_id, states in per_delivery.items()])
         _finish_deliveries(session, list(per_delivery), flag_after=flag_after, now=now)
     return [r for key, r in by_key.items() if key not in matched]
@@ -390,22 +390,24 @@ def _finish_deliveries(
               "WHERE undeliverable_streak != 0 AND id IN (SELECT subscriber_id FROM "
               f"deliveries WHERE id IN ({marks}) AND status = 'delivered')", tuple(chunk))
         failed = session.execute(select(Delivery.id, Delivery.subscriber_id).where(
-            Delivery.id.in_(chunk), Delivery.status == "submitted", Delivery.parts_failed > 0,
+            Delivery.id.in_(chunk), Delivery.status == DeliveryStatus.SUBMITTED,
+            Delivery.parts_failed > 0,
             Delivery.parts_delivered + Delivery.parts_failed >= Delivery.parts_total)).all()
         if not failed:
             continue
         statuses: dict[int, str] = {}
         for part in session.execute(select(DeliveryPart.delivery_id, DeliveryPart.status)
                                     .where(DeliveryPart.delivery_id.in_([r.id for r in failed]),
-                                           DeliveryPart.status != "delivered")):
+                                           DeliveryPart.status != DeliveryStatus.DELIVERED)):
             statuses.setdefault(part.delivery_id, part.status)
         session.execute(
             update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
             .values(status=bindparam("b_status"), done_at=now),
-            [{"b_id": row.id, "b_status": statuses.get(row.id, "undeliverable")}
+            [{"b_id": row.id, "b_status": statuses.get(row.id, DeliveryStatus.UNDELIVERABLE)}
              for row in failed],
         )
-        bad = [row.subscriber_id for row in failed if statuses.get(row.id) == "undeliverable"]
+        bad = [row.subscriber_id for row in failed
+               if statuses.get(row.id) == DeliveryStatus.UNDELIVERABLE]
         if bad:
             session.execute(update(Subscriber).where(Subscriber.id.in_(bad))
                             .values(undeliverable_streak=Subscriber.undeliverable_streak + 1))
@@ -434,16 +436,17 @@ def cancel_for_subscriber(session: Session, subscriber_id: int) -> int:
     deliveries too (they would otherwise be sent again after the wait)."""
     result = session.execute(update(Delivery).where(
         Delivery.subscriber_id == subscriber_id,
-        Delivery.status.in_(("pending", "claimed", "uncertain")),
-    ).values(status="cancelled", error="unsubscribed during dispatch"))
+        Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.CLAIMED,
+                             DeliveryStatus.UNCERTAIN)),
+    ).values(status=DeliveryStatus.CANCELLED, error="unsubscribed during dispatch"))
     return int(result.rowcount or 0)
 
 
 def expire_receipts(session: Session, *, submitted_before: datetime) -> int:
     """Deliveries whose receipts never came: status unknown."""
     result = session.execute(update(Delivery).where(
-        in_status("submitted"), Delivery.submitted_at < submitted_before,
-    ).values(status="unknown", error="no delivery receipt in time"))
+        in_status(DeliveryStatus.SUBMITTED), Delivery.submitted_at < submitted_before,
+    ).values(status=DeliveryStatus.UNKNOWN, error="no delivery receipt in time"))
     return int(result.rowcount or 0)
 
 
@@ -457,9 +460,9 @@ def settle_orphans(session: Session, dispatch_id: int, *, node: str, now: float)
     """Rows this node marked ``sending`` whose result it can no longer write (it has
     nothing in flight): their submit may have happened, so they become uncertain."""
     result = session.execute(update(Delivery).where(
-        Delivery.dispatch_id == dispatch_id, Delivery.status == "sending",
+        Delivery.dispatch_id == dispatch_id, Delivery.status == DeliveryStatus.SENDING,
         Delivery.claimed_by == node,
-    ).values(status="uncertain", uncertain_at=now, claimed_by=None,
+    ).values(status=DeliveryStatus.UNCERTAIN, uncertain_at=now, claimed_by=None,
              error="submit result could not be recorded: waiting for evidence"))
     return int(result.rowcount or 0)
 
@@ -471,9 +474,9 @@ def remaining(session: Session, dispatch_id: int, *, uncertain_wait: float = 0.0
     count = session.scalar(select(func.count()).select_from(Delivery).where(
         Delivery.dispatch_id == dispatch_id, Delivery.status.in_(OPEN_STATUSES))) or 0
     next_retry = session.scalar(select(func.min(Delivery.next_attempt_at)).where(
-        Delivery.dispatch_id == dispatch_id, Delivery.status == "pending"))
+        Delivery.dispatch_id == dispatch_id, Delivery.status == DeliveryStatus.PENDING))
     uncertain_since = session.scalar(select(func.min(Delivery.uncertain_at)).where(
-        Delivery.dispatch_id == dispatch_id, Delivery.status == "uncertain"))
+        Delivery.dispatch_id == dispatch_id, Delivery.status == DeliveryStatus.UNCERTAIN))
     if uncertain_since is not None:
         wake = uncertain_since + uncertain_wait
         next_retry = wake if next_retry is None else min(next_retry, wake)
@@ -509,7 +512,7 @@ def reconcile(session: Session, receipts: Sequence[DeliveryReceipt], *, flag_aft
     for chunk in _chunks(numbers, 500):
         for row in session.execute(select(
                 Delivery.id, Delivery.carrier, Delivery.msisdn, Delivery.parts_total)
-                .where(in_status("uncertain"), Delivery.msisdn.in_(chunk))):
+                .where(in_status(DeliveryStatus.UNCERTAIN), Delivery.msisdn.in_(chunk))):
             candidates.setdefault((row.carrier, row.msisdn), []).append(row)
     if not candidates:
         return list(receipts)
@@ -532,12 +535,12 @@ def reconcile(session: Session, receipts: Sequence[DeliveryReceipt], *, flag_aft
             if (row.id, part) in have:
                 break  # the same evidence again (a receipt re-delivered)
             have.add((row.id, part))
-            state = PART_FINAL.get(receipt.state, "submitted")
+            state = PART_FINAL.get(receipt.state, DeliveryStatus.SUBMITTED)
             new_parts.append((row.id, part, receipt.carrier, receipt.message_id, state))
             tally = counted.setdefault(row.id, [0, 0])
-            if state == "delivered":
+            if state == DeliveryStatus.DELIVERED:
                 tally[0] += 1
-            elif state != "submitted":
+            elif state != DeliveryStatus.SUBMITTED:
                 tally[1] += 1
             break
     _many(session, "INSERT INTO delivery_parts (delivery_id, part, carrier, message_id, "
@@ -566,7 +569,7 @@ def reconcile_stored(session: Session, dispatch_id: int, *, flag_after: int, now
     """Evidence that arrived before its deliveries were found uncertain (kept unmatched):
     apply it to this dispatch's uncertain deliveries; return how many receipts matched."""
     uncertain = session.execute(select(Delivery.carrier, Delivery.msisdn).where(
-        Delivery.dispatch_id == dispatch_id, Delivery.status == "uncertain")).all()
+        Delivery.dispatch_id == dispatch_id, Delivery.status == DeliveryStatus.UNCERTAIN)).all()
     if not uncertain:
         return 0
     carrier = uncertain[0].carrier
@@ -595,15 +598,15 @@ def resolve_uncertain(session: Session, dispatch_id: int, *, policy: str, before
     if policy not in UNCERTAIN_POLICIES:
         raise ValueError(f"dispatch.uncertain must be one of {UNCERTAIN_POLICIES}, not {policy!r}")
     due = session.execute(select(Delivery.id, Delivery.parts_total).where(
-        Delivery.dispatch_id == dispatch_id, Delivery.status == "uncertain",
+        Delivery.dispatch_id == dispatch_id, Delivery.status == DeliveryStatus.UNCERTAIN,
         Delivery.uncertain_at <= before)).all()
     if not due:
         return {}
     if policy == "skip":
         for chunk in _chunks([row.id for row in due], 500):
             session.execute(update(Delivery).where(
-                Delivery.id.in_(chunk), Delivery.status == "uncertain").values(
-                status="skipped", recovery="skipped", done_at=now,
+                Delivery.id.in_(chunk), Delivery.status == DeliveryStatus.UNCERTAIN).values(
+                status=DeliveryStatus.SKIPPED, recovery="skipped", done_at=now,
                 error="no evidence the submit left; not resent (dispatch.uncertain = skip)"))
         return {"skipped": len(due)}
     have: dict[int, set[int]] = {}
@@ -623,8 +626,8 @@ def resolve_uncertain(session: Session, dispatch_id: int, *, policy: str, before
         changes.append({"b_id": row.id, "b_mask": mask if mask else None})
     session.execute(
         update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"),
-                                 DELIVERIES.c.status == "uncertain")
-        .values(status="pending", recovery="resent", resend_parts=bindparam("b_mask"),
+                                 DELIVERIES.c.status == DeliveryStatus.UNCERTAIN)
+        .values(status=DeliveryStatus.PENDING, recovery="resent", resend_parts=bindparam("b_mask"),
                 next_attempt_at=0.0, claimed_by=None,
                 error="no evidence the submit left: parts without evidence resent"),
         changes)

@@ -23,6 +23,7 @@ from gateway.console.rollup import classify_transition
 from gateway.db.console_models import AuditEntry, Operator
 from gateway.db.dispatch_models import Delivery, Dispatch
 from gateway.db.models import InboundMessage, OutboundMessage, Subscriber, SubscriptionEvent
+from gateway.states import DELIVERY_GROUPS, DeliveryGroup
 from tests.e2e.console_gateway import (
     ADMIN,
     HTML_NUMBER,
@@ -37,8 +38,8 @@ from tests.e2e.console_gateway import (
 
 CARRIERS = tuple(SUBSCRIBED)
 LABELS = {"china_mobile": "中国移动", "china_unicom": "中国联通", "china_telecom": "中国电信"}
-FAILED = ("undeliverable", "rejected", "failed")
-"""Delivery statuses the console counts as failed."""
+FAILED = DELIVERY_GROUPS[DeliveryGroup.FAILED]
+"""Delivery statuses the console counts as failed (expired included)."""
 SETTLE_SECONDS = 10.0
 """How long the figures may lag the database (the refresh runs every 0.5 s here)."""
 SQL_LOOKING = ("' OR 1=1 --", "13800138000'; DROP TABLE subscribers; --",
