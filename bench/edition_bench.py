@@ -26,8 +26,9 @@ from sqlalchemy import Engine, event, func, select
 from gateway.articles.ingest import ingest_file
 from gateway.db.engine import make_engine, make_session_factory, upgrade
 from gateway.db.models import Subscriber
-from gateway.editions.build import CarrierTarget, EditionSettings, build_edition
-from gateway.editions.renders import load_edition
+from gateway.editions.build import EditionSettings, build_edition
+from gateway.editions.rendering import CarrierTarget
+from gateway.editions.stored import load_edition
 from gateway.templating import make_environment
 
 __all__ = ["main"]
@@ -113,9 +114,8 @@ def timed_builds(engine: Engine, repeat: int) -> tuple[list[float], int, Counter
         event.listen(engine, "before_cursor_execute", record)
         started = time.perf_counter()
         try:
-            with sessions.begin() as session:
-                build_edition(session, settings(), newspaper_date=DAY, slot="morning", now=NOW,
-                              environment=environment)
+            build_edition(sessions, settings(), newspaper_date=DAY, slot="morning", now=NOW,
+                          environment=environment)
         finally:
             times.append(time.perf_counter() - started)
             event.remove(engine, "before_cursor_execute", record)

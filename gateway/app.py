@@ -31,7 +31,7 @@ from carriers.simulator.control import control_site
 from carriers.simulator.server_events import ServerSettings
 from carriers.simulator.smsc_service import SimulatorSettings
 from gateway.config import CarrierConfig, GatewayConfig
-from gateway.console.service import build_console
+from gateway.console.service import build_console, read_pool
 from gateway.console.web import Console
 from gateway.db.engine import make_session_factory
 from gateway.db.threads import DatabaseThreads
@@ -271,7 +271,9 @@ def build_gateway(
                     carrier, carrier_config, reactor=reactor, parent=root
                 )
     if with_content:
-        content = build_content_service(config, database, reactor)
+        reader = read_pool(config, engine, reactor)  # the console's kind: reads beside the writer
+        reader.setServiceParent(root)
+        content = build_content_service(config, reader, reactor)
         content.setServiceParent(root)
     share = 1.0 / config.dispatch.cluster_size
     for carrier, carrier_config in config.carriers.items():

@@ -179,8 +179,8 @@ async def _story(reactor: Any, config: GatewayConfig, engine: Any, options: Demo
         print(f"  {articles} sample articles ingested from {SAMPLE_ARTICLES}")
 
         settings = edition_settings(config)
-        built = await database.transaction(lambda session: build_edition(
-            session, settings, newspaper_date=SAMPLE_DATE, slot=options.slot,
+        built = await database.run(lambda: build_edition(
+            database.sessions, settings, newspaper_date=SAMPLE_DATE, slot=options.slot,
             now=datetime.now(UTC)))
         renders = ", ".join(f"{c} {k.upper()} {s}" for c, k, s in built.renders)
         print(f"  edition {SAMPLE_DATE}/{options.slot} (#{built.edition_id}) built: {renders}")

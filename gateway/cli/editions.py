@@ -137,9 +137,8 @@ def _build(args: argparse.Namespace) -> int:
     config, sessions = _open(args)
     settings = edition_settings(config)
     try:
-        with sessions.begin() as session:
-            built = build_edition(session, settings, newspaper_date=args.date, slot=args.slot,
-                                  explicit_order=args.order, now=datetime.now(UTC))
+        built = build_edition(sessions, settings, newspaper_date=args.date, slot=args.slot,
+                              explicit_order=args.order, now=datetime.now(UTC))
     except SelectionError as exc:
         raise GatewayError(f"edition {args.date.isoformat()}/{args.slot}: {exc}") from None
     except IntegrityError:
@@ -164,7 +163,7 @@ _CODING_LABELS = {"gsm7": "GSM 7-bit", "ucs2": "UCS2", "ascii": "ASCII", "latin1
 def _preview(args: argparse.Namespace) -> int:
     from gateway.db.edition_models import EDITION_BUILDING
     from gateway.editions.build import utc_text
-    from gateway.editions.renders import load_edition
+    from gateway.editions.stored import load_edition
 
     config, sessions = _open(args)
     with sessions.begin() as session:

@@ -47,7 +47,7 @@ from gateway.console.stats import StatsRefresher
 from gateway.console.tables import columns_of, csv_text
 from gateway.db.threads import DatabaseThreads
 from gateway.db.times import local_text
-from gateway.editions.renders import load_edition
+from gateway.editions.stored import load_edition
 from gateway.subscriptions.operator_requests import unsubscribe_on_request
 from gateway.subscriptions.service import QueuedReply, ReplyRenderer, SubscriptionSettings
 

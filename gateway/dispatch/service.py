@@ -177,9 +177,10 @@ class DispatchService(service.MultiService):
         """Build the edition of ``newspaper_date``/``slot`` and dispatch it."""
         now = datetime.fromtimestamp(self._clock.seconds(), UTC)
 
-        def build(session: Session) -> int | None:
+        def build() -> int | None:
+            # Its own transactions, so image files are read with none open (editions.build).
             try:
-                built = build_edition(session, self._edition_settings,
+                built = build_edition(self._database.sessions, self._edition_settings,
                                       newspaper_date=newspaper_date, slot=slot, now=now)
             except EditionError as exc:
                 log.warning("edition %s/%s not built: %s; nothing is sent", newspaper_date,
@@ -188,7 +189,7 @@ class DispatchService(service.MultiService):
             return built.edition_id
 
         async def run() -> str:
-            edition_id = await self._database.transaction(build)
+            edition_id = await self._database.run(build)
             if edition_id is None:
                 return "nothing to send"
             await self.runner.dispatch(edition_id)

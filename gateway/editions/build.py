@@ -1,36 +1,33 @@
 """Building an edition: articles in, per-carrier SMS digests and MMS editions out, stored.
 
-Two layers:
+Three steps, so that reading image files never holds the database's write lock:
 
-* **Rendering** (:func:`render_sms`, :func:`render_mms`, :func:`one_line_summary`) is pure:
-  edition content and a carrier's limits in, octets out. Wording comes only from the templates
-  (``sms/digest*.txt.j2``, ``mms/*.txt.j2``).
-* **Storing** (:func:`build_edition`, :func:`freeze_edition`) takes a session and never commits.
-  It selects the day's articles, renders every configured carrier once per format, and stores
-  the octets, so that dispatch (and a restart of it) sends exactly these bytes to every
-  subscriber. Nothing here reads subscribers: the cost of a build does not depend on them.
+* :func:`plan_edition` (a session, reads only) selects and orders the day's articles;
+* :func:`load_images` (no session) reads each article's image file through Pillow
+  (``images``);
+* :func:`store_edition` (a session, never commits) renders every configured carrier once per
+  format (``rendering``, pure) and stores the octets, so that dispatch (and a restart of it)
+  sends exactly these bytes to every subscriber.
 
-An edition is frozen when dispatch starts; a frozen edition is never rebuilt.
+:func:`build_edition` runs the three with a transaction for each database step. Nothing here
+reads subscribers: the cost of a build does not depend on them. An edition is frozen
+(:func:`freeze_edition`) when dispatch starts; a frozen edition is never rebuilt.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import jinja2
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from carriers.codings import sending_codings
-from carriers.messages import TextCoding
 from carriers.rules import CARRIER_RULES
 from gateway.config import GatewayConfig, parse_article_ids
 from gateway.db.edition_models import (
@@ -45,287 +42,29 @@ from gateway.db.edition_models import (
     EditionRender,
     EditionRenderSegment,
 )
-from gateway.editions.mms import MmsHeaders, MmsImage, MmsPage, MmsTooLargeError, fit_mms
-from gateway.editions.segmentation import (
-    DEFAULT_CODINGS,
-    ReferenceBits,
-    SegmentedMessage,
-    segment_text,
+from gateway.editions.images import load_article_image
+from gateway.editions.mms import MmsImage
+from gateway.editions.rendering import (
+    ArticleContent,
+    CarrierTarget,
+    EditionContent,
+    EditionError,
+    MmsRender,
+    SmsRender,
+    one_line_summary,
+    render_mms,
+    render_sms,
 )
+from gateway.editions.segmentation import ReferenceBits
 from gateway.editions.selection import Candidate, select_articles
-from gateway.editions.sms_digest import DigestError, DigestItem, fit_digest
-from gateway.editions.wap_push import (
-    WAP_PUSH_CODING,
-    encode_mms_notification_ind,
-    wap_push_segments,
-    wrap_wap_push,
-)
-from gateway.errors import GatewayError
+from gateway.editions.wap_push import WAP_PUSH_CODING
 from gateway.templating import make_environment
 
 log = logging.getLogger(__name__)
 
-SMS_DIGEST_TEMPLATE = "sms/digest.txt.j2"
-SMS_HEADER_TEMPLATE = "sms/digest_header.txt.j2"
-SMS_FOOTER_TEMPLATE = "sms/digest_footer.txt.j2"
-MMS_SUBJECT_TEMPLATE = "mms/subject.txt.j2"
-MMS_COVER_TEMPLATE = "mms/cover.txt.j2"
-MMS_PAGE_TEMPLATE = "mms/page.txt.j2"
-
-#: Reading time given to an article page per character, and its bounds (SMIL ``dur``).
-PAGE_MS_PER_CHAR = 150
-PAGE_MIN_MS = 8000
-PAGE_MAX_MS = 60000
-
-
-class EditionError(GatewayError):
-    """An edition cannot be built or frozen as asked."""
-
 
 class EditionFrozenError(EditionError):
     """The edition is frozen (dispatch started); it is never rebuilt."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Pure rendering
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ArticleContent:
-    """One article as an edition shows it."""
-
-    article_id: int
-    title: str
-    summary: str
-    paragraphs: tuple[str, ...]
-    priority: int
-    source: str | None = None
-    editor: str | None = None
-    image: MmsImage | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EditionContent:
-    edition_id: int
-    newspaper_date: date
-    slot: str
-    slot_label: str
-    newspaper: Mapping[str, str]
-    """``name``, ``signature`` and ``price``, as configured."""
-    articles: tuple[ArticleContent, ...]
-
-    def template_context(self) -> dict[str, Any]:
-        edition = {
-            "id": self.edition_id,
-            "date": self.newspaper_date.isoformat(),
-            "year": self.newspaper_date.year,
-            "month": self.newspaper_date.month,
-            "day": self.newspaper_date.day,
-            "slot": self.slot,
-            "label": self.slot_label,
-        }
-        return {"newspaper": dict(self.newspaper), "edition": edition}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CarrierTarget:
-    carrier: str
-    short_code: str
-    max_sms_segments: int
-    max_mms_bytes: int
-    codings: frozenset[TextCoding] = DEFAULT_CODINGS
-    """What the carrier's link protocol can carry; the digest is coded in one of them."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SmsRender:
-    text: str
-    message: SegmentedMessage
-    reference: int
-    reference_bits: ReferenceBits
-    kept: tuple[int, ...]
-    """Article ids in the digest, in order."""
-    shortened: tuple[int, ...]
-    dropped: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MmsRender:
-    pdu: bytes
-    pages: tuple[dict[str, Any], ...]
-    """Per page: number, kind, article_id, title, text_chars, text_bytes, image_bytes, image."""
-    content_location: str
-    notification: bytes
-    """The m-notification-ind (inside the WAP Push below)."""
-    push_segments: tuple[bytes, ...]
-    fitting: dict[str, Any] = field(default_factory=dict)
-
-
-def render_lines(environment: jinja2.Environment, name: str, **context: Any) -> str:
-    """Render a template whose lines matter: each non-empty line stripped, joined by newlines."""
-    rendered = environment.get_template(name).render(**context)
-    lines = (line.strip() for line in rendered.splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def sms_reference(edition_id: int, bits: ReferenceBits) -> int:
-    """The digest's concatenation reference: the same for every subscriber of an edition."""
-    return edition_id % (1 << bits)
-
-
-def push_reference(edition_id: int) -> int:
-    """The WAP Push concatenation reference (8-bit), kept apart from the digest's."""
-    return (edition_id + 0x80) % 0x100
-
-
-def render_sms(
-    content: EditionContent,
-    target: CarrierTarget,
-    environment: jinja2.Environment,
-    *,
-    reference_bits: ReferenceBits = 8,
-) -> SmsRender:
-    """The SMS digest for one carrier, fitted into its ``max_sms_segments`` and segmented."""
-    context = content.template_context()
-    header = render_lines(environment, SMS_HEADER_TEMPLATE, **context)
-    footer = render_lines(environment, SMS_FOOTER_TEMPLATE, **context)
-    items = [
-        DigestItem(title=a.title, summary=a.summary, priority=a.priority, key=str(a.article_id))
-        for a in content.articles
-    ]
-
-    def render(*, header: str, items: Sequence[DigestItem], footer: str) -> str:
-        return render_lines(environment, SMS_DIGEST_TEMPLATE, header=header, items=items,
-                            footer=footer, **context)
-
-    try:
-        fitted = fit_digest(header=header, items=items, footer=footer, render=render,
-                            max_segments=target.max_sms_segments, reference_bits=reference_bits,
-                            codings=target.codings)
-    except DigestError as exc:
-        raise EditionError(f"{target.carrier}: {exc}") from None
-    reference = sms_reference(content.edition_id, reference_bits)
-    message = segment_text(fitted.text, reference=reference, reference_bits=reference_bits,
-                           codings=target.codings)
-    return SmsRender(
-        text=fitted.text,
-        message=message,
-        reference=reference,
-        reference_bits=reference_bits,
-        kept=tuple(int(item.key or 0) for item in fitted.items),
-        shortened=tuple(int(item.key or 0) for item in fitted.shortened),
-        dropped=tuple(int(item.key or 0) for item in fitted.dropped),
-    )
-
-
-def render_mms(
-    content: EditionContent,
-    target: CarrierTarget,
-    environment: jinja2.Environment,
-    *,
-    base_url: str,
-    date: datetime,
-    expiry_seconds: int,
-) -> MmsRender:
-    """The MMS edition for one carrier (cover, then a page per article), fitted into its size
-    limit, and the WAP Push that announces it. ``date`` is the MMS Date header (aware)."""
-    context = content.template_context()
-    subject = render_lines(environment, MMS_SUBJECT_TEMPLATE, **context).replace("\n", " ")
-    cover = MmsPage(text=render_lines(environment, MMS_COVER_TEMPLATE,
-                                      articles=content.articles, **context))
-    pages = [cover]
-    for article in content.articles:
-        text = render_lines(environment, MMS_PAGE_TEMPLATE, article=article, **context)
-        duration = min(PAGE_MAX_MS, max(PAGE_MIN_MS, len(text) * PAGE_MS_PER_CHAR))
-        pages.append(MmsPage(text=text, image=article.image, duration_ms=duration))
-    sender = f"{target.short_code}/TYPE=PLMN"
-    transaction_id = f"sdgw-{content.edition_id}-{target.carrier}"
-    headers = MmsHeaders(transaction_id=transaction_id, date=date, subject=subject, from_=sender)
-    try:
-        fitted = fit_mms(headers, pages, max_bytes=target.max_mms_bytes)
-    except MmsTooLargeError as exc:
-        raise EditionError(f"{target.carrier}: {exc}") from None
-    content_location = f"{base_url.rstrip('/')}/mms/{content.edition_id}/{target.carrier}"
-    notification = encode_mms_notification_ind(
-        transaction_id=transaction_id,
-        content_location=content_location,
-        message_size=len(fitted.pdu),
-        expiry_seconds=expiry_seconds,
-        subject=subject,
-        from_=sender,
-    )
-    push = wap_push_segments(wrap_wap_push(notification),
-                             reference=push_reference(content.edition_id))
-    return MmsRender(
-        pdu=fitted.pdu,
-        pages=_page_summaries(content, pages, fitted.pages, fitted.dropped_images),
-        content_location=content_location,
-        notification=notification,
-        push_segments=tuple(push),
-        fitting={
-            "max_bytes": target.max_mms_bytes,
-            "text_limit": fitted.text_limit,
-            "shortened_pages": [i + 1 for i in fitted.shortened_pages],
-            "image_step": list(fitted.image_step) if fitted.image_step else None,
-            "dropped_images": [i + 1 for i in fitted.dropped_images],
-        },
-    )
-
-
-def _page_summaries(
-    content: EditionContent,
-    originals: Sequence[MmsPage],
-    fitted: Sequence[MmsPage],
-    dropped_images: Sequence[int],
-) -> tuple[dict[str, Any], ...]:
-    # Every page has a text, so fitting never removes one: fitted[i] is originals[i].
-    summaries = []
-    for index, (original, page) in enumerate(zip(originals, fitted, strict=True)):
-        article = content.articles[index - 1] if index else None
-        if page.image is not None:
-            image = "original" if page.image == original.image else "scaled"
-        else:
-            image = "dropped" if index in dropped_images else None
-        summaries.append({
-            "number": index + 1,
-            "kind": "article" if article else "cover",
-            "article_id": article.article_id if article else None,
-            "title": article.title if article else None,
-            "text_chars": len(page.text),
-            "text_bytes": len(page.text.encode("utf-8")),
-            "text_shortened": len(page.text) < len(original.text),
-            "image_bytes": len(page.image.data) if page.image is not None else 0,
-            "image_type": page.image.content_type if page.image is not None else None,
-            "image": image,
-        })
-    return tuple(summaries)
-
-
-#: A dateline or byline in front of a news lead: "大众网讯(记者 …)", "新华社北京11月18日电（…）",
-#: "大众网·海报新闻记者 刘晨 菏泽报道". They say nothing a one-line summary needs.
-_LEAD_PREFIXES = (
-    re.compile(r"^[^，。,：:]{0,40}?[讯电]\s*[（(][^（()）]{0,40}[）)]\s*"),
-    re.compile(r"^[^，。,：:]{0,40}?[讯电][\s\u3000]+"),
-    re.compile(r"^[^，。,：:]{0,30}?记者[^，。,：:]{1,30}?报道[\s\u3000]*"),
-)
-_SENTENCE_END = re.compile(r"[。！？!?]")
-
-
-def one_line_summary(paragraphs: Sequence[str]) -> str:
-    """The first sentence of the lead paragraph, without dateline, byline or final stop."""
-    lead = paragraphs[0].strip() if paragraphs else ""
-    for prefix in _LEAD_PREFIXES:
-        stripped = prefix.sub("", lead, count=1)
-        if stripped != lead:
-            lead = stripped.strip() or lead
-            break
-    match = _SENTENCE_END.search(lead)
-    sentence = lead[: match.start()] if match else lead
-    return sentence.strip() or lead
-
-
-# ---------------------------------------------------------------------------------------------
-# Building and storing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -385,8 +124,46 @@ class BuiltEdition:
     skipped_images: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedArticle:
+    """An article chosen for the edition, with what rendering and image loading need."""
+
+    article_id: int
+    position: int
+    priority: int
+    title: str
+    paragraphs: tuple[str, ...]
+    source: str | None
+    editor: str | None
+    images: tuple[Mapping[str, Any], ...]
+    source_file: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditionPlan:
+    """Which articles an edition shows, in which order: read, nothing written yet."""
+
+    newspaper_date: date
+    slot: str
+    order: tuple[int, ...]
+    """The explicit order it was built with (empty: none)."""
+    articles: tuple[PlannedArticle, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.newspaper_date.isoformat()}/{self.slot}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditionImages:
+    """Each planned article's image (or None), and a note for each image passed over."""
+
+    by_article: Mapping[int, MmsImage | None]
+    notes: tuple[str, ...]
+
+
 def build_edition(
-    session: Session,
+    sessions: sessionmaker[Session],
     settings: EditionSettings,
     *,
     newspaper_date: date,
@@ -397,25 +174,40 @@ def build_edition(
 ) -> BuiltEdition:
     """Build (or rebuild) the edition ``newspaper_date``/``slot`` and store its renders.
 
-    The explicit order is ``explicit_order`` when given, else ``editions.order`` for this
-    edition. Raises :class:`EditionFrozenError` for a frozen edition and
+    Blocking (run it in a database thread). Three steps: :func:`plan_edition` reads in a
+    short transaction, :func:`load_images` reads image files with no transaction open, and
+    :func:`store_edition` renders and stores in one write transaction, so file I/O never
+    holds the write lock. Raises :class:`EditionFrozenError` for a frozen edition and
     :class:`EditionError` for an unknown slot, a day without articles or content that cannot
     fit a carrier's limits.
+    """
+    with sessions.begin() as session:
+        plan = plan_edition(session, settings, newspaper_date=newspaper_date, slot=slot,
+                            explicit_order=explicit_order)
+    images = load_images(plan)
+    with sessions.begin() as session:
+        return store_edition(session, settings, plan, images, now=now, environment=environment)
+
+
+def plan_edition(
+    session: Session,
+    settings: EditionSettings,
+    *,
+    newspaper_date: date,
+    slot: str,
+    explicit_order: Sequence[int] | None = None,
+) -> EditionPlan:
+    """The articles of ``newspaper_date``/``slot``, selected and ordered; writes nothing.
+
+    The explicit order is ``explicit_order`` when given, else ``editions.order`` for this
+    edition.
     """
     if slot not in settings.slot_labels:
         known = ", ".join(settings.slot_labels)
         raise EditionError(f"unknown slot {slot!r}; editions.slots has {known}")
     key = f"{newspaper_date.isoformat()}/{slot}"
-    edition = session.scalars(
-        select(Edition)
-        .where(Edition.newspaper_date == newspaper_date, Edition.slot == slot)
-        .with_for_update()
-    ).first()
-    if edition is not None and edition.status == EDITION_FROZEN:
-        raise EditionFrozenError(
-            f"edition {key} (#{edition.id}) is frozen since {utc_text(edition.frozen_at)}: "
-            "its dispatch has started, so it is never rebuilt"
-        )
+    _refuse_frozen(session.scalars(select(Edition).where(
+        Edition.newspaper_date == newspaper_date, Edition.slot == slot)).first(), key)
     articles = session.scalars(
         select(Article).where(Article.published == newspaper_date).order_by(Article.id)
     ).all()
@@ -432,40 +224,83 @@ def build_edition(
         explicit_order=order,
         channel_weights=settings.channel_weights,
     )
+    by_id = {article.id: article for article in articles}
+    return EditionPlan(
+        newspaper_date=newspaper_date, slot=slot, order=order,
+        articles=tuple(
+            PlannedArticle(
+                article_id=placement.article_id, position=placement.position,
+                priority=placement.priority, title=by_id[placement.article_id].title,
+                paragraphs=tuple(by_id[placement.article_id].paragraphs),
+                source=by_id[placement.article_id].source,
+                editor=by_id[placement.article_id].editor,
+                images=tuple(by_id[placement.article_id].images or ()),
+                source_file=by_id[placement.article_id].source_file)
+            for placement in placements))
+
+
+def load_images(plan: EditionPlan) -> EditionImages:
+    """Each planned article's first usable local image (file I/O; no session)."""
+    by_article: dict[int, MmsImage | None] = {}
+    notes: list[str] = []
+    for article in plan.articles:
+        image, passed_over = load_article_image(article.images, article.source_file)
+        by_article[article.article_id] = image
+        notes.extend(f"article #{article.article_id}: {note}" for note in passed_over)
+    for note in notes:
+        log.info("%s", note)
+    return EditionImages(by_article=by_article, notes=tuple(notes))
+
+
+def store_edition(
+    session: Session,
+    settings: EditionSettings,
+    plan: EditionPlan,
+    images: EditionImages,
+    *,
+    now: datetime,
+    environment: jinja2.Environment | None = None,
+) -> BuiltEdition:
+    """Render ``plan`` for every carrier and store it, replacing an earlier build.
+
+    The renders carry the edition's id (references, the MMS URL), which a new edition gets
+    from its insert, so rendering (pure) runs here, in the write transaction; nothing here
+    reads a file. Raises :class:`EditionFrozenError` if the edition was frozen since it was
+    planned.
+    """
+    edition = session.scalars(
+        select(Edition)
+        .where(Edition.newspaper_date == plan.newspaper_date, Edition.slot == plan.slot)
+        .with_for_update()
+    ).first()
+    _refuse_frozen(edition, plan.key)
     if edition is None:
-        edition = Edition(newspaper_date=newspaper_date, slot=slot, status=EDITION_BUILDING,
-                          created_at=now)
+        edition = Edition(newspaper_date=plan.newspaper_date, slot=plan.slot,
+                          status=EDITION_BUILDING, created_at=now)
         session.add(edition)
         session.flush()
     else:
         _delete_build(session, edition.id)
         edition.status = EDITION_BUILDING
-    by_id = {article.id: article for article in articles}
-    skipped: list[str] = []
     contents = []
-    for placement in placements:
-        article = by_id[placement.article_id]
-        session.add(EditionArticle(edition_id=edition.id, article_id=article.id,
-                                   position=placement.position, priority=placement.priority))
-        image, notes = load_article_image(article.images, article.source_file)
-        skipped.extend(f"article #{article.id}: {note}" for note in notes)
+    for article in plan.articles:
+        session.add(EditionArticle(edition_id=edition.id, article_id=article.article_id,
+                                   position=article.position, priority=article.priority))
         contents.append(ArticleContent(
-            article_id=article.id,
+            article_id=article.article_id,
             title=article.title,
             summary=one_line_summary(article.paragraphs),
-            paragraphs=tuple(article.paragraphs),
-            priority=placement.priority,
+            paragraphs=article.paragraphs,
+            priority=article.priority,
             source=article.source,
             editor=article.editor,
-            image=image,
+            image=images.by_article.get(article.article_id),
         ))
-    for note in skipped:
-        log.info("%s", note)
     content = EditionContent(
         edition_id=edition.id,
-        newspaper_date=newspaper_date,
-        slot=slot,
-        slot_label=settings.slot_labels[slot],
+        newspaper_date=plan.newspaper_date,
+        slot=plan.slot,
+        slot_label=settings.slot_labels[plan.slot],
         newspaper=settings.newspaper,
         articles=tuple(contents),
     )
@@ -481,16 +316,24 @@ def build_edition(
         summary.append((target.carrier, FORMAT_MMS, len(mms.pdu)))
     edition.status = EDITION_BUILT
     edition.built_at = now
-    edition.article_order = list(order) or None
+    edition.article_order = list(plan.order) or None
     session.flush()
     return BuiltEdition(
         edition_id=edition.id,
-        newspaper_date=newspaper_date,
-        slot=slot,
-        article_ids=tuple(p.article_id for p in placements),
+        newspaper_date=plan.newspaper_date,
+        slot=plan.slot,
+        article_ids=tuple(a.article_id for a in plan.articles),
         renders=tuple(summary),
-        skipped_images=tuple(skipped),
+        skipped_images=images.notes,
     )
+
+
+def _refuse_frozen(edition: Edition | None, key: str) -> None:
+    if edition is not None and edition.status == EDITION_FROZEN:
+        raise EditionFrozenError(
+            f"edition {key} (#{edition.id}) is frozen since {utc_text(edition.frozen_at)}: "
+            "its dispatch has started, so it is never rebuilt"
+        )
 
 
 def utc_text(moment: datetime | None) -> str:
@@ -582,73 +425,3 @@ def _store_mms(
                              coding=WAP_PUSH_CODING, udhi=True)
         for number, segment in enumerate(mms.push_segments, start=1)
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Article images (local files only)
-
-_IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
-_REMOTE_SCHEMES = frozenset({"http", "https", "ftp", "data"})
-
-
-def load_article_image(
-    images: Sequence[Mapping[str, Any]], source_file: str | None
-) -> tuple[MmsImage | None, list[str]]:
-    """The article's first usable image, and a note for each image passed over.
-
-    Only local files are used (a path relative to the article's file, an absolute path or a
-    ``file:`` URL); remote images are not fetched. Pictures that are not JPEG, PNG or GIF are
-    converted to JPEG; files that are missing or not pictures are passed over.
-    """
-    notes: list[str] = []
-    for image in images:
-        src = image.get("src")
-        if not src:
-            continue
-        parts = urlsplit(src)
-        if parts.scheme.lower() in _REMOTE_SCHEMES or src.startswith("//"):
-            notes.append(f"image {src} is remote; not fetched, the page goes without it")
-            continue
-        path = Path(unquote(parts.path)) if parts.scheme.lower() == "file" else Path(src)
-        if not path.is_absolute():
-            if source_file is None:
-                notes.append(f"image {src} is relative but the article has no file to resolve "
-                             "it against; skipped")
-                continue
-            path = Path(source_file).parent / path
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            notes.append(f"image {path} cannot be read ({exc.strerror or exc}); skipped")
-            continue
-        loaded = _as_mms_image(data)
-        if loaded is None:
-            notes.append(f"image {path} is not a picture Pillow can read; skipped")
-            continue
-        return loaded, notes
-    return None, notes
-
-
-def _as_mms_image(data: bytes) -> MmsImage | None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            probe.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        return None
-    for signature, content_type in _IMAGE_SIGNATURES:
-        if data.startswith(signature):
-            return MmsImage(data=data, content_type=content_type)
-    try:
-        with Image.open(io.BytesIO(data)) as picture:
-            buffer = io.BytesIO()
-            picture.convert("RGB").save(buffer, format="JPEG", quality=85)
-    except (OSError, ValueError):
-        return None
-    return MmsImage(data=buffer.getvalue(), content_type="image/jpeg")

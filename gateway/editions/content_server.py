@@ -3,8 +3,9 @@
 ``GET /mms/<edition_id>/<carrier>`` answers the octets stored when the edition was built, as
 ``application/vnd.wap.mms-message``; the WAP Push notification names exactly this URL (its
 ``content_location`` starts with ``content.base_url``). Anything else is 404 with a short text;
-failures are logged and answered 500 without a traceback. The database is read in the
-database thread pool, never on the reactor thread.
+failures are logged and answered 500 without a traceback. The database is read in a
+read-only pool beside the writer (``gateway.console.service.read_pool``: on SQLite a WAL
+snapshot that never waits for dispatch's writes), never on the reactor thread.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from twisted.web import http, resource, server
 
 from gateway.config import CARRIER_NAMES, GatewayConfig
 from gateway.db.threads import DatabaseThreads
-from gateway.editions.renders import load_mms_pdu
+from gateway.editions.stored import load_mms_pdu
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,8 @@ def content_site(database: DatabaseThreads) -> server.Site:
 def build_content_service(
     config: GatewayConfig, database: DatabaseThreads, reactor: Any
 ) -> service.Service:
-    """A service listening on ``content.host``:``content.port`` (add it to the service tree
-    after ``database``, so it stops first)."""
+    """A service listening on ``content.host``:``content.port``, reading through ``database``
+    (a read-only pool; add the service to the tree after it, so it stops first)."""
     content = config.content
     listener = strports.service(
         f"tcp:{content.port}:interface={content.host}", content_site(database), reactor=reactor

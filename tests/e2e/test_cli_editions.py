@@ -13,7 +13,7 @@ import pytest
 
 from gateway.db.engine import make_engine, make_session_factory
 from gateway.editions.build import freeze_edition
-from gateway.editions.renders import load_edition
+from gateway.editions.stored import load_edition
 from tests.conftest import REPO_ROOT, free_port
 
 SAMPLES = REPO_ROOT / "data" / "articles"

@@ -8,26 +8,29 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from twisted.internet import defer, protocol, reactor
 from twisted.web.client import Agent
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from gateway.articles.ingest import ingest_file
 from gateway.config import GatewayConfig, load_config
+from gateway.console.service import read_pool
 from gateway.db.engine import make_session_factory
-from gateway.db.threads import DatabaseThreads
 from gateway.editions.build import build_edition, edition_settings
 from gateway.editions.content_server import build_content_service, content_site
-from gateway.editions.renders import load_edition, load_mms_pdu
+from gateway.editions.stored import load_edition, load_mms_pdu
 from tests.conftest import REPO_ROOT, free_port
 
 NOW = datetime(2020, 11, 17, 22, 0, tzinfo=UTC)
 
 
-def write_config(tmp_path: Path, port: int) -> GatewayConfig:
+def write_config(tmp_path: Path, port: int, database_url: str) -> GatewayConfig:
     path = tmp_path / "gw.toml"
     path.write_text(f"""
+[database]
+url = "{database_url}"
 [console]
 port = {free_port()}
 [newspaper]
@@ -72,33 +75,33 @@ async def get(url: str) -> tuple[int, dict[bytes, list[bytes]], bytes]:
 
 
 @pytest.fixture
-def served(engine: Engine, tmp_path: Path) -> Any:
-    """An edition built into the test database and a running content server in front of it."""
+def served(engine: Engine, database_url: str, tmp_path: Path) -> Any:
+    """An edition built into the test database and a running content server in front of it,
+    reading through the gateway's read-only pool."""
     port = free_port()
-    config = write_config(tmp_path, port)
+    config = write_config(tmp_path, port, database_url)
     sessions = make_session_factory(engine)
     for path in sorted((REPO_ROOT / "data" / "articles").iterdir()):
         with sessions.begin() as session:
             ingest_file(session, path, now=NOW)
-    with sessions.begin() as session:
-        built = build_edition(session, edition_settings(config), newspaper_date=date(2020, 11, 18),
-                              slot="morning", now=NOW)
+    built = build_edition(sessions, edition_settings(config), newspaper_date=date(2020, 11, 18),
+                          slot="morning", now=NOW)
     with sessions.begin() as session:
         edition = load_edition(session, date(2020, 11, 18), "morning")
     assert edition is not None
     [render] = [r for r in edition.renders if r.format == "mms"]
-    database = DatabaseThreads(sessions, reactor=reactor, threads=2)
+    database = read_pool(config, engine, reactor)
     database.startService()
     listener = build_content_service(config, database, reactor)
     listener.startService()
-    yield f"http://127.0.0.1:{port}", built.edition_id, render, sessions
+    yield f"http://127.0.0.1:{port}", built.edition_id, render, sessions, database
     pytest_twisted.blockon(defer.maybeDeferred(listener.stopService))
     database.stopService()
 
 
 @pytest_twisted.ensureDeferred
 async def test_the_stored_mms_is_served_at_its_content_location(served: Any) -> None:
-    base, edition_id, render, sessions = served
+    base, edition_id, render, sessions, _ = served
     assert render.content_location == f"{base}/mms/{edition_id}/china_mobile"
     code, headers, body = await get(render.content_location)
     assert code == 200
@@ -111,8 +114,17 @@ async def test_the_stored_mms_is_served_at_its_content_location(served: Any) -> 
 
 
 @pytest_twisted.ensureDeferred
+async def test_the_content_server_pool_cannot_write(served: Any, engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL the read pool is the writer's engine in other threads")
+    *_, database = served
+    with pytest.raises(OperationalError, match=r"readonly|read-only|query_only"):
+        await database.transaction(lambda session: session.execute(text("DELETE FROM editions")))
+
+
+@pytest_twisted.ensureDeferred
 async def test_anything_else_is_a_plain_404(served: Any) -> None:
-    base, edition_id, _, _ = served
+    base, edition_id, _, _, _ = served
     for path in (f"/mms/{edition_id + 1}/china_mobile", f"/mms/{edition_id}/china_unicom",
                  f"/mms/{edition_id}/nowhere", "/mms/abc/china_mobile",
                  f"/mms/{edition_id}/china_mobile/more", "/mms", "/", "/favicon.ico"):

@@ -24,16 +24,19 @@ from gateway.articles.ingest import ingest_file
 from gateway.db.edition_models import Edition
 from gateway.db.engine import make_session_factory
 from gateway.db.models import Subscriber
+from gateway.editions import build as build_module
 from gateway.editions.build import (
-    CarrierTarget,
-    EditionError,
     EditionFrozenError,
     EditionSettings,
     build_edition,
     freeze_edition,
+    load_images,
+    plan_edition,
+    store_edition,
 )
-from gateway.editions.renders import StoredEdition, load_edition, load_mms_pdu
+from gateway.editions.rendering import CarrierTarget, EditionError
 from gateway.editions.selection import SelectionError
+from gateway.editions.stored import StoredEdition, load_edition, load_mms_pdu
 from gateway.editions.wsp import decode_uintvar, encode_uintvar
 from tests.conftest import REPO_ROOT
 
@@ -80,8 +83,7 @@ def build(engine: Engine, **kwargs: Any) -> Any:
     options: dict[str, Any] = {"newspaper_date": DAY, "slot": "morning", "now": NOW}
     options.update(kwargs)
     edition_settings = options.pop("settings", settings())
-    with make_session_factory(engine).begin() as session:
-        return build_edition(session, edition_settings, **options)
+    return build_edition(make_session_factory(engine), edition_settings, **options)
 
 
 def stored(engine: Engine, slot: str = "morning") -> StoredEdition:
@@ -173,6 +175,46 @@ def test_a_frozen_edition_is_never_rebuilt(engine: Engine) -> None:
     assert stored(engine) == before
     assert (frozen_at if frozen_at.tzinfo else frozen_at.replace(tzinfo=UTC)) == (
         NOW + timedelta(hours=9))
+
+
+def test_an_edition_frozen_after_it_was_planned_is_not_stored(engine: Engine) -> None:
+    ingest_samples(engine)
+    built = build(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        plan = plan_edition(session, settings(), newspaper_date=DAY, slot="morning")
+    images = load_images(plan)
+    with sessions.begin() as session:  # dispatch starts meanwhile
+        freeze_edition(session, built.edition_id, now=NOW)
+    before = stored(engine)
+    with sessions.begin() as session, pytest.raises(EditionFrozenError, match="is frozen"):
+        store_edition(session, settings(), plan, images, now=NOW)
+    assert stored(engine) == before
+
+
+def test_image_files_are_read_with_no_transaction_open(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading and converting pictures never holds the write lock (SQLite: BEGIN IMMEDIATE)."""
+    articles = [article_with_image(tmp_path, f"pic{n}", f"图片新闻{n}", noisy_jpeg(60, 40, n))
+                for n in range(1, 3)]
+    ingest_samples(engine, articles)
+    open_transactions: list[object] = []
+    event.listen(engine, "begin", open_transactions.append)
+    event.listen(engine, "commit", lambda connection: open_transactions.pop())
+    event.listen(engine, "rollback", lambda connection: open_transactions.pop())
+    seen: list[int] = []
+    real = build_module.load_article_image
+
+    def spy(images: Any, source_file: str | None) -> Any:
+        seen.append(len(open_transactions))
+        return real(images, source_file)
+
+    monkeypatch.setattr(build_module, "load_article_image", spy)
+    build(engine)
+    assert seen == [0, 0]
+    assert [p["image"] for p in render_of(stored(engine), "china_mobile", "mms").mms_pages] == [
+        None, "original", "original"]
 
 
 def test_only_a_built_edition_can_be_frozen(engine: Engine) -> None:

@@ -12,19 +12,19 @@ import pytest
 
 from carriers.codings import sending_codings
 from carriers.messages import TextCoding
-from gateway.editions.build import (
+from gateway.editions.images import load_article_image
+from gateway.editions.mms import MmsImage
+from gateway.editions.rendering import (
     ArticleContent,
     CarrierTarget,
     EditionContent,
     EditionError,
-    load_article_image,
     one_line_summary,
     push_reference,
     render_mms,
     render_sms,
     sms_reference,
 )
-from gateway.editions.mms import MmsImage
 from gateway.editions.wsp import decode_uintvar
 from gateway.templating import make_environment
 from tests.conftest import REPO_ROOT

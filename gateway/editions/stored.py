@@ -1,5 +1,5 @@
-"""Reading stored editions and their renders (for ``sdgw edition preview`` and the content
-server). Functions take a session and never commit."""
+"""Loading stored editions and their renders (for ``sdgw edition preview``, the console and
+the MMS content server). Functions take a session and never write."""
 
 from __future__ import annotations
 
