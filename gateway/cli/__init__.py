@@ -1,4 +1,8 @@
-"""The ``sdgw`` command: each subcommand parses its arguments and calls one function.
+"""The ``sdgw`` command: the parser of every subcommand, and :func:`main`, which runs the one
+asked for. Each command group has its module here (``run``, ``db``, ``config``, ``sim``,
+``subscriptions``, ``editions``, ``dispatch``, ``demo``, ``operators``, ``report``), holding
+one ``*_command(args)`` function per subcommand; ``common`` loads the configuration, opens the
+database and sets up logging; ``reactor`` is the one way a command runs the reactor.
 
 Errors a user can fix end as one line on stderr and exit status 2; no tracebacks.
 """
@@ -6,23 +10,25 @@ Errors a user can fix end as one line on stderr and exit status 2; no tracebacks
 from __future__ import annotations
 
 import argparse
-import json
-import logging
+import importlib
 import os
 import sys
-import urllib.error
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
 from typing import Any
 
-from gateway.config import CARRIER_NAMES, GatewayConfig, config_path_from, load_config
+from gateway.cli.common import EXIT_OK, EXIT_USAGE, database_errors, unreachable_database
+from gateway.config import CARRIER_NAMES, parse_article_ids
 from gateway.errors import GatewayError
 
-log = logging.getLogger("sdgw")
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+REPORT_SECTIONS = ("carriers", "period", "daily", "editions")
+SUBSCRIBER_STATUSES = ("none", "pending", "active", "cancelled")
+PASSWORD_INPUT = (
+    "The password is asked twice (not echoed) when stdin is a terminal; otherwise, or with "
+    "--password-stdin, it is the first line read from stdin, e.g. "
+    "`echo \"$PW\" | sdgw operator add NAME --role admin`."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,11 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(args.handler(args) or EXIT_OK)
-    except _database_errors() as exc:  # unreachable server, refused login, unopenable file
-        from gateway.db.engine import database_error
-
-        print(f"sdgw: {database_error(_LOADED[-1] if _LOADED else '?', exc)}", file=sys.stderr)
+        return int(command(args.handler)(args) or EXIT_OK)
+    except database_errors() as exc:  # unreachable server, refused login, unopenable file
+        print(f"sdgw: {unreachable_database(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except GatewayError as exc:
         print(f"sdgw: {exc}", file=sys.stderr)
@@ -48,16 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-_LOADED: list[str] = []
-"""The database URL of the configuration loaded last, to name in a connection error."""
+def command(handler: str) -> Callable[[argparse.Namespace], int]:
+    """The function named ``"module:function"`` of this package, e.g. ``"db:upgrade_command"``.
 
-
-def _database_errors() -> tuple[type[BaseException], ...]:
-    """What a database that cannot be reached raises (SQLAlchemy's wrappers of the driver's
-    connection errors); imported only when a command failed."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    return (OperationalError, InterfaceError)
+    A command's module is imported only when that command runs: together they need SQLAlchemy,
+    Alembic, Twisted and the whole gateway (about a second), which `sdgw --help` and a
+    mistyped option should not wait for."""
+    module, function = handler.split(":")
+    return getattr(importlib.import_module(f"gateway.cli.{module}"), function)  # type: ignore[no-any-return]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,30 +73,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="configuration file (default: $SDGW_CONFIG, else config/gateway.toml)",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _run_parser(commands)
+    _db_parser(commands)
+    _config_parser(commands)
+    _sim_parser(commands)
+    _subscriptions_parser(commands)
+    _editions_parser(commands)
+    _dispatch_parser(commands)
+    _demo_parser(commands)
+    _operators_parser(commands)
+    _report_parser(commands)
+    return parser
 
+
+def _run_parser(commands: Any) -> None:
     run = commands.add_parser("run", help="run the gateway (links, simulators) until stopped",
                               description="Run the gateway until SIGTERM or Ctrl-C; "
                               "refuses to start on an out-of-date database schema.")
     run.add_argument("--no-simulators", action="store_true",
                      help="do not start the embedded simulated SMSCs")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler="run:run_command")
 
+
+def _db_parser(commands: Any) -> None:
     db = commands.add_parser("db", help="database schema commands")
     db_commands = db.add_subparsers(title="db commands", metavar="COMMAND")
     upgrade = db_commands.add_parser("upgrade", help="create or upgrade the schema",
                                      description="Apply every pending migration.")
-    upgrade.set_defaults(handler=_db_upgrade)
+    upgrade.set_defaults(handler="db:upgrade_command")
     current = db_commands.add_parser("current", help="show the schema revision",
                                      description="Print the database's and the code's revision.")
-    current.set_defaults(handler=_db_current)
+    current.set_defaults(handler="db:current_command")
 
+
+def _config_parser(commands: Any) -> None:
     config = commands.add_parser("config", help="configuration commands")
     config_commands = config.add_subparsers(title="config commands", metavar="COMMAND")
     check = config_commands.add_parser("check", help="validate the configuration file",
                                        description="Validate the configuration and exit 0 if "
                                        "it is good; else print one line naming file and key.")
-    check.set_defaults(handler=_config_check)
+    check.set_defaults(handler="config:check_command")
 
+
+def _sim_parser(commands: Any) -> None:
     sim = commands.add_parser("sim", help="simulated carrier SMSCs")
     sim_commands = sim.add_subparsers(title="sim commands", metavar="COMMAND")
     mo = sim_commands.add_parser(
@@ -110,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("--wait", type=float, default=5.0,
                     help="seconds to wait for replies (default 5)")
     mo.add_argument("--json", action="store_true", help="print the raw JSON answer")
-    mo.set_defaults(handler=_sim_mo)
+    mo.set_defaults(handler="sim:mo_command")
     serve = sim_commands.add_parser(
         "serve", help="run one simulated SMSC on its own",
         description="Run a carrier's simulated SMSC (and its control endpoint) alone, so a "
@@ -118,145 +139,169 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--carrier", required=True, choices=CARRIER_NAMES)
     serve.add_argument("--port", type=int, help="SMPP port (default: from the config)")
     serve.add_argument("--control-port", type=int, help="control port (default: from config)")
-    serve.set_defaults(handler=_sim_serve)
-
-    from gateway.cli import dispatch, editions, operators, report, subscriptions
-
-    subscriptions.register(commands)
-    editions.register(commands)
-    dispatch.register(commands)
-    operators.register(commands)
-    report.register(commands)
-    return parser
+    serve.set_defaults(handler="sim:serve_command")
 
 
-def open_database(args: argparse.Namespace) -> tuple[GatewayConfig, Any]:
-    """The configuration and a session factory on its database; refuses an out-of-date schema
-    (naming the command that fixes it)."""
-    from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
+def _subscriptions_parser(commands: Any) -> None:
+    subscribers = commands.add_parser(
+        "subscribers", help="list subscribers, or one number's whole history",
+        description="List subscribers (filtered), or with --number the subscriber's state "
+        "and whole history: transitions, MOs and MTs with their receipts.")
+    subscribers.add_argument("--carrier", choices=CARRIER_NAMES)
+    subscribers.add_argument("--status", choices=SUBSCRIBER_STATUSES)
+    subscribers.add_argument("--number", help="one number (any common format)")
+    subscribers.add_argument("--limit", type=int, default=200,
+                             help="at most this many rows (default 200; 0 = all)")
+    subscribers.set_defaults(handler="subscriptions:subscribers_command")
 
-    config = load(args)
-    engine = make_engine(config.database_url)
-    ensure_schema_current(engine, config.path)
-    return config, make_session_factory(engine)
-
-
-def check_number(option: str, value: float | None, low: float, high: float | None = None,
-                 *, also: str = "") -> None:
-    """Refuse a command-line number outside [low, high] in one line (exit status 2)."""
-    if value is None or (value >= low and (high is None or value <= high)):
-        return
-    wanted = f"from {low:g} to {high:g}" if high is not None else f">= {low:g}"
-    raise GatewayError(f"{option} {value:g}: expected a number {wanted}{also}")
-
-
-def load(args: argparse.Namespace) -> GatewayConfig:
-    config = load_config(config_path_from(args.config, os.environ))
-    _LOADED.append(config.database_url)
-    return config
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Alembic announces its context on every schema check; that is not news to an operator.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    from twisted.logger import STDLibLogObserver, globalLogBeginner
-
-    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
+    events = commands.add_parser("events", help="the subscription event log")
+    event_commands = events.add_subparsers(title="events commands", metavar="COMMAND")
+    purge = event_commands.add_parser(
+        "purge", help="delete events past the retention period, and stale unmatched receipts",
+        description="Delete the events of subscriptions that ended more than "
+        "subscriptions.event_retention_days ago (default 183). The engine never deletes "
+        "events; this command is the only thing that does. Also deletes delivery receipts "
+        "that matched nothing and are older than dispatch.unmatched_receipt_days (default 7; "
+        "a running gateway purges those itself every 10 minutes).")
+    purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    purge.set_defaults(handler="subscriptions:purge_command")
 
 
-# -- handlers -------------------------------------------------------------------------
+def _editions_parser(commands: Any) -> None:
+    ingest = commands.add_parser(
+        "ingest", help="store article files (scraped text, HTML, RSS/Atom, JSON)",
+        description="Parse article files and folders and store each article once (by "
+        "canonical URL, else by content hash). Prints one line per article (new, unchanged, "
+        "updated, frozen) and one per bad file; exit status 1 if any file failed.")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", type=Path,
+                        help="article files, or folders searched for them")
+    ingest.set_defaults(handler="editions:ingest_command")
+
+    edition = commands.add_parser("edition", help="build and preview editions")
+    edition_commands = edition.add_subparsers(title="edition commands", metavar="COMMAND")
+    build = edition_commands.add_parser(
+        "build", help="select a day's articles and render the edition for every carrier",
+        description="Build (or rebuild) the edition of a date and slot: select that day's "
+        "articles in editorial order and render, once per carrier, the SMS digest and the MMS "
+        "edition with its WAP Push notification. A frozen edition is never rebuilt.")
+    _edition_arguments(build)
+    build.add_argument("--order", type=_article_ids, metavar="ID,ID,…",
+                       help="article ids to put first, in this order (default: editions.order)")
+    build.set_defaults(handler="editions:build_command")
+    preview = edition_commands.add_parser(
+        "preview", help="print what each carrier's subscribers receive",
+        description="Print the stored edition as each carrier's subscribers receive it: the "
+        "SMS digest segment by segment, the MMS pages with their sizes, the notification.")
+    _edition_arguments(preview)
+    preview.add_argument("--carrier", choices=CARRIER_NAMES, help="only this carrier")
+    preview.set_defaults(handler="editions:preview_command")
 
 
-def _config_check(args: argparse.Namespace) -> int:
-    config = load(args)
-    carriers = ", ".join(
-        f"{name} ({c.short_code}, link {c.link.host}:{c.link.port}"
-        f"{', simulated' if c.simulator and c.simulator.enabled else ''})"
-        for name, c in config.carriers.items()
-    )
-    print(f"{config.path}: OK — newspaper {config.newspaper.name}; carriers: {carriers}")
-    return EXIT_OK
+def _edition_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", required=True, type=_date, metavar="YYYY-MM-DD",
+                        help="the newspaper date")
+    parser.add_argument("--slot", required=True, help="a slot of editions.slots, e.g. morning")
 
 
-def _db_upgrade(args: argparse.Namespace) -> int:
-    from gateway.db.engine import current_revision, make_engine, upgrade
-
-    config = load(args)
-    engine = make_engine(config.database_url)
-    before = current_revision(engine)
-    upgrade(engine)
-    after = current_revision(engine)
-    if before == after:
-        print(f"database already at {after}")
-    else:
-        print(f"database upgraded from {before or 'empty'} to {after}")
-    return EXIT_OK
-
-
-def _db_current(args: argparse.Namespace) -> int:
-    from gateway.db.engine import current_revision, head_revision, make_engine
-
-    config = load(args)
-    engine = make_engine(config.database_url)
-    print(f"database: {current_revision(engine) or 'empty'}; code: {head_revision()}")
-    return EXIT_OK
-
-
-def _run(args: argparse.Namespace) -> int:
-    from gateway.cli.reactor import run_gateway
-
-    config = load(args)
-    setup_logging(config.logging.level)
-    return run_gateway(config, with_simulators=not args.no_simulators)
-
-
-def _sim_serve(args: argparse.Namespace) -> int:
-    from gateway.cli.reactor import serve_simulator
-
-    check_number("--port", args.port, 1, 65535)
-    check_number("--control-port", args.control_port, 1, 65535)
-    config = load(args)
-    setup_logging(config.logging.level)
-    return serve_simulator(config, args.carrier, port=args.port, control_port=args.control_port)
-
-
-def _sim_mo(args: argparse.Namespace) -> int:
-    check_number("--wait", args.wait, 0, 3600)
-    config = load(args)
-    carrier = config.carrier(args.carrier)
-    if carrier.simulator is None:
-        raise GatewayError(f"carriers.{args.carrier}.simulator is not configured; "
-                           "there is no control endpoint to send the MO through")
-    destination = args.destination or carrier.short_code
-    url = f"http://{carrier.simulator.host}:{carrier.simulator.control_port}/mo"
-    body = json.dumps({"from": args.source, "to": destination, "text": args.text,
-                       "wait": args.wait}).encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"content-type": "application/json"})
+def _date(text: str) -> date:
     try:
-        with urllib.request.urlopen(request, timeout=args.wait + 10) as response:
-            answer = json.loads(response.read().decode("utf-8"))
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")
-        raise GatewayError(f"simulator refused the MO: {detail}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise GatewayError(
-            f"no simulator control endpoint at {url} ({reason}); is `sdgw run` "
-            f"or `sdgw sim serve --carrier {args.carrier}` running?") from None
-    if args.json:
-        print(json.dumps(answer, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    print(f"MO  {args.source} → {destination} ({args.carrier}): {args.text}")
-    replies = answer.get("replies", [])
-    if not replies:
-        print(f"(no reply within {args.wait:g}s)")
-    for reply in replies:
-        parts = f" [{reply['parts']} parts]" if reply.get("parts", 1) > 1 else ""
-        print(f"MT  {reply['from']} → {reply['to']}{parts}: {reply['text']}")
-    return EXIT_OK
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _article_ids(text: str) -> list[int]:
+    try:
+        return parse_article_ids(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _dispatch_parser(commands: Any) -> None:
+    dispatch = commands.add_parser(
+        "dispatch", help="start or resume a dispatch by hand, or show progress",
+        description="`sdgw dispatch --edition ID` starts (or resumes) sending edition ID in "
+        "this process, over links to the configured SMSCs, and returns when every delivery "
+        "is submitted or final. `sdgw dispatch status` shows progress per carrier.")
+    dispatch.add_argument("action", nargs="?", choices=("status",),
+                          help="status: show progress instead of sending")
+    dispatch.add_argument("--edition", type=int, metavar="ID")
+    dispatch.add_argument("--ignore-quiet-hours", action="store_true",
+                          help="send even inside quiet hours (tests, emergencies)")
+    dispatch.set_defaults(handler="dispatch:dispatch_command")
+
+
+def _demo_parser(commands: Any) -> None:
+    demo = commands.add_parser(
+        "demo", help="run the whole story once on a fresh demo database and exit",
+        description="Simulated subscribers on all three carriers text SD and confirm with Y, "
+        "the sample articles are ingested, an edition is built and dispatched through the "
+        "simulators, receipts come back, and a summary is printed. Uses var/demo.db (made "
+        "anew each run) and free loopback ports; quiet hours do not apply to the demo.")
+    demo.add_argument("--subscribers", type=int, default=200,
+                      help="subscribers per carrier (default 200)")
+    demo.add_argument("--serve", action="store_true",
+                      help="afterwards keep the gateway running on the demo database, with the "
+                      "operator console (console.host:console.port) and an admin operator "
+                      "'demo' whose password is printed, until Ctrl-C or SIGTERM")
+    demo.set_defaults(handler="demo:demo_command")
+
+
+def _operators_parser(commands: Any) -> None:
+    operator = commands.add_parser("operator", help="operator console accounts")
+    operator_commands = operator.add_subparsers(title="operator commands", metavar="COMMAND")
+
+    add = operator_commands.add_parser(
+        "add", help="create a console operator",
+        description="Create an operator who may log in to the console: a viewer sees, an admin "
+        "also acts (pause, resume, unsubscribe). Names are 1-64 letters, digits, '_', '.' or "
+        f"'-'; passwords at least 8 characters. {PASSWORD_INPUT}")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--role", required=True, metavar="viewer|admin",
+                     help="viewer: sees everything; admin: also acts")
+    _password_stdin_argument(add)
+    add.set_defaults(handler="operators:add_command")
+
+    passwd = operator_commands.add_parser(
+        "passwd", help="set an operator's password",
+        description=f"Replace an operator's password; their open sessions end. {PASSWORD_INPUT}")
+    passwd.add_argument("name", metavar="NAME")
+    _password_stdin_argument(passwd)
+    passwd.set_defaults(handler="operators:passwd_command")
+
+    disable = operator_commands.add_parser(
+        "disable", help="stop an operator from logging in",
+        description="Disable an operator: they cannot log in and their open sessions end.")
+    disable.add_argument("name", metavar="NAME")
+    disable.set_defaults(handler="operators:disable_command")
+
+    listing = operator_commands.add_parser(
+        "list", help="list operators",
+        description="List operators: name, role, when created and when disabled.")
+    listing.set_defaults(handler="operators:list_command")
+
+
+def _password_stdin_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="read the password as one line from stdin, even from a terminal")
+
+
+def _report_parser(commands: Any) -> None:
+    report = commands.add_parser(
+        "report", help="subscriber and delivery figures (as on the console's dashboard)",
+        description="Refresh the summary tables, then print the figures the console shows: "
+        "subscribers per carrier, the period's requests, confirmations, unsubscriptions, "
+        "SD→Y conversion and churn, the figures per day, and delivery per edition and "
+        "carrier (with the deliveries ever uncertain and how many of them were reconciled, "
+        "resent or skipped). JSON holds every section; table and CSV print the sections "
+        "asked for.")
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.add_argument("--days", type=int, choices=(30, 90), default=30,
+                        help="the period (default 30 days, ending today)")
+    report.add_argument("--section", choices=REPORT_SECTIONS, action="append",
+                        help="only this section (repeatable; default: all)")
+    report.add_argument("--no-refresh", action="store_true",
+                        help="print the summary tables as they are (what the console shows), "
+                        "without counting again first")
+    report.set_defaults(handler="report:report_command", every_section=REPORT_SECTIONS)
+

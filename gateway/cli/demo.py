@@ -1,10 +1,12 @@
-"""``sdgw demo``: the whole story once, on a fresh demo database, then exit."""
+"""``sdgw demo``: the whole story once, on a fresh demo database, then exit (or, with
+``--serve``, keep the gateway and its console running on the demo data)."""
 
 from __future__ import annotations
 
-import contextlib
+import argparse
 import dataclasses
 import logging
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -15,12 +17,23 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from twisted.internet import defer, task
 
-from gateway.config import GatewayConfig
+from gateway.app import Gateway, build_gateway
+from gateway.articles import iter_article_files
+from gateway.articles.ingest import ingest_file
+from gateway.cli.common import EXIT_FAILED, EXIT_OK, load, setup_logging
+from gateway.cli.reactor import CannotStart, installed_reactor, run_until_stopped, stop_reactor
+from gateway.config import GatewayConfig, SimulatorConfig
+from gateway.console.auth import add_operator
+from gateway.console.rollup import refresh
+from gateway.console.service import rollup_settings
 from gateway.db.dispatch_models import Delivery, DeliveryPart
 from gateway.db.engine import make_engine, upgrade
 from gateway.db.file_lock import hold_database
 from gateway.db.models import Subscriber
+from gateway.editions.build import build_edition, edition_settings
+from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +81,7 @@ def demo_config(config: GatewayConfig, *, configured_ports: bool = False) -> Gat
     return dataclasses.replace(config, carriers=carriers, content=content)
 
 
-def _default_simulator(port: int) -> Any:
-    from gateway.config import SimulatorConfig
-
+def _default_simulator(port: int) -> SimulatorConfig:
     return SimulatorConfig(port=port, control_port=_free_port())
 
 
@@ -82,56 +93,56 @@ def _remove_database(url: str) -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def run_demo(config: GatewayConfig, options: DemoOptions) -> int:
-    from twisted.internet import defer, task
+def demo_command(args: argparse.Namespace) -> int:
+    if args.subscribers < 1:
+        raise GatewayError("demo: --subscribers must be at least 1")
+    config = load(args)
+    setup_logging("warning")
+    demo_database = dataclasses.replace(
+        config, database=dataclasses.replace(config.database, url="sqlite:///../var/demo.db"))
+    return run_demo(demo_database, DemoOptions(subscribers_per_carrier=args.subscribers,
+                                               serve=args.serve))
 
+
+def run_demo(config: GatewayConfig, options: DemoOptions) -> int:
+    """Tell the story on a fresh database (see ``sdgw demo --help``); 0 when it was told to
+    the end, or stopped by SIGTERM or Ctrl-C."""
     config = demo_config(config, configured_ports=options.serve)
     hold_database(make_engine(config.database_url), "demo")  # one demo at a time
     _remove_database(config.database_url)
     engine = make_engine(config.database_url)
     upgrade(engine)
-    result: dict[str, int] = {"code": 1}
-
-    def main(reactor: Any) -> defer.Deferred[None]:
-        return defer.ensureDeferred(_story(reactor, config, engine, options, result))
-
-    with contextlib.suppress(SystemExit):
-        task.react(main)
-    return result["code"]
-
-
-async def _story(reactor: Any, config: GatewayConfig, engine: Any, options: DemoOptions,
-                 result: dict[str, int]) -> None:
-    from twisted.internet import defer, task
-
-    from gateway.app import build_gateway
-    from gateway.articles import iter_article_files
-    from gateway.articles.ingest import ingest_file
-    from gateway.editions.build import build_edition, edition_settings
-
+    reactor = installed_reactor()
     gateway = build_gateway(config, engine, reactor=reactor, schedule=False, quiet_hours=False,
                             with_console=options.serve, environ={"SDGW_NODE": "demo"},
                             command="demo", exclusive=True)
-    database = gateway.database
-    gone: defer.Deferred[None] = defer.Deferred()
+    result: dict[str, int] = {"code": EXIT_FAILED}
 
-    def interrupted() -> defer.Deferred[None] | None:
-        """SIGTERM or Ctrl-C in the middle of the story: stop the gateway (loops give back and
-        drain, links unbind, database threads end) before the reactor stops; exit 0."""
-        if gone.called or not gateway.root.running:
-            return None  # the story ended by itself
-        print("  demo stopped (SIGTERM/Ctrl-C) before the end of the story", flush=True)
-        result["code"] = 0
-        return gateway.root.stopService()
+    def tell() -> None:
+        result["told"] = 1
+        defer.ensureDeferred(_story(reactor, config, gateway, options, result))
 
-    reactor.addSystemEventTrigger("before", "shutdown", interrupted)
+    def interrupted() -> None:
+        """SIGTERM or Ctrl-C in the middle of the story: the gateway stops (loops give back
+        and drain, links unbind, database threads end) before the reactor does; exit 0."""
+        if result.get("told") and not result.get("ended"):
+            print("  demo stopped (SIGTERM/Ctrl-C) before the end of the story", flush=True)
+            result["code"] = EXIT_OK
+
     try:
-        gateway.root.startService()
-    except Exception as exc:  # e.g. a port already in use
-        print(f"demo failed: could not start the gateway: {exc}")
-        gone.callback(None)
-        await gateway.root.stopService()
-        return
+        run_until_stopped(gateway.root, "demo gateway", then=tell, on_stop=interrupted)
+    except CannotStart as exc:  # e.g. a port already in use
+        print(f"demo failed: could not start the gateway: {exc.reason}")
+        return EXIT_FAILED
+    return result["code"]
+
+
+async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options: DemoOptions,
+                 result: dict[str, int]) -> None:
+    """The story on the running ``gateway``; then stop the reactor, unless ``--serve`` keeps
+    the gateway running (until SIGTERM or Ctrl-C)."""
+    database = gateway.database
+    serving = False
     story_started = time.monotonic()
     try:
         await defer.gatherResults([link.when_bound() for link in gateway.links.values()])
@@ -198,43 +209,32 @@ async def _story(reactor: Any, config: GatewayConfig, engine: Any, options: Demo
         receipts_elapsed = time.monotonic() - dispatch_started
         summary = await database.transaction(_summary)
         _print_summary(summary, dispatch_elapsed, receipts_elapsed)
-        result["code"] = 0
+        result["code"] = EXIT_OK
         if options.serve:
-            await _serve(reactor, config, gateway, gone)
+            await _serve(config, gateway)
+            serving = True
     except Exception as exc:  # a demo that cannot finish says why, in one line
         print(f"demo failed: {exc}")
     finally:
-        await gateway.root.stopService()
-        gone.callback(None)
+        result["ended"] = 1
+        if not serving:
+            stop_reactor()  # the gateway stops first
 
 
-async def _serve(reactor: Any, config: GatewayConfig, gateway: Any, gone: Any) -> None:
-    """Open the console on the demo data with a fresh admin, then run until stopped."""
-    import secrets
-
-    from twisted.internet import defer
-
-    from gateway.console.auth import add_operator
-
+async def _serve(config: GatewayConfig, gateway: Gateway) -> None:
+    """Open the console on the demo data: a fresh admin (as ``sdgw operator add`` makes one)
+    and the figures counted now (as ``sdgw report`` counts them)."""
     password = secrets.token_urlsafe(9)
+    now = datetime.now(UTC)
     await gateway.database.transaction(
-        lambda session: add_operator(session, "demo", "admin", password, datetime.now(UTC),
-                                     actor="demo"))
-    await gateway.console.deps.stats.refresh()
+        lambda session: add_operator(session, "demo", "admin", password, now, actor="demo"))
+    await gateway.database.transaction(
+        lambda session: refresh(session, now, rollup_settings(config)))
     console = config.console
     print()
     print(f"  operator console: http://{console.host}:{console.port}/  "
           f"(name: demo, password: {password})")
     print("  the gateway keeps running on the demo database; Ctrl-C stops it")
-    stopped: defer.Deferred[None] = defer.Deferred()
-
-    def shutting_down() -> defer.Deferred[None]:
-        # The reactor waits until the story's end has stopped the gateway (links unbind).
-        stopped.callback(None)
-        return gone
-
-    reactor.addSystemEventTrigger("before", "shutdown", shutting_down)
-    await stopped
 
 
 def _summary(session: Session) -> dict[str, dict[str, int]]:

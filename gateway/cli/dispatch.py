@@ -1,13 +1,30 @@
-"""``sdgw dispatch`` (start/resume by hand, status) and ``sdgw demo``."""
+"""``sdgw dispatch``: send (or finish sending) an edition from this process, handing it to
+the gateway that holds a SQLite database if one does; ``sdgw dispatch status``: progress."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import logging
+import signal
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from twisted.internet import defer
+
+from gateway.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load, setup_logging
+from gateway.cli.reactor import process_gateway, run_until_stopped, stop_reactor
+from gateway.config import GatewayConfig
+from gateway.db.dispatch_models import Dispatch
+from gateway.db.edition_models import EDITION_BUILT, EDITION_FROZEN, Edition
+from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
+from gateway.db.file_lock import DatabaseInUse, hold_database
+from gateway.db.times import as_utc
+from gateway.dispatch.runner import prepare_dispatches
+from gateway.dispatch.store import progress
+from gateway.editions.build import EditionError
 from gateway.errors import GatewayError
 
 DONE = ("delivered",)
@@ -18,6 +35,8 @@ WAITING = ("uncertain",)
 """Open, but waiting for evidence its submit left (then reconciled, resent or skipped)."""
 PENDING = tuple(status for status in OPEN if status not in WAITING)
 """Open and still to be sent: what the ETA is about."""
+log = logging.getLogger(__name__)
+
 RECOVERY = ("uncertain", "reconciled", "resent", "skipped")
 """``store.recovery_counts``: deliveries ever uncertain, and how those were resolved."""
 _STATUS_COLUMNS = (
@@ -26,38 +45,7 @@ _STATUS_COLUMNS = (
     ("cancelled", ">"), *((name, ">") for name in RECOVERY), ("rate/s", ">"), ("ETA", ">"))
 
 
-def register(commands: Any) -> None:
-    dispatch = commands.add_parser(
-        "dispatch", help="start or resume a dispatch by hand, or show progress",
-        description="`sdgw dispatch --edition ID` starts (or resumes) sending edition ID in "
-        "this process, over links to the configured SMSCs, and returns when every delivery "
-        "is submitted or final. `sdgw dispatch status` shows progress per carrier.")
-    dispatch.add_argument("action", nargs="?", choices=("status",),
-                          help="status: show progress instead of sending")
-    dispatch.add_argument("--edition", type=int, metavar="ID")
-    dispatch.add_argument("--ignore-quiet-hours", action="store_true",
-                          help="send even inside quiet hours (tests, emergencies)")
-    dispatch.set_defaults(handler=_dispatch)
-
-    demo = commands.add_parser(
-        "demo", help="run the whole story once on a fresh demo database and exit",
-        description="Simulated subscribers on all three carriers text SD and confirm with Y, "
-        "the sample articles are ingested, an edition is built and dispatched through the "
-        "simulators, receipts come back, and a summary is printed. Uses var/demo.db (made "
-        "anew each run) and free loopback ports; quiet hours do not apply to the demo.")
-    demo.add_argument("--subscribers", type=int, default=200,
-                      help="subscribers per carrier (default 200)")
-    demo.add_argument("--serve", action="store_true",
-                      help="afterwards keep the gateway running on the demo database, with the "
-                      "operator console (console.host:console.port) and an admin operator "
-                      "'demo' whose password is printed, until Ctrl-C or SIGTERM")
-    demo.set_defaults(handler=_demo)
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    from gateway.cli import load, setup_logging
-    from gateway.db.engine import ensure_schema_current, make_engine, make_session_factory
-
+def dispatch_command(args: argparse.Namespace) -> int:
     config = load(args)
     engine = make_engine(config.database_url)
     ensure_schema_current(engine, config.path)
@@ -68,8 +56,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.edition is None:
         raise GatewayError("dispatch: give --edition ID to send, or `status` to look")
     setup_logging(config.logging.level)
-    from gateway.cli.reactor import run_dispatch
-
     code = run_dispatch(config, args.edition, ignore_quiet_hours=args.ignore_quiet_hours)
     if code != 2:
         print_status(make_session_factory(engine), args.edition,
@@ -82,8 +68,6 @@ def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:
     now: waiting for evidence), submitted, delivered, failed, cancelled; then the recovery
     figures: uncertain (ever), reconciled, resent, skipped (final, in neither delivered nor
     failed); the send rate and the ETA of what is pending."""
-    from gateway.dispatch.store import progress
-
     with sessions() as session:
         report = progress(session, edition_id)
     if not report:
@@ -115,8 +99,6 @@ def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:
 
 
 def _rate_and_eta(dispatch: Any, sent: int, pending: int) -> tuple[float, str]:
-    from gateway.db.times import as_utc
-
     started = as_utc(dispatch.started_at or dispatch.created_at)
     end = as_utc(dispatch.finished_at or datetime.now(UTC))
     seconds = max((end - started).total_seconds(), 1e-3)
@@ -128,15 +110,100 @@ def _rate_and_eta(dispatch: Any, sent: int, pending: int) -> tuple[float, str]:
     return rate, str(timedelta(seconds=int(pending / rate)))
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from gateway.cli import load, setup_logging
-    from gateway.cli.demo import DemoOptions, run_demo
+def run_dispatch(config: GatewayConfig, edition_id: int, *, ignore_quiet_hours: bool) -> int:
+    """Send (or finish sending) one edition from this process, then stop; SIGTERM or Ctrl-C
+    stops it cleanly first. 0 when done or stopped, 2 when the edition cannot be sent (the
+    reason is printed).
 
-    if args.subscribers < 1:
-        raise GatewayError("demo: --subscribers must be at least 1")
-    config = load(args)
-    setup_logging("warning")
-    demo_config = dataclasses.replace(
-        config, database=dataclasses.replace(config.database, url="sqlite:///../var/demo.db"))
-    return run_demo(demo_config, DemoOptions(subscribers_per_carrier=args.subscribers,
-                                             serve=args.serve))
+    On a SQLite database that a running gateway holds (one writer per file), the edition is
+    handed to that gateway instead, which sends it, and this waits until it is done."""
+    _check_edition_sendable(config, edition_id)
+    try:
+        gateway, lost = process_gateway(config, "dispatch", with_simulators=False,
+                                        with_console=False, schedule=False, with_content=False,
+                                        quiet_hours=not ignore_quiet_hours)
+    except DatabaseInUse as held:
+        return _hand_over(config, edition_id, held, ignore_quiet_hours=ignore_quiet_hours)
+    assert gateway.dispatch is not None
+    runner = gateway.dispatch.runner
+    problems: list[str] = []
+
+    def send() -> None:
+        def failed(failure: Any) -> None:
+            failure.trap(GatewayError)
+            problems.append(str(failure.value))
+
+        sending = defer.ensureDeferred(runner.dispatch(edition_id))
+        sending.addErrback(failed)
+        sending.addErrback(lambda f: problems.append(f.getErrorMessage()) or log.error(
+            "dispatch of edition #%d failed: %s", edition_id, f.getTraceback()))
+        sending.addBoth(lambda _: stop_reactor())
+
+    run_until_stopped(gateway.root, f"dispatch of edition #{edition_id}", then=send)
+    for problem in problems:
+        print(f"sdgw: {problem}", flush=True)
+    if problems:
+        return EXIT_USAGE
+    return EXIT_FAILED if lost else EXIT_OK
+
+
+def _check_edition_sendable(config: GatewayConfig, edition_id: int) -> None:
+    """Refuse, before any link is opened, an edition that does not exist or is not built:
+    the :class:`EditionError` that ``freeze_edition`` would raise once every SMSC is bound."""
+    engine = make_engine(config.database_url, pool_size=1, read_only=True)
+    try:
+        ensure_schema_current(engine, config.path)
+        with make_session_factory(engine)() as session:
+            edition = session.get(Edition, edition_id)
+            if edition is None:
+                raise EditionError(f"there is no edition #{edition_id}")
+            if edition.status not in (EDITION_BUILT, EDITION_FROZEN):
+                raise EditionError(
+                    f"edition {edition.newspaper_date.isoformat()}/{edition.slot} "
+                    f"(#{edition.id}) is not built (status {edition.status}); "
+                    "build it before dispatch")
+    finally:
+        engine.dispose()
+
+
+def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse, *,
+               ignore_quiet_hours: bool, poll: float = 1.0) -> int:
+    """Create the edition's dispatches for the gateway that holds the SQLite file (its next
+    heartbeat starts them) and wait until they are done, or until the holder has gone (then
+    send it here). SIGTERM or Ctrl-C ends the wait (exit 0); the dispatch goes on there."""
+    engine = make_engine(config.database_url)
+    sessions = make_session_factory(engine)
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        ids = prepare_dispatches(
+            session, edition_id, list(config.carriers), cutoff=now,
+            deadline=now + timedelta(hours=config.dispatch.deadline_hours), now=now)
+    print(f"sdgw: the database is held by {held.holder}; edition #{edition_id} is handed to "
+          "it (its quiet hours apply) and sent there; waiting until it is done (Ctrl-C stops "
+          "waiting, not the dispatch)", flush=True)
+    def stop_waiting(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_waiting)
+    try:
+        while True:
+            with sessions() as session:
+                statuses = set(session.scalars(select(Dispatch.status)
+                                               .where(Dispatch.id.in_(ids))))
+            if statuses <= {"done"}:
+                return 0
+            try:
+                hold_database(engine, "dispatch")
+            except DatabaseInUse:
+                time.sleep(poll)
+                continue
+            print("sdgw: the gateway holding the database stopped; sending here", flush=True)
+            break
+    except KeyboardInterrupt:
+        print("sdgw: stopped waiting; the gateway holding the database goes on sending",
+              flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        engine.dispose()
+    return run_dispatch(config, edition_id, ignore_quiet_hours=ignore_quiet_hours)

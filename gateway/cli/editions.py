@@ -5,84 +5,26 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
-from gateway.config import CARRIER_NAMES, parse_article_ids
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from carriers.text_coding import decode_text
+from gateway.articles import ArticleError, iter_article_files
+from gateway.articles.ingest import DuplicateArticleError, ingest_file
+from gateway.cli.common import EXIT_FAILED, EXIT_OK, open_database
+from gateway.db.edition_models import EDITION_BUILDING
+from gateway.editions.build import build_edition, edition_settings, utc_text
+from gateway.editions.selection import SelectionError
+from gateway.editions.stored import load_edition
 from gateway.errors import GatewayError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-
-
-def register(commands: Any) -> None:
-    """Add this module's subcommands to the ``sdgw`` parser."""
-    ingest = commands.add_parser(
-        "ingest", help="store article files (scraped text, HTML, RSS/Atom, JSON)",
-        description="Parse article files and folders and store each article once (by "
-        "canonical URL, else by content hash). Prints one line per article (new, unchanged, "
-        "updated, frozen) and one per bad file; exit status 1 if any file failed.")
-    ingest.add_argument("paths", nargs="+", metavar="PATH", type=Path,
-                        help="article files, or folders searched for them")
-    ingest.set_defaults(handler=_ingest)
-
-    edition = commands.add_parser("edition", help="build and preview editions")
-    edition_commands = edition.add_subparsers(title="edition commands", metavar="COMMAND")
-    build = edition_commands.add_parser(
-        "build", help="select a day's articles and render the edition for every carrier",
-        description="Build (or rebuild) the edition of a date and slot: select that day's "
-        "articles in editorial order and render, once per carrier, the SMS digest and the MMS "
-        "edition with its WAP Push notification. A frozen edition is never rebuilt.")
-    _edition_arguments(build)
-    build.add_argument("--order", type=_article_ids, metavar="ID,ID,…",
-                       help="article ids to put first, in this order (default: editions.order)")
-    build.set_defaults(handler=_build)
-    preview = edition_commands.add_parser(
-        "preview", help="print what each carrier's subscribers receive",
-        description="Print the stored edition as each carrier's subscribers receive it: the "
-        "SMS digest segment by segment, the MMS pages with their sizes, the notification.")
-    _edition_arguments(preview)
-    preview.add_argument("--carrier", choices=CARRIER_NAMES, help="only this carrier")
-    preview.set_defaults(handler=_preview)
-
-
-def _edition_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--date", required=True, type=_date, metavar="YYYY-MM-DD",
-                        help="the newspaper date")
-    parser.add_argument("--slot", required=True, help="a slot of editions.slots, e.g. morning")
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
-
-
-def _article_ids(text: str) -> list[int]:
-    try:
-        return parse_article_ids(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _open(args: argparse.Namespace) -> Any:
-    from gateway.cli import open_database
-
-    return open_database(args)
-
 
 # -- sdgw ingest ------------------------------------------------------------------------------
 
 
-def _ingest(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from gateway.articles import ArticleError, iter_article_files
-    from gateway.articles.ingest import DuplicateArticleError, ingest_file
-
-    config, sessions = _open(args)
+def ingest_command(args: argparse.Namespace) -> int:
+    config, sessions = open_database(args)
     now = datetime.now(UTC)
     outcomes: Counter[str] = Counter()
     failed = 0
@@ -128,13 +70,8 @@ def _ingest(args: argparse.Namespace) -> int:
 # -- sdgw edition build -----------------------------------------------------------------------
 
 
-def _build(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import IntegrityError
-
-    from gateway.editions.build import build_edition, edition_settings
-    from gateway.editions.selection import SelectionError
-
-    config, sessions = _open(args)
+def build_command(args: argparse.Namespace) -> int:
+    config, sessions = open_database(args)
     settings = edition_settings(config)
     try:
         built = build_edition(sessions, settings, newspaper_date=args.date, slot=args.slot,
@@ -160,12 +97,8 @@ _CODING_LABELS = {"gsm7": "GSM 7-bit", "ucs2": "UCS2", "ascii": "ASCII", "latin1
                   "gbk": "GBK", "binary": "8-bit data"}
 
 
-def _preview(args: argparse.Namespace) -> int:
-    from gateway.db.edition_models import EDITION_BUILDING
-    from gateway.editions.build import utc_text
-    from gateway.editions.stored import load_edition
-
-    config, sessions = _open(args)
+def preview_command(args: argparse.Namespace) -> int:
+    config, sessions = open_database(args)
     with sessions.begin() as session:
         edition = load_edition(session, args.date, args.slot)
     key = f"{args.date.isoformat()}/{args.slot}"
@@ -197,8 +130,6 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _print_sms(render: Any) -> None:
-    from carriers.text_coding import decode_text
-
     fitting = render.fitting
     total = len(render.segments)
     coding = _CODING_LABELS.get(render.segments[0].coding, "?") if total else "?"

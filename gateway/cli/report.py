@@ -7,39 +7,16 @@ import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-SECTIONS = ("carriers", "period", "daily", "editions")
-
-
-def register(commands: Any) -> None:
-    report = commands.add_parser(
-        "report", help="subscriber and delivery figures (as on the console's dashboard)",
-        description="Refresh the summary tables, then print the figures the console shows: "
-        "subscribers per carrier, the period's requests, confirmations, unsubscriptions, "
-        "SD→Y conversion and churn, the figures per day, and delivery per edition and "
-        "carrier (with the deliveries ever uncertain and how many of them were reconciled, "
-        "resent or skipped). JSON holds every section; table and CSV print the sections "
-        "asked for.")
-    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    report.add_argument("--days", type=int, choices=(30, 90), default=30,
-                        help="the period (default 30 days, ending today)")
-    report.add_argument("--section", choices=SECTIONS, action="append",
-                        help="only this section (repeatable; default: all)")
-    report.add_argument("--no-refresh", action="store_true",
-                        help="print the summary tables as they are (what the console shows), "
-                        "without counting again first")
-    report.set_defaults(handler=_report)
+from gateway.cli.common import open_database
+from gateway.console import queries
+from gateway.console.rollup import refresh
+from gateway.console.service import rollup_settings
+from gateway.console.tables import columns_of, csv_text, plain_table
 
 
-def _report(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
-    from gateway.cli import open_database
-    from gateway.console import queries
-    from gateway.console.rollup import refresh
-    from gateway.console.service import rollup_settings
-    from gateway.console.tables import columns_of, csv_text, plain_table
-
+def report_command(args: argparse.Namespace) -> int:
     config, sessions = open_database(args)
     now = datetime.now(UTC)
     zone = ZoneInfo(config.newspaper.timezone)
@@ -56,7 +33,7 @@ def _report(args: argparse.Namespace) -> int:
         "daily": (columns_of(queries.DayFigures), list(summary.daily)),
         "editions": (columns_of(queries.DispatchFigures), list(dispatches)),
     }
-    wanted = args.section or list(SECTIONS)
+    wanted = args.section or list(args.every_section)
     out = sys.stdout
     if args.format == "json":
         body = {"as_of": summary.as_of.isoformat() if summary.as_of else None,

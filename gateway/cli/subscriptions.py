@@ -8,53 +8,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from carriers.numbers import InvalidNumber, normalise_msisdn
-from gateway.config import CARRIER_NAMES
+from gateway.cli.common import check_number, open_database
+from gateway.console.queries import subscriber_record
+from gateway.db.times import local_text
+from gateway.dispatch.store import purge_unmatched
 from gateway.errors import GatewayError
+from gateway.subscriptions.records import iter_subscribers, purge_events
 
-STATUSES = ("none", "pending", "active", "cancelled")
 HISTORY_LIMIT = 100_000
 """At most this many of each kind (events, MOs, MTs, digests) in one number's history."""
 
 
-def register(commands: Any) -> None:
-    """Add this module's subcommands to the ``sdgw`` parser."""
-    subscribers = commands.add_parser(
-        "subscribers", help="list subscribers, or one number's whole history",
-        description="List subscribers (filtered), or with --number the subscriber's state "
-        "and whole history: transitions, MOs and MTs with their receipts.")
-    subscribers.add_argument("--carrier", choices=CARRIER_NAMES)
-    subscribers.add_argument("--status", choices=STATUSES)
-    subscribers.add_argument("--number", help="one number (any common format)")
-    subscribers.add_argument("--limit", type=int, default=200,
-                             help="at most this many rows (default 200; 0 = all)")
-    subscribers.set_defaults(handler=_subscribers)
-
-    events = commands.add_parser("events", help="the subscription event log")
-    event_commands = events.add_subparsers(title="events commands", metavar="COMMAND")
-    purge = event_commands.add_parser(
-        "purge", help="delete events past the retention period, and stale unmatched receipts",
-        description="Delete the events of subscriptions that ended more than "
-        "subscriptions.event_retention_days ago (default 183). The engine never deletes "
-        "events; this command is the only thing that does. Also deletes delivery receipts "
-        "that matched nothing and are older than dispatch.unmatched_receipt_days (default 7; "
-        "a running gateway purges those itself every 10 minutes).")
-    purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
-    purge.set_defaults(handler=_purge)
-
-
 def _open(args: argparse.Namespace) -> Any:
-    from gateway.cli import open_database
-
     config, sessions = open_database(args)
     _ZONE[:] = [ZoneInfo(config.newspaper.timezone)]
     return config, sessions
 
 
-def _subscribers(args: argparse.Namespace) -> int:
-    from gateway.cli import check_number
-    from gateway.console.queries import subscriber_record
-    from gateway.subscriptions.records import iter_subscribers
-
+def subscribers_command(args: argparse.Namespace) -> int:
     check_number("--limit", args.limit, 0, also=" (0 = all)")
     _, sessions = _open(args)
     msisdn = None
@@ -96,10 +67,7 @@ def _subscribers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _purge(args: argparse.Namespace) -> int:
-    from gateway.dispatch.store import purge_unmatched
-    from gateway.subscriptions.records import purge_events
-
+def purge_command(args: argparse.Namespace) -> int:
     config, sessions = _open(args)
     days = config.subscriptions.event_retention_days
     cutoff = datetime.now(UTC) - timedelta(days=days)
@@ -123,6 +91,4 @@ _ZONE: list[ZoneInfo] = []
 
 def _when(value: datetime | None) -> str:
     """A stored (UTC) time in the newspaper's time zone."""
-    from gateway.db.times import local_text
-
     return local_text(value, _ZONE[0] if _ZONE else None)

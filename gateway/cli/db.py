@@ -1,0 +1,28 @@
+"""``sdgw db upgrade`` and ``sdgw db current``: the database schema."""
+
+from __future__ import annotations
+
+import argparse
+
+from gateway.cli.common import EXIT_OK, load
+from gateway.db.engine import current_revision, head_revision, make_engine, upgrade
+
+
+def upgrade_command(args: argparse.Namespace) -> int:
+    config = load(args)
+    engine = make_engine(config.database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    if before == after:
+        print(f"database already at {after}")
+    else:
+        print(f"database upgraded from {before or 'empty'} to {after}")
+    return EXIT_OK
+
+
+def current_command(args: argparse.Namespace) -> int:
+    config = load(args)
+    engine = make_engine(config.database_url)
+    print(f"database: {current_revision(engine) or 'empty'}; code: {head_revision()}")
+    return EXIT_OK
