@@ -34,6 +34,7 @@ from gateway.db.file_lock import hold_database
 from gateway.db.models import Subscriber
 from gateway.editions.build import build_edition, edition_settings
 from gateway.errors import GatewayError
+from gateway.states import DeliveryGroup, DeliveryStatus, SubscriptionStatus, group_counts
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,8 @@ async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options:
                                                    .where(Subscriber.status == status))
                                     or 0) >= total
 
-        for keyword, status in (("SD", "pending"), ("Y", "active")):
+        for keyword, status in (("SD", SubscriptionStatus.PENDING),
+                                ("Y", SubscriptionStatus.ACTIVE)):
             for carrier, carrier_numbers in numbers.items():
                 simulator = gateway.simulators[carrier]
                 code = config.carriers[carrier].short_code
@@ -203,11 +205,11 @@ async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options:
 
         def receipts_in(session: Session) -> bool:
             return not session.scalar(select(func.count()).select_from(Delivery)
-                                      .where(Delivery.status == "submitted"))
+                                      .where(Delivery.status == DeliveryStatus.SUBMITTED))
 
         await wait_until(receipts_in, "delivery receipts")
         receipts_elapsed = time.monotonic() - dispatch_started
-        summary = await database.transaction(_summary)
+        summary = await database.transaction(summary_figures)
         _print_summary(summary, dispatch_elapsed, receipts_elapsed)
         result["code"] = EXIT_OK
         if options.serve:
@@ -237,19 +239,28 @@ async def _serve(config: GatewayConfig, gateway: Gateway) -> None:
     print("  the gateway keeps running on the demo database; Ctrl-C stops it")
 
 
-def _summary(session: Session) -> dict[str, dict[str, int]]:
+def summary_figures(session: Session) -> dict[str, dict[str, int]]:
+    """Per carrier: active subscribers, segments sent, and the deliveries per outcome group
+    of ``gateway/states.py`` (the figures the console and ``sdgw report`` show)."""
     rows: dict[str, dict[str, int]] = {}
     for carrier, count in session.execute(select(Subscriber.carrier, func.count()).where(
-            Subscriber.status == "active").group_by(Subscriber.carrier)):
+            Subscriber.status == SubscriptionStatus.ACTIVE).group_by(Subscriber.carrier)):
         rows.setdefault(carrier, {})["subscribers"] = count
+    by_status: dict[str, dict[str, int]] = {}
     for carrier, status, count in session.execute(select(
             Delivery.carrier, Delivery.status, func.count()).group_by(Delivery.carrier,
                                                                      Delivery.status)):
-        rows.setdefault(carrier, {})[status] = count
+        by_status.setdefault(carrier, {})[status] = count
+    for carrier, counts in by_status.items():
+        rows.setdefault(carrier, {}).update(
+            {str(group): count for group, count in group_counts(counts).items()})
     for carrier, count in session.execute(select(DeliveryPart.carrier, func.count())
                                           .group_by(DeliveryPart.carrier)):
         rows.setdefault(carrier, {})["segments"] = count
     return rows
+
+
+_SUMMARY_COLUMNS = ("subscribers", "messages", "segments", "delivered", "failed", "other")
 
 
 def _print_summary(rows: dict[str, dict[str, int]], dispatch_s: float, receipts_s: float
@@ -257,21 +268,16 @@ def _print_summary(rows: dict[str, dict[str, int]], dispatch_s: float, receipts_
     print()
     print(f"  {'carrier':<14} {'subscribers':>11} {'messages':>8} {'segments':>8} "
           f"{'delivered':>9} {'failed':>6} {'other':>5}")
-    totals = {"subscribers": 0, "messages": 0, "segments": 0, "delivered": 0, "failed": 0,
-              "other": 0}
+    totals = dict.fromkeys(_SUMMARY_COLUMNS, 0)
     for carrier in sorted(rows):
         row = rows[carrier]
-        messages = sum(v for k, v in row.items() if k not in ("subscribers", "segments"))
-        failed = sum(row.get(k, 0) for k in ("undeliverable", "expired", "rejected", "failed",
-                                             "unknown"))
-        other = messages - row.get("delivered", 0) - failed
-        values = {"subscribers": row.get("subscribers", 0), "messages": messages,
-                  "segments": row.get("segments", 0), "delivered": row.get("delivered", 0),
-                  "failed": failed, "other": other}
+        values = {name: row.get(name, 0) for name in _SUMMARY_COLUMNS}
+        values["messages"] = sum(row.get(group, 0) for group in DeliveryGroup)
         for key, value in values.items():
             totals[key] += value
-        print(f"  {carrier:<14} {values['subscribers']:>11} {messages:>8} "
-              f"{values['segments']:>8} {values['delivered']:>9} {failed:>6} {other:>5}")
+        print(f"  {carrier:<14} {values['subscribers']:>11} {values['messages']:>8} "
+              f"{values['segments']:>8} {values['delivered']:>9} {values['failed']:>6} "
+              f"{values['other']:>5}")
     print(f"  {'total':<14} {totals['subscribers']:>11} {totals['messages']:>8} "
           f"{totals['segments']:>8} {totals['delivered']:>9} {totals['failed']:>6} "
           f"{totals['other']:>5}")
@@ -279,4 +285,5 @@ def _print_summary(rows: dict[str, dict[str, int]], dispatch_s: float, receipts_
     print(f"  dispatch: {dispatch_s:.2f}s ({rate:.0f} messages/s, "
           f"{totals['segments'] / dispatch_s if dispatch_s else 0:.0f} segments/s at the "
           f"links' configured TPS); all receipts back after {receipts_s:.2f}s")
-    print("  (failed = the simulators' configured mix of UNDELIV/EXPIRED receipts)")
+    print("  (failed = the simulators' configured mix of UNDELIV/EXPIRED receipts; other ="
+          " cancelled, skipped, or no receipt in time)")

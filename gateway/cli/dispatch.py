@@ -26,15 +26,8 @@ from gateway.dispatch.runner import prepare_dispatches
 from gateway.dispatch.store import progress
 from gateway.editions.build import EditionError
 from gateway.errors import GatewayError
+from gateway.states import WAITING_STATUSES, DeliveryGroup, group_counts
 
-DONE = ("delivered",)
-FAILED = ("failed", "rejected", "undeliverable", "expired", "unknown")
-OPEN = ("pending", "claimed", "sending", "uncertain")
-"""Not final yet (``store.OPEN_STATUSES``): the dispatch is not done while any is left."""
-WAITING = ("uncertain",)
-"""Open, but waiting for evidence its submit left (then reconciled, resent or skipped)."""
-PENDING = tuple(status for status in OPEN if status not in WAITING)
-"""Open and still to be sent: what the ETA is about."""
 log = logging.getLogger(__name__)
 
 RECOVERY = ("uncertain", "reconciled", "resent", "skipped")
@@ -42,7 +35,7 @@ RECOVERY = ("uncertain", "reconciled", "resent", "skipped")
 _STATUS_COLUMNS = (
     ("edition", ">"), ("carrier", "<"), ("status", "<"), ("total", ">"), ("pending", ">"),
     ("waiting", ">"), ("submitted", ">"), ("delivered", ">"), ("failed", ">"),
-    ("cancelled", ">"), *((name, ">") for name in RECOVERY), ("rate/s", ">"), ("ETA", ">"))
+    ("other", ">"), *((name, ">") for name in RECOVERY), ("rate/s", ">"), ("ETA", ">"))
 
 
 def dispatch_command(args: argparse.Namespace) -> int:
@@ -64,10 +57,11 @@ def dispatch_command(args: argparse.Namespace) -> int:
 
 
 def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:
-    """Per dispatch: pending (still to send: pending, claimed, sending), waiting (uncertain
-    now: waiting for evidence), submitted, delivered, failed, cancelled; then the recovery
-    figures: uncertain (ever), reconciled, resent, skipped (final, in neither delivered nor
-    failed); the send rate and the ETA of what is pending."""
+    """Per dispatch the outcome groups of ``gateway/states.py`` (pending, submitted,
+    delivered, failed, other), and waiting: of the pending, those uncertain now (waiting for
+    evidence); then the recovery figures: uncertain (ever), reconciled, resent, skipped
+    (final, counted in other); the rate of deliveries handled (no longer pending) and the ETA
+    of those still to send (pending but not waiting)."""
     with sessions() as session:
         report = progress(session, edition_id)
     if not report:
@@ -77,16 +71,15 @@ def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:
     for entry in report:
         dispatch, counts = entry["dispatch"], entry["counts"]
         recovery = entry.get("recovery") or {}
-        pending = sum(counts.get(s, 0) for s in PENDING)
-        submitted = counts.get("submitted", 0)
-        delivered = sum(counts.get(s, 0) for s in DONE)
-        failed = sum(counts.get(s, 0) for s in FAILED)
-        rate, eta = _rate_and_eta(dispatch, submitted + delivered + failed, pending)
+        groups = group_counts(counts)
+        waiting = sum(counts.get(s, 0) for s in WAITING_STATUSES)
+        pending = groups[DeliveryGroup.PENDING]
+        handled = sum(groups.values()) - pending
+        rate, eta = _rate_and_eta(dispatch, handled, pending - waiting)
         rows.append({
             "edition": dispatch.edition_id, "carrier": dispatch.carrier,
-            "status": dispatch.status, "total": dispatch.total, "pending": pending,
-            "waiting": sum(counts.get(s, 0) for s in WAITING), "submitted": submitted,
-            "delivered": delivered, "failed": failed, "cancelled": counts.get("cancelled", 0),
+            "status": dispatch.status, "total": dispatch.total, "waiting": waiting,
+            **{str(group): count for group, count in groups.items()},
             **{name: recovery.get(name, 0) for name in RECOVERY},
             "rate/s": f"{rate:.1f}", "ETA": eta})
     widths = {name: max(len(name), *(len(str(row[name])) for row in rows))
@@ -94,7 +87,8 @@ def print_status(sessions: Any, edition_id: int | None, zone: ZoneInfo) -> None:
     for row in ({name: name for name, _ in _STATUS_COLUMNS}, *rows):
         print(" ".join(f"{row[name]!s:{align}{widths[name]}}" for name, align in _STATUS_COLUMNS))
     if any(row["waiting"] or row["uncertain"] for row in rows):
-        print("waiting: uncertain now (did its submit leave?), waiting for evidence; "
+        print("waiting: of the pending, uncertain now (did its submit leave?), waiting for "
+              "evidence; "
               "uncertain: ever uncertain, then reconciled, resent or skipped")
 
 
