@@ -21,9 +21,10 @@ from typing import Any
 from gateway.cli.common import EXIT_OK, EXIT_USAGE, database_errors, unreachable_database
 from gateway.config import CARRIER_NAMES, parse_article_ids
 from gateway.errors import GatewayError
+from gateway.states import SubscriptionStatus
 
 REPORT_SECTIONS = ("carriers", "period", "daily", "editions")
-SUBSCRIBER_STATUSES = ("none", "pending", "active", "cancelled")
+SUBSCRIBER_STATUSES = tuple(status.value for status in SubscriptionStatus)
 PASSWORD_INPUT = (
     "The password is asked twice (not echoed) when stdin is a terminal; otherwise, or with "
     "--password-stdin, it is the first line read from stdin, e.g. "

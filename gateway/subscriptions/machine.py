@@ -50,6 +50,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import NamedTuple
 
+from gateway.states import SubscriptionStatus
 from gateway.subscriptions.keywords import Command, CommandKind
 
 __all__ = [
@@ -92,11 +93,9 @@ class ReplayMismatch(SubscriptionError, ValueError):
     """An event log that does not fit the state it is replayed onto."""
 
 
-class Status(enum.Enum):
-    NONE = "none"
-    PENDING = "pending"
-    ACTIVE = "active"
-    CANCELLED = "cancelled"
+Status = SubscriptionStatus
+"""The machine's states are the stored subscription statuses, defined once in
+``gateway/states.py``."""
 
 
 class Outcome(enum.Enum):
