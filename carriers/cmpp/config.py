@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from carriers.cmpp.client import CmppClientSettings
 from carriers.link.config import LinkConfig
+
+if TYPE_CHECKING:
+    from carriers.cmpp.client import CmppClientSettings
 
 _SP_CODE = re.compile(r"\d{6}")
 VERSIONS = (0x20, 0x30)
@@ -76,6 +79,10 @@ class CmppLinkConfig(LinkConfig):
         return found
 
     def session_settings(self, secret: str, *, tps_share: float = 1.0) -> CmppClientSettings:
+        from carriers.cmpp.client import (
+            CmppClientSettings,  # the session's module only when a link is built
+        )
+
         return CmppClientSettings(
             source_addr=self.source_addr, shared_secret=secret, version=self.version,
             window=self.window, tps=self.tps * tps_share,

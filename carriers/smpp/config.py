@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from carriers.link.config import LinkConfig
-from carriers.smpp.esme import EsmeSettings
+
+if TYPE_CHECKING:
+    from carriers.smpp.esme import EsmeSettings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +44,10 @@ class SmppLinkConfig(LinkConfig):
         return found
 
     def session_settings(self, secret: str, *, tps_share: float = 1.0) -> EsmeSettings:
+        from carriers.smpp.esme import (
+            EsmeSettings,  # the session's module only when a link is built
+        )
+
         return EsmeSettings(
             system_id=self.system_id, password=secret, system_type=self.system_type,
             window=self.window, tps=self.tps * tps_share,
