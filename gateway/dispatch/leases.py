@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from gateway.db.dispatch_models import Delivery, DispatchLease
 from gateway.dispatch.store import in_status
 from gateway.errors import GatewayError
+from gateway.states import DeliveryStatus
 
 PidAlive = Callable[[int], bool]
 
@@ -136,10 +137,11 @@ def recover_orphans(session: Session, *, now: float) -> dict[str, int]:
     """Rows claimed by no live lease: claimed → pending, sending → uncertain."""
     live = select(DispatchLease.claim).scalar_subquery()
     orphaned = Delivery.claimed_by.is_(None) | Delivery.claimed_by.not_in(live)
-    back = session.execute(update(Delivery).where(in_status("claimed"), orphaned)
-                           .values(status="pending", claimed_by=None)).rowcount or 0
-    unsure = session.execute(update(Delivery).where(in_status("sending"), orphaned).values(
-        status="uncertain", uncertain_at=now, claimed_by=None,
+    back = session.execute(update(Delivery).where(in_status(DeliveryStatus.CLAIMED), orphaned)
+                           .values(status=DeliveryStatus.PENDING, claimed_by=None)).rowcount or 0
+    unsure = session.execute(update(Delivery).where(in_status(DeliveryStatus.SENDING), orphaned)
+                             .values(
+        status=DeliveryStatus.UNCERTAIN, uncertain_at=now, claimed_by=None,
         error="the sending process died: waiting for evidence of its submit",
     )).rowcount or 0
     return {"released": int(back), "uncertain": int(unsure)}
