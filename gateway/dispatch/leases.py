@@ -139,9 +139,9 @@ def recover_orphans(session: Session, *, now: float) -> dict[str, int]:
     orphaned = Delivery.claimed_by.is_(None) | Delivery.claimed_by.not_in(live)
     back = session.execute(update(Delivery).where(in_status(DeliveryStatus.CLAIMED), orphaned)
                            .values(status=DeliveryStatus.PENDING, claimed_by=None)).rowcount or 0
-    unsure = session.execute(update(Delivery).where(in_status(DeliveryStatus.SENDING), orphaned)
-                             .values(
-        status=DeliveryStatus.UNCERTAIN, uncertain_at=now, claimed_by=None,
-        error="the sending process died: waiting for evidence of its submit",
-    )).rowcount or 0
+    unsure = session.execute(
+        update(Delivery).where(in_status(DeliveryStatus.SENDING), orphaned).values(
+            status=DeliveryStatus.UNCERTAIN, uncertain_at=now, claimed_by=None,
+            error="the sending process died: waiting for evidence of its submit",
+        )).rowcount or 0
     return {"released": int(back), "uncertain": int(unsure)}
