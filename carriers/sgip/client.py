@@ -152,12 +152,13 @@ class SgipClientSettings:
         return wall_time
 
 
-# Which PDU classes each state accepts from the SMG; anything else is a protocol error.
+# What each state accepts from the peer besides the answers to what the session sends
+# (``answer_classes``); anything else is a protocol error.
 _ACCEPTED: dict[LinkState, frozenset[type]] = {
     LinkState.BINDING: frozenset({BindResp, Unbind}),
-    LinkState.BOUND: frozenset({SubmitResp, Unbind, UnbindResp}),
-    LinkState.DRAINING: frozenset({SubmitResp, Unbind, UnbindResp}),
-    LinkState.UNBINDING: frozenset({SubmitResp, Unbind, UnbindResp}),
+    LinkState.BOUND: frozenset({Unbind, UnbindResp}),
+    LinkState.DRAINING: frozenset({Unbind, UnbindResp}),
+    LinkState.UNBINDING: frozenset({Unbind, UnbindResp}),
 }
 
 
@@ -169,6 +170,10 @@ class SgipClientSession(ClientSession):
     logout_request = "unbind"
     logged_out = "unbound"
     peer_logged_out = "the SMG unbound the session"
+    login_type: int = LoginType.SP_TO_SMG
+    answer_classes: frozenset[type] = frozenset({SubmitResp})
+    """The responses that answer what goes through the flow control (SUBMIT_RESP here; the
+    simulated SMG's connection back to the SP sends DELIVERs and REPORTs the same way)."""
 
     def __init__(
         self,
@@ -254,7 +259,7 @@ class SgipClientSession(ClientSession):
     def _login(self, now: float) -> Bind:
         self._stamp(now)
         s = self.settings
-        return Bind(sequence=ZERO, login_type=LoginType.SP_TO_SMG, login_name=s.login_name,
+        return Bind(sequence=ZERO, login_type=self.login_type, login_name=s.login_name,
                     login_password=s.login_password)
 
     def _keepalive(self) -> Unbind:
@@ -273,13 +278,16 @@ class SgipClientSession(ClientSession):
             super()._pump(now)
 
     def _handle(self, pdu: Pdu, now: float) -> None:
-        if type(pdu) not in _ACCEPTED.get(self.state, frozenset()):
+        kind = type(pdu)
+        if kind not in _ACCEPTED.get(self.state, frozenset()) and (
+            self.state is LinkState.BINDING or kind not in self.answer_classes
+        ):
             # Left unanswered (an SMG delivers again later) and reported.
             self._events.append(PeerError(
-                f"{type(pdu).__name__} not expected while {self.state.value}", 0, ""))
+                f"{kind.__name__} not expected while {self.state.value}", 0, ""))
             return
-        if isinstance(pdu, SubmitResp):
-            self._on_submit_resp(pdu, now)
+        if kind in self.answer_classes:
+            self._on_submit_resp(pdu, now)  # type: ignore[arg-type]
         elif isinstance(pdu, BindResp):
             self._on_bind_resp(pdu, now)
         elif isinstance(pdu, Unbind):
@@ -311,7 +319,7 @@ class SgipClientSession(ClientSession):
             return
         self._logged_in(f"SGIP 1.2 as {self.settings.login_name}", now)
 
-    def _on_submit_resp(self, pdu: SubmitResp, now: float) -> None:
+    def _on_submit_resp(self, pdu: SubmitResp | DeliverResp | ReportResp, now: float) -> None:
         result = pdu.result
         accepted = result == Result.OK
         if not self._submit_answered(
@@ -319,7 +327,7 @@ class SgipClientSession(ClientSession):
             status=result, message_id=sequence_text(pdu.sequence) if accepted else "", now=now,
         ):
             self._events.append(PeerError(
-                f"SUBMIT_RESP for unknown Sequence Number {pdu.sequence}", 0, ""))
+                f"{type(pdu).__name__} for unknown Sequence Number {pdu.sequence}", 0, ""))
 
     def _closed_for_idleness(self) -> None:
         if self.state is not LinkState.BOUND:

@@ -18,6 +18,9 @@ connection (protocols.md §3.3): the SMG sends them on its own connection back t
   full).  Both are SGIP's "not now".
 * **Faults** ``response_delay`` and ``withhold_responses`` apply to SUBMIT_RESP only; BIND and
   UNBIND are always answered.
+
+:class:`SmgCallbackSession` is the other half: the simulated SMG's connection back to the SP
+(Login Type 2), carrying DELIVERs and REPORTs.
 """
 
 from __future__ import annotations
@@ -27,12 +30,19 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from carriers.link.channel import PeerError
+from carriers.messages import Lane
+from carriers.sgip import codec
 from carriers.sgip.channel import SgipChannel
+from carriers.sgip.client import SgipClientSession
 from carriers.sgip.pdus import (
     Bind,
     BindResp,
+    Deliver,
+    DeliverResp,
     LoginType,
     Pdu,
+    Report,
+    ReportResp,
     Result,
     Submit,
     SubmitResp,
@@ -53,7 +63,7 @@ from carriers.simulator.server_events import (
 )
 from carriers.simulator.server_session import QUEUE_FULL, ServerSession
 
-__all__ = ["SmgSession", "SmgState"]
+__all__ = ["SmgCallbackSession", "SmgSession", "SmgState"]
 
 
 class SmgState(enum.Enum):
@@ -173,3 +183,25 @@ class SmgSession(ServerSession):
             return
         self._events.append(SubmitReceived(pdu, sequence_text(pdu.sequence)))
         self._respond(SubmitResp(sequence=pdu.sequence), now)
+
+
+class SmgCallbackSession(SgipClientSession):
+    """The simulated SMG's connection back to the SP's listener (Login Type 2).
+
+    The SP's client session with the roles swapped: it binds with the name and password the SP
+    gave the SMG (``settings.login_name`` / ``login_password``; ``node_id`` is the SMG's), and
+    its "submits" are DELIVERs and REPORTs, sent through the same window, TPS and throttling.
+    DELIVER_RESP / REPORT_RESP Result 0 is :class:`~carriers.link.events.SubmitAccepted`;
+    11 (node busy: the SP could not store it) pauses and delivers it again; any other Result is
+    :class:`~carriers.link.events.SubmitRejected`.  Idle, it unbinds and closes like the SP's
+    client, and connects again when there is something to deliver.
+    """
+
+    login_type = LoginType.SMG_TO_SP
+    answer_classes = frozenset({DeliverResp, ReportResp})
+    login_request = "BIND (SMG to SP)"
+    peer_logged_out = "the SP unbound the session"
+
+    def deliver(self, pdu: Deliver | Report, now: float, lane: Lane = Lane.BULK) -> int:
+        """Queue an MO or a report (its Sequence Number is assigned on sending)."""
+        return self.submit_encoded(codec.encode(pdu), now, lane)

@@ -3,6 +3,10 @@
 The SP's submit connection: :class:`SgipClientSession` ⇄ the simulated SMG's
 :class:`SmgSession` (bind, bind failures, message ids, window, TPS, throttling, idle close and
 reopen, unbind).
+
+The SMG's connection back to the SP: the simulated SMG's :class:`SmgCallbackSession` ⇄ the SP's
+:class:`SgipListenerSession` (bind authentication, nothing before the bind, DELIVER and REPORT
+answered only when the layer above says, unbind both ways, timeouts).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from carriers.link.events import (
     BindRefused,
     Bound,
     CloseConnection,
+    InboundAnswer,
     LinkState,
+    MessageReceived,
     SubmitAccepted,
     SubmitNotSent,
     SubmitRejected,
@@ -28,12 +34,24 @@ from carriers.link.events import (
 )
 from carriers.sgip import codec
 from carriers.sgip.client import SgipClientSession, SgipClientSettings
+from carriers.sgip.listener import (
+    ListenerState,
+    PeerBindRefused,
+    PeerBound,
+    SgipListenerSession,
+    SgipListenerSettings,
+)
 from carriers.sgip.pdus import (
+    HEADER_LENGTH,
     Bind,
     BindResp,
     Deliver,
+    DeliverResp,
     LoginType,
     Pdu,
+    Report,
+    ReportResp,
+    ReportState,
     Result,
     Submit,
     SubmitResp,
@@ -41,7 +59,7 @@ from carriers.sgip.pdus import (
     UnbindResp,
 )
 from carriers.sgip.sequence import SequenceGenerator, SequenceNumber, sequence_text
-from carriers.sgip.smg import SmgSession, SmgState
+from carriers.sgip.smg import SmgCallbackSession, SmgSession, SmgState
 from carriers.simulator.server_events import (
     BindDenied,
     ClientBound,
@@ -549,3 +567,354 @@ def test_settings_are_checked() -> None:
         SgipClientSettings(login_name="a", login_password="", node_id=1 << 32)
     with pytest.raises(ValueError, match="idle_timeout"):
         SgipClientSettings(login_name="a", login_password="", node_id=1, idle_timeout=0)
+
+
+# == the SMG's connection back to the SP =========================================================
+
+SMG_LOGIN = "UNICOM"
+SMG_PASSWORD = "back"
+
+
+@dataclass
+class CallbackPair:
+    """The simulated SMG connecting back to the SP's listener, on a shared fake clock."""
+
+    smg: SmgCallbackSession
+    listener: SgipListenerSession
+    now: float = 0.0
+    smg_events: list = field(default_factory=list)
+    listener_events: list = field(default_factory=list)
+    wire_to_listener: list[bytes] = field(default_factory=list)
+    wire_to_smg: list[bytes] = field(default_factory=list)
+
+    def pump(self) -> None:
+        for _ in range(1000):
+            to_listener = self.smg.data_to_send()
+            to_smg = self.listener.data_to_send()
+            if not to_listener and not to_smg:
+                return
+            if to_listener:
+                self.wire_to_listener.append(to_listener)
+                self.listener_events += self.listener.receive_data(to_listener, self.now)
+            if to_smg:
+                self.wire_to_smg.append(to_smg)
+                self.smg_events += self.smg.receive_data(to_smg, self.now)
+        raise AssertionError("pair never went quiet")
+
+    def advance(self, seconds: float) -> None:
+        end = self.now + seconds
+        for _ in range(100_000):
+            deadlines = [d for d in (self.smg.next_deadline(), self.listener.next_deadline())
+                         if d is not None and d <= end]
+            if not deadlines:
+                break
+            self.now = max(self.now, min(deadlines))
+            self.smg_events += self.smg.tick(self.now)
+            self.listener_events += self.listener.tick(self.now)
+            self.pump()
+            if self.now >= end:
+                break
+        self.now = end
+        self.smg_events += self.smg.tick(self.now)
+        self.listener_events += self.listener.tick(self.now)
+        self.pump()
+
+    def received(self) -> list[MessageReceived]:
+        return [e for e in self.listener_events if isinstance(e, MessageReceived)]
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.listener_events if isinstance(e, kind)]
+
+    def smg_of(self, kind: type) -> list:
+        return [e for e in self.smg_events if isinstance(e, kind)]
+
+    def sent_by_listener(self) -> list[Pdu]:
+        return [codec.decode(f) for f in frames_of(self.wire_to_smg)]
+
+
+def make_listener(**options: float) -> SgipListenerSession:
+    return SgipListenerSession(
+        SgipListenerSettings(login_name=SMG_LOGIN, login_password=SMG_PASSWORD,
+                             node_id=SP_NODE, **options),
+        connection=7, wall_clock=wall_clock)
+
+
+def make_callback_pair(*, login_name: str = SMG_LOGIN, login_password: str = SMG_PASSWORD,
+                       login_type: int | None = None, listener_options: dict | None = None,
+                       **smg_options: float) -> CallbackPair:
+    smg_options.setdefault("tps", 0.0)
+    smg = SmgCallbackSession(
+        SgipClientSettings(login_name=login_name, login_password=login_password,
+                           node_id=SMG_NODE, **smg_options),
+        wall_clock=wall_clock)
+    if login_type is not None:
+        smg.login_type = login_type
+    listener = make_listener(**(listener_options or {}))
+    pair = CallbackPair(smg, listener)
+    listener.connection_made(pair.now)
+    smg.connection_made(pair.now)
+    pair.pump()
+    return pair
+
+
+def mo(text: bytes = b"SD") -> Deliver:
+    return Deliver(sequence=SequenceNumber(0, 0, 0), user_number="8613000000001",
+                   sp_number="1065501", message_content=text)
+
+
+def report_on(submit_sequence: SequenceNumber, state: int = ReportState.DELIVERED) -> Report:
+    return Report(sequence=SequenceNumber(0, 0, 0), submit_sequence=submit_sequence,
+                  user_number="8613000000001", state=state)
+
+
+# -- bind authentication -------------------------------------------------------------------------
+
+
+def test_the_smg_binds_with_login_type_2_and_the_configured_pair() -> None:
+    pair = make_callback_pair()
+    assert pair.of(PeerBound) == [PeerBound(SMG_LOGIN)]
+    assert pair.listener.is_bound and pair.listener.state is ListenerState.BOUND
+    assert pair.smg.is_bound
+    assert pair.sent_by_listener()[0].result == 0
+    bind = codec.decode(frames_of(pair.wire_to_listener)[0])
+    assert bind.login_type == LoginType.SMG_TO_SP and bind.sequence.node_id == SMG_NODE
+
+
+@pytest.mark.parametrize(("name", "password"), [(SMG_LOGIN, "wrong"), ("OTHER", SMG_PASSWORD)])
+def test_a_wrong_name_or_password_gets_result_1_and_is_closed(name: str, password: str) -> None:
+    pair = make_callback_pair(login_name=name, login_password=password)
+    assert pair.of(PeerBindRefused) == [PeerBindRefused(name, Result.ILLEGAL_LOGIN)]
+    assert pair.of(CloseConnection)
+    assert pair.listener.state is ListenerState.CLOSED
+    assert pair.sent_by_listener() == [BindResp(
+        sequence=codec.decode(frames_of(pair.wire_to_listener)[0]).sequence, result=1)]
+    assert pair.smg_of(BindRefused) == [BindRefused(1)]
+
+
+def test_a_bind_of_login_type_1_on_the_listener_gets_result_4() -> None:
+    pair = make_callback_pair(login_type=LoginType.SP_TO_SMG)
+    assert pair.of(PeerBindRefused) == [PeerBindRefused(SMG_LOGIN, Result.BAD_LOGIN_TYPE)]
+    assert pair.listener.state is ListenerState.CLOSED
+
+
+@pytest.mark.parametrize("first", [
+    Deliver(sequence=SequenceNumber(SMG_NODE, 1, 1), user_number="8613000000001",
+            message_content=b"x"),
+    Report(sequence=SequenceNumber(SMG_NODE, 1, 1), submit_sequence=SequenceNumber(1, 2, 3)),
+    Unbind(sequence=SequenceNumber(SMG_NODE, 1, 1)),
+], ids=["deliver", "report", "unbind"])
+def test_nothing_is_taken_before_the_bind(first: Pdu) -> None:
+    listener = make_listener()
+    listener.connection_made(0.0)
+    events = listener.receive_data(codec.encode(first), 0.0)
+    assert any(isinstance(e, PeerError) for e in events)
+    assert any(isinstance(e, CloseConnection) for e in events)
+    assert not any(isinstance(e, MessageReceived) for e in events)
+    assert listener.data_to_send() == b""  # unanswered: the SMG delivers it again
+    assert listener.receive_data(codec.encode(first), 0.0) == []
+
+
+def test_an_unreadable_frame_before_the_bind_closes() -> None:
+    listener = make_listener()
+    listener.connection_made(0.0)
+    events = listener.receive_data(bytes.fromhex("00000015 00000001") + bytes(13), 0.0)
+    assert any(isinstance(e, CloseConnection) for e in events)
+
+
+def test_an_smg_that_does_not_bind_is_dropped() -> None:
+    listener = make_listener(bind_timeout=5.0)
+    listener.connection_made(0.0)
+    assert listener.next_deadline() == 5.0
+    assert listener.tick(4.9) == []
+    assert listener.tick(5.0) == [CloseConnection("the SMG did not bind within 5s")]
+
+
+def test_a_second_bind_gets_result_2() -> None:
+    pair = make_callback_pair()
+    bind = Bind(sequence=SequenceNumber(SMG_NODE, 1, 50), login_type=2, login_name=SMG_LOGIN,
+                login_password=SMG_PASSWORD)
+    events = pair.listener.receive_data(codec.encode(bind), pair.now)
+    assert any(isinstance(e, PeerError) for e in events)
+    assert codec.decode(pair.listener.data_to_send()) == BindResp(sequence=bind.sequence,
+                                                                  result=2)
+    assert pair.listener.is_bound
+
+
+# -- DELIVER and REPORT --------------------------------------------------------------------------
+
+
+def test_a_deliver_is_answered_only_when_acknowledged() -> None:
+    pair = make_callback_pair()
+    token = pair.smg.deliver(mo(b"SD"), pair.now)
+    pair.pump()
+    [received] = pair.received()
+    assert received.connection == 7
+    assert received.pdu.message_content == b"SD" and received.pdu.user_number == "8613000000001"
+    assert pair.listener.unanswered == 1
+    assert not [p for p in pair.sent_by_listener() if isinstance(p, DeliverResp)]
+    assert not pair.smg_of(SubmitAccepted)
+
+    assert pair.listener.acknowledge(received)
+    pair.pump()
+    assert [p for p in pair.sent_by_listener() if isinstance(p, DeliverResp)] == [
+        DeliverResp(sequence=received.pdu.sequence, result=0)]
+    assert pair.smg_of(SubmitAccepted) == [
+        SubmitAccepted(token, sequence_text(received.pdu.sequence))]
+    assert pair.listener.unanswered == 0
+    assert not pair.listener.acknowledge(received)  # answered already
+
+
+def test_not_stored_is_node_busy_and_the_smg_delivers_again() -> None:
+    pair = make_callback_pair(throttle_backoff=1.0)
+    token = pair.smg.deliver(mo(), pair.now)
+    pair.pump()
+    [first] = pair.received()
+    pair.listener.acknowledge(first, InboundAnswer.NOT_STORED)
+    pair.pump()
+    assert pair.sent_by_listener()[-1] == DeliverResp(sequence=first.pdu.sequence, result=11)
+    assert pair.smg_of(Throttled) == [Throttled(Result.NODE_BUSY, 1.0)]
+    pair.advance(1.0)
+    second = pair.received()[1]
+    assert second.pdu.message_content == first.pdu.message_content
+    assert second.pdu.sequence != first.pdu.sequence
+    pair.listener.acknowledge(second)
+    pair.pump()
+    assert [e.token for e in pair.smg_of(SubmitAccepted)] == [token]
+
+
+def test_unreadable_is_a_permanent_refusal() -> None:
+    pair = make_callback_pair()
+    token = pair.smg.deliver(mo(), pair.now)
+    pair.pump()
+    pair.listener.acknowledge(pair.received()[0], InboundAnswer.UNREADABLE)
+    pair.pump()
+    assert pair.smg_of(SubmitRejected) == [SubmitRejected(token, Result.BAD_PARAMETER_FORMAT)]
+
+
+def test_a_report_names_the_submit_by_the_message_id_the_sp_was_given() -> None:
+    """End to end without sockets: SP submits to the SMG, the SMG reports back on its own
+    connection, and the report's key is the message id the submit connection returned."""
+    submit_pair = make_pair()
+    submit_pair.client.submit(submit(), submit_pair.now)
+    submit_pair.pump()
+    [accepted] = submit_pair.events(SubmitAccepted)
+    [taken] = submit_pair.smg_of(SubmitReceived)
+
+    pair = make_callback_pair()
+    pair.smg.deliver(report_on(taken.pdu.sequence, ReportState.FAILED), pair.now)
+    pair.pump()
+    [received] = pair.received()
+    assert isinstance(received.pdu, Report)
+    assert sequence_text(received.pdu.submit_sequence) == accepted.message_id
+    assert received.pdu.state == ReportState.FAILED
+    pair.listener.acknowledge(received)
+    pair.pump()
+    assert isinstance(pair.sent_by_listener()[-1], ReportResp)
+    assert pair.sent_by_listener()[-1].result == 0
+
+
+def test_many_delivers_are_answered_in_the_order_they_are_stored() -> None:
+    pair = make_callback_pair(window=8)
+    tokens = [pair.smg.deliver(mo(str(n).encode()), pair.now) for n in range(3)]
+    pair.pump()
+    received = pair.received()
+    assert len(received) == 3 and pair.listener.unanswered == 3
+    for event in reversed(received):
+        assert pair.listener.acknowledge(event)
+    pair.pump()
+    assert sorted(e.token for e in pair.smg_of(SubmitAccepted)) == tokens
+
+
+def test_an_undecodable_deliver_is_answered_with_the_codecs_result() -> None:
+    pair = make_callback_pair()
+    frame = bytearray(codec.encode(replace(mo(), sequence=SequenceNumber(SMG_NODE, 1, 99))))
+    length_at = HEADER_LENGTH + 45  # MessageLength, after UserNumber .. MessageCoding
+    frame[length_at : length_at + 4] = (200).to_bytes(4, "big")  # past the end
+    events = pair.listener.receive_data(bytes(frame), pair.now)
+    assert [type(e) for e in events] == [PeerError]
+    assert codec.decode(pair.listener.data_to_send()) == DeliverResp(
+        sequence=SequenceNumber(SMG_NODE, 1, 99), result=Result.BAD_MESSAGE_LENGTH)
+    assert pair.listener.is_bound
+
+
+def test_acknowledging_after_the_connection_is_gone_is_refused() -> None:
+    pair = make_callback_pair()
+    pair.smg.deliver(mo(), pair.now)
+    pair.pump()
+    [received] = pair.received()
+    pair.listener.connection_lost(pair.now)
+    assert not pair.listener.acknowledge(received)
+    assert pair.listener.data_to_send() == b""
+
+
+def test_acknowledging_another_connections_message_is_refused() -> None:
+    pair = make_callback_pair()
+    pair.smg.deliver(mo(), pair.now)
+    pair.pump()
+    [received] = pair.received()
+    assert not pair.listener.acknowledge(replace(received, connection=8))
+    assert pair.listener.unanswered == 1
+
+
+# -- closing -------------------------------------------------------------------------------------
+
+
+def test_the_smgs_unbind_is_answered_and_closes() -> None:
+    pair = make_callback_pair()
+    pair.smg_events += pair.smg.unbind(pair.now)
+    pair.pump()
+    assert pair.of(Unbound) == [Unbound(by_peer=True)]
+    assert pair.of(CloseConnection) == [CloseConnection("the SMG unbound")]
+    assert pair.smg.state is LinkState.CLOSED
+
+
+def test_the_listener_unbinds_and_closes_on_the_answer() -> None:
+    pair = make_callback_pair()
+    pair.listener_events += pair.listener.unbind(pair.now)
+    assert pair.listener.state is ListenerState.UNBINDING
+    pair.pump()
+    unbind = next(p for p in pair.sent_by_listener() if isinstance(p, Unbind))
+    assert unbind.sequence.node_id == SP_NODE
+    assert pair.of(Unbound) == [Unbound(by_peer=False)]
+    assert pair.of(CloseConnection) == [CloseConnection("unbound")]
+    assert pair.smg_of(Unbound) == [Unbound(by_peer=True)]
+
+
+def test_an_unanswered_unbind_closes_after_the_timeout() -> None:
+    listener = make_listener(unbind_timeout=3.0)
+    listener.connection_made(0.0)
+    listener.receive_data(codec.encode(Bind(
+        sequence=SequenceNumber(SMG_NODE, 1, 1), login_type=2, login_name=SMG_LOGIN,
+        login_password=SMG_PASSWORD)), 0.0)
+    listener.data_to_send()
+    listener.unbind(1.0)
+    assert listener.next_deadline() == 4.0
+    assert listener.tick(4.0) == [CloseConnection("UNBIND not answered")]
+
+
+def test_unbind_before_a_bind_closes_at_once() -> None:
+    listener = make_listener()
+    listener.connection_made(0.0)
+    assert listener.unbind(0.0) == [CloseConnection("shutting down")]
+
+
+def test_a_silent_bound_connection_is_closed_after_the_idle_time() -> None:
+    pair = make_callback_pair(listener_options={"idle_timeout": 50.0}, idle_timeout=100.0)
+    pair.advance(49.0)
+    assert not pair.of(CloseConnection)
+    pair.advance(1.0)
+    assert pair.of(CloseConnection) == [CloseConnection("no PDU from the SMG for 50s")]
+
+
+def test_the_smg_idles_out_before_the_listener_does() -> None:
+    pair = make_callback_pair(idle_timeout=30.0)
+    pair.advance(30.0)
+    assert pair.of(Unbound) == [Unbound(by_peer=True)]
+    assert pair.smg.idle_closes == 1
+
+
+def test_listener_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="login_password"):
+        SgipListenerSettings(login_name="a", login_password="x" * 17, node_id=1)
+    with pytest.raises(ValueError, match="bind_timeout"):
+        SgipListenerSettings(login_name="a", login_password="", node_id=1, bind_timeout=0)
