@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from carriers.cmpp.config import CmppLinkConfig
 from carriers.link.config import LinkConfig
+from carriers.smgp.config import SmgpLinkConfig
 from carriers.smpp.config import SmppLinkConfig
 
 if TYPE_CHECKING:
@@ -116,9 +117,31 @@ def _cmpp_simulator(settings: SimulatorSettings, parts: SimulatorParts) -> Simul
                          port=parts.port, rng=parts.rng)
 
 
+def _smgp_link(config: SmgpLinkConfig, parts: LinkParts) -> CarrierLink:
+    from carriers.smgp.link import SmgpLink
+
+    return SmgpLink(
+        carrier=parts.carrier, endpoint=parts.endpoint,
+        settings=config.session_settings(parts.secret, tps_share=parts.tps_share),
+        clock=parts.clock, on_inbound=parts.on_inbound, reconnect=_reconnect(config),
+        peer=f"{config.host}:{config.port}", max_unacknowledged=config.max_unacknowledged,
+    )
+
+
+def _smgp_simulator(settings: SimulatorSettings, parts: SimulatorParts) -> SimulatedCarrier:
+    from carriers.smgp.simulator import IDLE_TIMEOUT, SimulatedSmgpIsmg
+
+    settings = dataclasses.replace(
+        settings, smsc=dataclasses.replace(settings.smsc, idle_timeout=IDLE_TIMEOUT))
+    return SimulatedSmgpIsmg(settings, reactor=parts.reactor, clock=parts.clock,
+                             host=parts.host, port=parts.port, rng=parts.rng)
+
+
 PROTOCOLS: dict[str, CarrierProtocol] = {
     "smpp": CarrierProtocol(name="smpp", link_config=SmppLinkConfig, build_link=_smpp_link,
                             build_simulator=_smpp_simulator),
     "cmpp": CarrierProtocol(name="cmpp", link_config=CmppLinkConfig, build_link=_cmpp_link,
                             build_simulator=_cmpp_simulator),
+    "smgp": CarrierProtocol(name="smgp", link_config=SmgpLinkConfig, build_link=_smgp_link,
+                            build_simulator=_smgp_simulator),
 }

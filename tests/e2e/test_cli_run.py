@@ -21,7 +21,7 @@ CARRIERS = {
     "china_unicom": "106558000678",
     "china_telecom": "106597009",
 }
-NATIVE = {"china_mobile": "cmpp"}
+NATIVE = {"china_mobile": "cmpp", "china_telecom": "smgp"}
 """Each carrier on its native protocol, as far as the gateway speaks them."""
 
 
@@ -29,6 +29,9 @@ def _login(carrier: str, protocol: str) -> str:
     """The link's protocol and login keys (the secret always from TEST_SDGW_PASSWORD)."""
     if protocol == "cmpp":
         return ('protocol = "cmpp"\nsource_addr = "901234"\n'
+                'shared_secret_env = "TEST_SDGW_PASSWORD"')
+    if protocol == "smgp":
+        return ('protocol = "smgp"\nclient_id = "gw_ct"\n'
                 'shared_secret_env = "TEST_SDGW_PASSWORD"')
     return f'system_id = "gw_{carrier[6:9]}"\npassword_env = "TEST_SDGW_PASSWORD"'
 
@@ -115,7 +118,8 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
     tmp_path: Path, protocols: dict[str, str]
 ) -> None:
     """The same SD → Y → 0000 → TD conversation and replies whichever protocol a carrier's
-    link speaks (``native``: China Mobile over CMPP 3.0 to a simulated ISMG)."""
+    link speaks (``native``: China Mobile over CMPP 3.0 and China Telecom over SMGP 3.0, each
+    to a simulated ISMG)."""
     config = write_config(tmp_path, protocols)
     upgraded = sdgw(config, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
@@ -133,6 +137,7 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
         log.wait_for(r"link: bound to", count=3)
         if protocols:
             assert re.search(r"china_mobile link: bound to \S+ \(CMPP 3\.0", log.text), log.text
+            assert re.search(r"china_telecom link: bound to \S+ \(SMGP 3\.0", log.text), log.text
         for carrier, code in CARRIERS.items():
             number = numbers[carrier]
             for text, reply, status in expected:

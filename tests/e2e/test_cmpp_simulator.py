@@ -511,7 +511,7 @@ def test_the_registry_builds_a_simulator_per_protocol() -> None:
     built = {name: protocol.build_simulator(settings, parts)
              for name, protocol in PROTOCOLS.items()}
     assert {name: simulator.protocol for name, simulator in built.items()} == {
-        "smpp": "smpp", "cmpp": "cmpp"}
+        "smpp": "smpp", "cmpp": "cmpp", "smgp": "smgp"}
 
 
 # -- the gateway's own CMPP link against the simulator ------------------------------------------

@@ -146,6 +146,8 @@ def test_native_config_puts_china_mobile_on_cmpp() -> None:
     link = config.carriers["china_mobile"].link
     assert (link.protocol, link.login, link.version) == ("cmpp", "901234", 0x30)
     assert config.carriers["china_mobile"].resolved_secret() == "cm-secret1"
+    telecom = config.carriers["china_telecom"].link
+    assert (telecom.protocol, telecom.login, telecom.login_mode) == ("smgp", "sdgw_ct", 2)
     assert config.carriers["china_unicom"].link.protocol == "smpp"
 
 
@@ -153,7 +155,7 @@ def test_native_config_puts_china_mobile_on_cmpp() -> None:
     ("old", "new", "key", "expected"),
     [
         ('protocol = "cmpp"', 'protocol = "x25"', "carriers.china_mobile.link.protocol",
-         'expected "smpp" or "cmpp"'),
+         'expected "smpp" or "cmpp" or "smgp"'),
         ('source_addr = "901234"', 'source_addr = "90123"',
          "carriers.china_mobile.link.source_addr", "6-digit SP code"),
         ("version = 0x30", "version = 0x31", "carriers.china_mobile.link.version",
