@@ -124,10 +124,28 @@ class SgipClientSettings:
     max_throttle_retries: int = 20
     timezone: str = "Asia/Shanghai"
     """The SMG's time zone: the MMDDHHMMSS of every Sequence Number is in it."""
+    corp_id: str = ""
+    """CorpId of every SUBMIT: the SP's 5-digit enterprise code."""
+    service_type: str = ""
+    """ServiceType of every SUBMIT (the service code the operator assigned)."""
+    charge_number: str = ""
+    """ChargeNumber: empty, the user pays; 21 × "0", the SP pays."""
+    fee_type: int = 1
+    """0 channel fee only, 1 free, 2 per message, 3 monthly."""
+    fee_value: str = "0"
+    """In fen."""
+    given_value: str = "0"
+    agent_flag: int = 0
+    priority: int = 0
 
     def __post_init__(self) -> None:
         _login_field("login_name", self.login_name)
         _login_field("login_password", self.login_password)
+        for name, width in (("corp_id", 5), ("service_type", 10), ("charge_number", 21),
+                            ("fee_value", 6), ("given_value", 6)):
+            value = getattr(self, name)
+            if not value.isascii() or len(value) > width:
+                raise ValueError(f"{name} {value!r}: at most {width} ASCII characters")
         if not 0 <= self.node_id <= 0xFFFFFFFF:
             raise ValueError(f"node_id {self.node_id}: a 32-bit number (3AAAAQQQQQ for an SP)")
         if self.idle_timeout <= 0:
