@@ -175,7 +175,7 @@ def test_names() -> None:
 
 
 def test_submit_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match="corp_id"):
-        translator(corp_id="123456")
-    with pytest.raises(ValueError, match="fee_value"):
-        translator(fee_value="1234567")
+    for name, value in (("corp_id", "123456"), ("fee_value", "1234567"),
+                        ("service_type", "x" * 11), ("charge_number", "0" * 22)):
+        with pytest.raises(ValueError, match=name):
+            SgipClientSettings(login_name="a", login_password="", node_id=1, **{name: value})
