@@ -1,12 +1,12 @@
-"""Bare link throughput: the gateway's SMPP and CMPP links against their simulated carriers.
+"""Bare link throughput: the gateway's SMPP, CMPP and SMGP links against simulated carriers.
 
-Run with ``.venv/bin/python -m bench.link_bench [--messages N] [--rounds R]``.  Each protocol's
-simulated carrier (SMPP SMSC, CMPP 3.0 ISMG) runs in a child process of its own, the links in
-this one, with the link's window and TPS cap lifted and no delivery receipts requested, so the
-figure is what one link can push: submits/s from the first submit to the last response.  The
-two links are measured side by side in the same run, taking turns (SMPP, CMPP, SMPP, CMPP, …),
-and the best round of each is compared.  In the same run it prints the codec comparison of
-``bench.codec_bench``.
+Run with ``.venv/bin/python -m bench.link_bench [--messages N] [--rounds R]``.  Each
+protocol's simulated carrier (SMPP SMSC, CMPP 3.0 ISMG, SMGP 3.0 ISMG) runs in a child process
+of its own, the links in this one, with the link's window and TPS cap lifted and no delivery
+receipts requested, so the figure is what one link can push: submits/s from the first submit
+to the last response.  The links are measured side by side in the same run, taking turns
+(SMPP, CMPP, SMGP, SMPP, …), and the best round of each is compared with SMPP's.  In the same
+run it prints the codec comparison of ``bench.codec_bench``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 
 from bench.codec_bench import measure_codecs
 
-PROTOCOLS = ("smpp", "cmpp")
-LOGIN = {"smpp": "bench", "cmpp": "901234"}
+PROTOCOLS = ("smpp", "cmpp", "smgp")
+LOGIN = {"smpp": "bench", "cmpp": "901234", "smgp": "bench"}
 SECRET = "bench"
 
 
@@ -54,6 +54,15 @@ def _link(protocol: str, port: int, window: int) -> Any:
     from twisted.internet.endpoints import TCP4ClientEndpoint
 
     endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+    if protocol == "smgp":
+        from carriers.smgp.client import SmgpClientSettings
+        from carriers.smgp.link import SmgpLink
+
+        return SmgpLink(
+            carrier="bench", endpoint=endpoint, clock=reactor,
+            settings=SmgpClientSettings(client_id=LOGIN["smgp"], shared_secret=SECRET,
+                                        window=window, tps=0, response_timeout=60.0),
+            on_inbound=lambda message: defer.succeed(None))
     if protocol == "cmpp":
         from carriers.cmpp.client import CmppClientSettings
         from carriers.cmpp.link import CmppLink
@@ -164,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--protocols", default=",".join(PROTOCOLS),
-                        help="comma-separated, of: smpp, cmpp")
+                        help="comma-separated, of: smpp, cmpp, smgp")
     parser.add_argument("--codec-seconds", type=float, default=2.0)
     parser.add_argument("--serve", nargs=2, metavar=("PROTOCOL", "PORT"),
                         help=argparse.SUPPRESS)
@@ -196,8 +205,10 @@ def main(argv: list[str] | None = None) -> None:
               f"   (accepted {accepted:,.0f} of {args.messages:,} each round)")
         print(f"        CPU per submit (least of the rounds): link {link_us:.1f} µs, "
               f"simulated carrier {carrier_us:.1f} µs")
-    if "smpp" in best and "cmpp" in best:
-        print(f"  CMPP / SMPP (best rounds, same run)         {best['cmpp'] / best['smpp']:>8.2f}")
+    for protocol in best:
+        if protocol != "smpp" and "smpp" in best:
+            print(f"  {protocol.upper()} / SMPP (best rounds, same run)"
+                  f"         {best[protocol] / best['smpp']:>8.2f}")
 
 
 if __name__ == "__main__":
