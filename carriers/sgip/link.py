@@ -1,0 +1,297 @@
+"""SGIP on Twisted: the SP's submit link and the listener the SMG connects back to.
+
+SGIP needs two services per carrier (protocols.md §3.3):
+
+* :class:`SgipLink` is the shared :class:`~carriers.link.transport.CarrierLinkService` with an
+  :class:`~carriers.sgip.client.SgipClientSession` (BIND Login Type 1, SUBMITs) and an
+  :class:`~carriers.sgip.translate.SgipTranslator`.  The shared transport reconnects as soon
+  as a connection closes, so after an idle UNBIND the link binds again straight away and
+  idles out again ``idle_timeout`` later (the session's ``wants_connection`` says when a
+  connection is really needed; the transport does not read it yet).
+* :class:`SgipListenerService` listens for the SMG's own connections (BIND Login Type 2) and
+  runs one :class:`~carriers.sgip.listener.SgipListenerSession` per connection.  Each DELIVER
+  or REPORT is read by the translator and handed to ``on_inbound``; the session answers it
+  once the returned Deferred fires (stored), fails (not stored: the SMG delivers it again) or
+  the translator cannot read it (unreadable: refused for good).  Stopping UNBINDs every bound
+  SMG and waits up to the settings' ``unbind_timeout`` before closing the port.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+from twisted.application import service
+from twisted.internet import defer, protocol
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IReactorTime,
+    IStreamClientEndpoint,
+    IStreamServerEndpoint,
+)
+from twisted.python.failure import Failure
+
+from carriers.deferreds import fire_within
+from carriers.link.api import UnreadableMessage
+from carriers.link.channel import PeerError
+from carriers.link.events import CloseConnection, InboundAnswer, MessageReceived, Unbound
+from carriers.link.transport import CarrierLinkService, InboundHandler, ReconnectPolicy
+from carriers.sgip.client import SgipClientSession, SgipClientSettings
+from carriers.sgip.listener import (
+    ListenerEvent,
+    PeerBindRefused,
+    PeerBound,
+    SgipListenerSession,
+    SgipListenerSettings,
+)
+from carriers.sgip.sequence import SequenceGenerator
+from carriers.sgip.translate import SgipTranslator
+
+__all__ = ["ReconnectPolicy", "SgipLink", "SgipListenerService"]
+
+log = logging.getLogger(__name__)
+
+
+class SgipLink(CarrierLinkService):
+    """The SP's submit connection to one SMG, kept up while the service runs."""
+
+    session: SgipClientSession
+
+    def __init__(
+        self,
+        *,
+        carrier: str,
+        endpoint: IStreamClientEndpoint,
+        settings: SgipClientSettings,
+        clock: IReactorTime,
+        on_inbound: InboundHandler,
+        reconnect: ReconnectPolicy | None = None,
+        rng: random.Random | None = None,
+        peer: str = "",
+        numbers: SequenceGenerator | None = None,
+    ) -> None:
+        """``on_inbound`` is never called: MOs and reports come through the listener."""
+        super().__init__(
+            carrier=carrier, endpoint=endpoint,
+            session=SgipClientSession(settings, numbers=numbers),
+            translator=SgipTranslator(settings), clock=clock, on_inbound=on_inbound,
+            reconnect=reconnect, rng=rng, peer=peer,
+        )
+
+
+class _ListenerConnection(protocol.Protocol):
+    """Moves bytes between one SMG connection and its listener session."""
+
+    def __init__(self, listener: SgipListenerService, session: SgipListenerSession) -> None:
+        self.listener = listener
+        self.session = session
+        self._timer: Any = None
+
+    def connectionMade(self) -> None:
+        self.listener._connections.add(self)
+        self.session.connection_made(self.listener._now())
+        self.flush()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.dispatch(self.session.receive_data(data, self.listener._now()))
+        self.flush()
+
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        self.listener._connections.discard(self)
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        self.dispatch(self.session.connection_lost(self.listener._now()))
+        self.listener._connection_closed()
+
+    def flush(self) -> None:
+        data = self.session.data_to_send()
+        if data and self.transport is not None:
+            self.transport.write(data)
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        deadline = self.session.next_deadline()
+        if deadline is not None and self.transport is not None:
+            delay = max(0.0, deadline - self.listener._now())
+            self._timer = self.listener._clock.callLater(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self.dispatch(self.session.tick(self.listener._now()))
+        self.flush()
+
+    def dispatch(self, events: list[ListenerEvent]) -> None:
+        carrier = self.listener.carrier
+        for event in events:
+            if isinstance(event, MessageReceived):
+                self.listener._receive(self, event)
+            elif isinstance(event, PeerBound):
+                self.listener.binds += 1
+                log.info("%s listener: the SMG bound as %s", carrier, event.login_name)
+            elif isinstance(event, PeerBindRefused):
+                log.warning("%s listener: refused a BIND as %r (result %d)", carrier,
+                            event.login_name, event.result)
+            elif isinstance(event, PeerError):
+                log.warning("%s listener: bad PDU from the SMG: %s; pdu=%s", carrier,
+                            event.reason, event.frame_hex or "-")
+            elif isinstance(event, Unbound):
+                log.info("%s listener: unbound (%s)", carrier,
+                         "by the SMG" if event.by_peer else "by us")
+            elif isinstance(event, CloseConnection):
+                log.info("%s listener: closing connection: %s", carrier, event.reason)
+                if self.transport is not None:
+                    self.flush()
+                    self.transport.loseConnection()
+
+
+class _ListenerFactory(protocol.Factory):
+    noisy = False
+
+    def __init__(self, listener: SgipListenerService) -> None:
+        self.listener = listener
+
+    def buildProtocol(self, addr: Any) -> _ListenerConnection:
+        return _ListenerConnection(self.listener, self.listener._new_session())
+
+
+class SgipListenerService(service.Service):
+    """The SP's server for the SMG's connections back: DELIVERs (MOs) and REPORTs."""
+
+    def __init__(
+        self,
+        *,
+        carrier: str,
+        endpoint: IStreamServerEndpoint,
+        settings: SgipListenerSettings,
+        translator: SgipTranslator,
+        clock: IReactorTime,
+        on_inbound: InboundHandler,
+        numbers: SequenceGenerator | None = None,
+    ) -> None:
+        self.carrier = carrier
+        self.setName(f"sgip-listener:{carrier}")
+        self.settings = settings
+        self.translator = translator
+        self._endpoint = endpoint
+        self._clock = clock
+        self._on_inbound = on_inbound
+        self._numbers = numbers or SequenceGenerator(settings.node_id)
+        self._port: IListeningPort | None = None
+        self._connections: set[_ListenerConnection] = set()
+        self._next_connection = 1
+        self._all_closed: defer.Deferred[None] | None = None
+        self._listening_waiters: list[defer.Deferred[None]] = []
+        self.binds = 0
+        self.received = 0
+        """MOs and reports handed to ``on_inbound``."""
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (once started)."""
+        if self._port is None:
+            raise RuntimeError("the listener is not listening")
+        return int(self._port.getHost().port)  # type: ignore[attr-defined]
+
+    @property
+    def connections(self) -> int:
+        return len(self._connections)
+
+    def startService(self) -> None:
+        super().startService()
+        listening = self._endpoint.listen(_ListenerFactory(self))
+
+        def listening_on(port: IListeningPort) -> None:
+            self._port = port
+            log.info("%s listener: waiting for the SMG on %s", self.carrier, port.getHost())
+            waiters, self._listening_waiters = self._listening_waiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+        def failed(failure: Failure) -> None:
+            log.error("%s listener: cannot listen: %s", self.carrier, failure.getErrorMessage())
+            waiters, self._listening_waiters = self._listening_waiters, []
+            for waiter in waiters:
+                waiter.errback(failure)
+
+        listening.addCallbacks(listening_on, failed)
+
+    def listening(self) -> defer.Deferred[None]:
+        """Fires once the port is open (errback when it cannot be)."""
+        if self._port is not None:
+            return defer.succeed(None)
+        waiter: defer.Deferred[None] = defer.Deferred()
+        self._listening_waiters.append(waiter)
+        return waiter
+
+    def stopService(self) -> defer.Deferred[None]:
+        """UNBIND every connection, wait for them to close (up to ``unbind_timeout``), then
+        stop listening."""
+        super().stopService()
+        for connection in list(self._connections):
+            connection.dispatch(connection.session.unbind(self._now()))
+            connection.flush()
+        closed: defer.Deferred[None]
+        if self._connections:
+            self._all_closed = defer.Deferred()
+            closed = fire_within(self._all_closed, self.settings.unbind_timeout, self._clock)
+        else:
+            closed = defer.succeed(None)
+
+        def stop_listening(_: object) -> defer.Deferred[None] | None:
+            for connection in list(self._connections):
+                if connection.transport is not None:
+                    connection.transport.abortConnection()  # type: ignore[attr-defined]
+            port, self._port = self._port, None
+            return None if port is None else defer.maybeDeferred(port.stopListening)
+
+        return closed.addBoth(stop_listening)
+
+    # -- for the connections ---------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._clock.seconds()
+
+    def _new_session(self) -> SgipListenerSession:
+        number, self._next_connection = self._next_connection, self._next_connection + 1
+        return SgipListenerSession(self.settings, connection=number, numbers=self._numbers)
+
+    def _connection_closed(self) -> None:
+        if not self._connections and self._all_closed is not None \
+                and not self._all_closed.called:
+            self._all_closed.callback(None)
+
+    def _receive(self, connection: _ListenerConnection, event: MessageReceived) -> None:
+        session = connection.session
+        try:
+            message = self.translator.read(
+                event.pdu, carrier=self.carrier,
+                received_at=datetime.fromtimestamp(self._now(), UTC))
+        except UnreadableMessage as exc:
+            log.warning("%s listener: unreadable message from %s refused: %s", self.carrier,
+                        self.translator.sender_of(event.pdu), exc)
+            session.acknowledge(event, InboundAnswer.UNREADABLE)
+            connection.flush()
+            return
+        self.received += 1
+        try:
+            stored = self._on_inbound(message)
+        except Exception:  # the handler blew up before giving a Deferred
+            stored = defer.fail(Failure())
+
+        def acknowledge(_: object) -> None:
+            if not session.acknowledge(event):
+                log.info("%s listener: connection gone before ack; the SMG will re-deliver",
+                         self.carrier)
+            connection.flush()
+
+        def refuse(failure: Failure) -> None:
+            log.error("%s listener: could not store inbound message from %s: %s",
+                      self.carrier, self.translator.sender_of(event.pdu),
+                      failure.getErrorMessage())
+            session.acknowledge(event, InboundAnswer.NOT_STORED)
+            connection.flush()
+
+        stored.addCallbacks(acknowledge, refuse)

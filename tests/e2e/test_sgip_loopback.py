@@ -1,0 +1,187 @@
+"""SGIP over loopback TCP: the gateway's submit link and listener against the simulated SMG.
+
+Both SGIP connections are real sockets: the SP's link binds to the SMG (Login Type 1) and
+submits; the SMG connects back to the SP's listener (Login Type 2) and delivers the REPORT and
+MOs, which reach the layer above and are answered only once it has stored them.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor, task
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
+
+from carriers.messages import (
+    DeliveryReceipt,
+    InboundMessage,
+    Lane,
+    MessagePart,
+    OutboundMessage,
+    ReceiptState,
+    SubmitOutcome,
+    TextCoding,
+)
+from carriers.sgip.client import SgipClientSettings
+from carriers.sgip.link import ReconnectPolicy, SgipLink, SgipListenerService
+from carriers.sgip.listener import SgipListenerSettings
+from carriers.sgip.pdus import ReportState, Result
+from carriers.sgip.simulator import SimulatedSmg, SmgSimulatorSettings
+from carriers.sgip.translate import SgipTranslator
+
+SP_LOGIN = "SP0001"
+SP_PASSWORD = "submit-pw"
+SMG_LOGIN = "UNICOM"
+SMG_PASSWORD = "back-pw"
+SP_NODE = 3755012345
+FAST = ReconnectPolicy(initial_delay=0.05, max_delay=0.2)
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` on the reactor until it holds (bounded; never a bare sleep)."""
+    waited = 0.0
+    while not condition():
+        if waited >= timeout:
+            raise AssertionError("condition not met in time")
+        await task.deferLater(reactor, 0.02, lambda: None)
+        waited += 0.02
+
+
+class Inbox:
+    """The layer above: records what arrives; can be told to fail."""
+
+    def __init__(self) -> None:
+        self.messages: list[InboundMessage] = []
+        self.receipts: list[DeliveryReceipt] = []
+        self.fail_next = 0
+
+    def __call__(self, message: InboundMessage | DeliveryReceipt) -> defer.Deferred[Any]:
+        if self.fail_next:
+            self.fail_next -= 1
+            return defer.fail(RuntimeError("database is down"))
+        if isinstance(message, DeliveryReceipt):
+            self.receipts.append(message)
+        else:
+            self.messages.append(message)
+        return defer.succeed(None)
+
+
+class Setup:
+    def __init__(self, inbox: Inbox, *, sp_password: str = SP_PASSWORD,
+                 smg_password: str = SMG_PASSWORD, report_state: int = 0) -> None:
+        settings = SgipClientSettings(login_name=SP_LOGIN, login_password=sp_password,
+                                      node_id=SP_NODE, corp_id="12345", service_type="MNEWS")
+        self.listener = SgipListenerService(
+            carrier="china_unicom", endpoint=TCP4ServerEndpoint(reactor, 0,
+                                                                interface="127.0.0.1"),
+            settings=SgipListenerSettings(login_name=SMG_LOGIN, login_password=SMG_PASSWORD,
+                                          node_id=SP_NODE),
+            translator=SgipTranslator(settings), clock=reactor, on_inbound=inbox)
+        self.listener.startService()
+        self.smg = SimulatedSmg(
+            SmgSimulatorSettings(accounts={SP_LOGIN: SP_PASSWORD}, callback_login=SMG_LOGIN,
+                                 callback_password=smg_password, receipt_delay=0.05,
+                                 report_state=report_state,
+                                 report_error=Result.UNKNOWN_USER if report_state else 0),
+            endpoint=TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"),
+            callback_endpoint=TCP4ClientEndpoint(reactor, "127.0.0.1", self.listener.port),
+            clock=reactor, reconnect=FAST, rng=random.Random(3))
+        self.smg.startService()
+        self.link = SgipLink(
+            carrier="china_unicom",
+            endpoint=TCP4ClientEndpoint(reactor, "127.0.0.1", self.smg.port),
+            settings=settings, clock=reactor, on_inbound=inbox, reconnect=FAST,
+            rng=random.Random(1))
+        self.link.startService()
+
+    async def stop(self) -> None:
+        await self.link.stopService()
+        await self.smg.stopService()
+        await self.listener.stopService()
+
+
+def sms(text: str, destination: str = "+8613800138000") -> OutboundMessage:
+    return OutboundMessage(
+        source="10655012", destination=destination,
+        parts=(MessagePart(payload=text.encode("utf-16-be"), coding=TextCoding.UCS2),),
+        lane=Lane.INTERACTIVE)
+
+
+@pytest.fixture
+def inbox() -> Inbox:
+    return Inbox()
+
+
+@pytest_twisted.ensureDeferred
+async def test_submit_gets_its_sequence_as_id_and_the_report_comes_back(inbox: Inbox) -> None:
+    setup = Setup(inbox)
+    try:
+        await setup.link.when_bound()
+        [result] = await setup.link.submit(sms("联通手机报：今日要闻"))
+        assert result.outcome is SubmitOutcome.ACCEPTED
+        assert re.fullmatch(r"3755012345-\d{10}-\d{10}", result.message_id or "")
+        submitted = setup.smg.received[-1]
+        assert submitted.user_numbers == ("8613800138000",)
+        assert submitted.message_content.decode("utf-16-be") == "联通手机报：今日要闻"
+        assert (submitted.corp_id, submitted.service_type) == ("12345", "MNEWS")
+        await wait_for(lambda: len(inbox.receipts) == 1)
+        receipt = inbox.receipts[0]
+        assert receipt.message_id == result.message_id
+        assert receipt.state is ReceiptState.DELIVERED
+        assert receipt.subscriber == "8613800138000"
+        assert setup.listener.binds == 1
+        await wait_for(lambda: list(setup.smg.answers.values()) == [0])
+    finally:
+        await setup.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_failed_report_names_the_error(inbox: Inbox) -> None:
+    setup = Setup(inbox, report_state=ReportState.FAILED)
+    try:
+        await setup.link.when_bound()
+        [result] = await setup.link.submit(sms("hello"))
+        await wait_for(lambda: len(inbox.receipts) == 1)
+        receipt = inbox.receipts[0]
+        assert receipt.message_id == result.message_id
+        assert receipt.state is ReceiptState.UNDELIVERABLE
+        assert receipt.error == "SGIP result 29 (unknown user)"
+    finally:
+        await setup.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_mo_is_answered_after_it_is_stored_and_again_after_a_failure(
+    inbox: Inbox,
+) -> None:
+    setup = Setup(inbox)
+    try:
+        inbox.fail_next = 1
+        token = setup.smg.send_mo("8613800138000", "10655012", "订阅")
+        await wait_for(lambda: len(inbox.messages) == 1)
+        mo = inbox.messages[0]
+        assert (mo.source, mo.destination, mo.text) == ("8613800138000", "10655012", "订阅")
+        assert mo.carrier == "china_unicom"
+        await wait_for(lambda: setup.smg.answers.get(token) == 0)
+        assert setup.smg.callback.idle_closes == 0
+    finally:
+        await setup.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_wrong_passwords_are_refused_on_both_connections(inbox: Inbox) -> None:
+    setup = Setup(inbox, sp_password="wrong", smg_password="wrong")
+    try:
+        token = setup.smg.send_mo("8613800138000", "10655012", "hi")
+        await task.deferLater(reactor, 0.5, lambda: None)
+        assert not setup.link.is_bound
+        assert setup.listener.binds == 0
+        assert token not in setup.smg.answers
+        assert not inbox.messages
+    finally:
+        await setup.stop()
