@@ -8,6 +8,8 @@ SGIP needs two services per carrier (protocols.md §3.3):
   as a connection closes, so after an idle UNBIND the link binds again straight away and
   idles out again ``idle_timeout`` later (the session's ``wants_connection`` says when a
   connection is really needed; the transport does not read it yet).
+* :class:`SgipCarrierLink` is both as the one :class:`~carriers.link.api.CarrierLink` the
+  gateway holds (:func:`build_sgip_link` makes it from the ``[carriers.<name>.link]`` table).
 * :class:`SgipListenerService` listens for the SMG's own connections (BIND Login Type 2) and
   runs one :class:`~carriers.sgip.listener.SgipListenerSession` per connection.  Each DELIVER
   or REPORT is read by the translator and handed to ``on_inbound``; the session answers it
@@ -21,10 +23,11 @@ from __future__ import annotations
 import logging
 import random
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.application import service
 from twisted.internet import defer, protocol
+from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import (
     IListeningPort,
     IReactorTime,
@@ -49,7 +52,15 @@ from carriers.sgip.listener import (
 from carriers.sgip.sequence import SequenceGenerator
 from carriers.sgip.translate import SgipTranslator
 
-__all__ = ["ReconnectPolicy", "SgipLink", "SgipListenerService"]
+if TYPE_CHECKING:
+    from carriers.messages import OutboundMessage, SubmitResult
+    from carriers.protocols import LinkParts
+    from carriers.sgip.config import SgipLinkConfig
+
+__all__ = [
+    "ReconnectPolicy", "SgipCarrierLink", "SgipLink", "SgipListenerService",
+    "build_sgip_link",
+]
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +210,11 @@ class SgipListenerService(service.Service):
     def connections(self) -> int:
         return len(self._connections)
 
+    @property
+    def unacknowledged(self) -> int:
+        """MOs and reports handed up and not yet answered, on all connections."""
+        return sum(connection.session.unanswered for connection in self._connections)
+
     def startService(self) -> None:
         super().startService()
         listening = self._endpoint.listen(_ListenerFactory(self))
@@ -295,3 +311,98 @@ class SgipListenerService(service.Service):
             connection.flush()
 
         stored.addCallbacks(acknowledge, refuse)
+
+
+class SgipCarrierLink(service.MultiService):
+    """An SGIP carrier as the gateway sees any carrier link: submits go out on the
+    :class:`SgipLink`, MOs and reports come in through the :class:`SgipListenerService`;
+    starting and stopping it starts and stops both."""
+
+    protocol = "sgip"
+
+    def __init__(self, *, link: SgipLink, listener: SgipListenerService) -> None:
+        super().__init__()
+        self.link = link
+        self.listener = listener
+        self.carrier = link.carrier
+        self.peer = link.peer
+        self.setName(f"sgip:{link.carrier}")
+        listener.setServiceParent(self)
+        link.setServiceParent(self)
+
+    def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]:
+        return self.link.submit(message)
+
+    def when_bound(self) -> defer.Deferred[None]:
+        return self.link.when_bound()
+
+    def abandon_queued(self) -> int:
+        return self.link.abandon_queued()
+
+    @property
+    def binds(self) -> int:
+        return self.link.binds
+
+    @property
+    def throttled(self) -> int:
+        return self.link.throttled
+
+    @property
+    def paused_reading(self) -> int:
+        return 0  # the listener does not pause reading (yet)
+
+    @property
+    def is_bound(self) -> bool:
+        return self.link.is_bound
+
+    @property
+    def queued(self) -> int:
+        return self.link.queued
+
+    @property
+    def in_flight(self) -> int:
+        return self.link.in_flight
+
+    @property
+    def window(self) -> int:
+        return self.link.window
+
+    @property
+    def unacknowledged(self) -> int:
+        return self.listener.unacknowledged
+
+    @property
+    def reading_paused(self) -> bool:
+        return False
+
+
+def build_sgip_link(
+    config: SgipLinkConfig, parts: LinkParts, *,
+    listen_endpoint: IStreamServerEndpoint | None = None,
+) -> SgipCarrierLink:
+    """Both SGIP services from the link's settings table (not started).
+
+    ``listen_endpoint`` defaults to TCP on ``listen_host:listen_port`` built with
+    ``parts.clock``, which must then also be the reactor (as ``gateway.app`` passes it).
+    """
+    from carriers.link.transport import ReconnectPolicy
+
+    settings = config.session_settings(parts.secret, tps_share=parts.tps_share)
+    translator = SgipTranslator(settings)
+    numbers = SequenceGenerator(config.node_id)
+    link = SgipLink(
+        carrier=parts.carrier, endpoint=parts.endpoint, settings=settings, clock=parts.clock,
+        on_inbound=parts.on_inbound, peer=f"{config.host}:{config.port}", numbers=numbers,
+        reconnect=ReconnectPolicy(initial_delay=config.reconnect_initial_delay,
+                                  max_delay=config.reconnect_max_delay),
+    )
+    if listen_endpoint is None:
+        listen_endpoint = TCP4ServerEndpoint(parts.clock, config.listen_port,  # type: ignore[arg-type]
+                                             interface=config.listen_host)
+    listener = SgipListenerService(
+        carrier=parts.carrier, endpoint=listen_endpoint,
+        settings=config.listener_settings(config.resolved_smg_password()),
+        translator=translator, clock=parts.clock, on_inbound=parts.on_inbound,
+        numbers=numbers,
+    )
+    return SgipCarrierLink(link=link, listener=listener)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, error, reactor, task
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 
 from carriers.messages import (
@@ -185,3 +185,61 @@ async def test_wrong_passwords_are_refused_on_both_connections(inbox: Inbox) -> 
         assert not inbox.messages
     finally:
         await setup.stop()
+
+
+class LateEndpoint:
+    """Connects to a loopback port known only once the other side listens (refused
+    before: the caller's reconnect policy tries again)."""
+
+    def __init__(self, port: Callable[[], int]) -> None:
+        self._port = port
+
+    def connect(self, factory: Any) -> defer.Deferred[Any]:
+        try:
+            port = self._port()
+        except RuntimeError:
+            return defer.fail(error.ConnectionRefusedError("not listening yet"))
+        return TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(factory)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_carrier_link_built_from_the_config_table(inbox: Inbox) -> None:
+    """``build_sgip_link`` (what the protocol registry would call) gives one CarrierLink whose
+    submits and inbound messages both work."""
+    from carriers.protocols import LinkParts
+    from carriers.sgip.config import SgipLinkConfig
+    from carriers.sgip.link import build_sgip_link
+
+    smg: SimulatedSmg | None = None
+    config = SgipLinkConfig(port=1, login_name=SP_LOGIN, password=SP_PASSWORD,
+                            node_id=SP_NODE, listen_port=1, smg_login_name=SMG_LOGIN,
+                            smg_password=SMG_PASSWORD, reconnect_initial_delay=0.05,
+                            reconnect_max_delay=0.2)
+    link = build_sgip_link(
+        config,
+        LinkParts(carrier="china_unicom", secret=SP_PASSWORD,
+                  endpoint=LateEndpoint(lambda: smg.port if smg else 0), clock=reactor,
+                  on_inbound=inbox),
+        listen_endpoint=TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"))
+    smg = SimulatedSmg(
+        SmgSimulatorSettings(accounts={SP_LOGIN: SP_PASSWORD}, callback_login=SMG_LOGIN,
+                             callback_password=SMG_PASSWORD, receipt_delay=0.05),
+        endpoint=TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"),
+        callback_endpoint=LateEndpoint(lambda: link.listener.port),
+        clock=reactor, reconnect=FAST, rng=random.Random(3))
+    smg.startService()
+    link.startService()
+    try:
+        assert link.protocol == "sgip" and link.carrier == "china_unicom"
+        await link.when_bound()
+        assert link.is_bound and link.binds == 1 and link.window == 16
+        [result] = await link.submit(sms("hello"))
+        assert result.outcome is SubmitOutcome.ACCEPTED
+        await wait_for(lambda: len(inbox.receipts) == 1)
+        assert inbox.receipts[0].message_id == result.message_id
+        smg.send_mo("8613800138000", "10655012", "TD")
+        await wait_for(lambda: len(inbox.messages) == 1)
+        assert (link.queued, link.in_flight, link.unacknowledged) == (0, 0, 0)
+    finally:
+        await link.stopService()
+        await smg.stopService()
