@@ -14,8 +14,10 @@ SGIP needs two services per carrier (protocols.md §3.3):
   runs one :class:`~carriers.sgip.listener.SgipListenerSession` per connection.  Each DELIVER
   or REPORT is read by the translator and handed to ``on_inbound``; the session answers it
   once the returned Deferred fires (stored), fails (not stored: the SMG delivers it again) or
-  the translator cannot read it (unreadable: refused for good).  Stopping UNBINDs every bound
-  SMG and waits up to the settings' ``unbind_timeout`` before closing the port.
+  the translator cannot read it (unreadable: refused for good).  A connection with more than
+  ``max_unacknowledged`` of them unanswered is not read until half are answered (TCP holds
+  the SMG back), as the shared transport does.  Stopping UNBINDs every bound SMG and waits up
+  to the settings' ``unbind_timeout`` before closing the port.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class _ListenerConnection(protocol.Protocol):
         self.listener = listener
         self.session = session
         self._timer: Any = None
+        self.reading_paused = False
 
     def connectionMade(self) -> None:
         self.listener._connections.add(self)
@@ -181,8 +184,17 @@ class SgipListenerService(service.Service):
         clock: IReactorTime,
         on_inbound: InboundHandler,
         numbers: SequenceGenerator | None = None,
+        max_unacknowledged: int = 1000,
     ) -> None:
+        """Above ``max_unacknowledged`` MOs and reports of one connection handed up and not
+        answered, that connection is not read (TCP then holds the SMG back) until half of
+        them are answered."""
+        if max_unacknowledged < 1:
+            raise ValueError("max_unacknowledged must be at least 1")
         self.carrier = carrier
+        self.max_unacknowledged = max_unacknowledged
+        self.paused_reading = 0
+        """How many times a connection's reading was paused."""
         self.setName(f"sgip-listener:{carrier}")
         self.settings = settings
         self.translator = translator
@@ -214,6 +226,10 @@ class SgipListenerService(service.Service):
     def unacknowledged(self) -> int:
         """MOs and reports handed up and not yet answered, on all connections."""
         return sum(connection.session.unanswered for connection in self._connections)
+
+    @property
+    def reading_paused(self) -> bool:
+        return any(connection.reading_paused for connection in self._connections)
 
     def startService(self) -> None:
         super().startService()
@@ -301,16 +317,33 @@ class SgipListenerService(service.Service):
             if not session.acknowledge(event):
                 log.info("%s listener: connection gone before ack; the SMG will re-deliver",
                          self.carrier)
-            connection.flush()
+            self._answered(connection)
 
         def refuse(failure: Failure) -> None:
             log.error("%s listener: could not store inbound message from %s: %s",
                       self.carrier, self.translator.sender_of(event.pdu),
                       failure.getErrorMessage())
             session.acknowledge(event, InboundAnswer.NOT_STORED)
-            connection.flush()
+            self._answered(connection)
 
         stored.addCallbacks(acknowledge, refuse)
+        transport = connection.transport
+        if (session.unanswered > self.max_unacknowledged and not connection.reading_paused
+                and transport is not None):
+            connection.reading_paused = True
+            self.paused_reading += 1
+            log.info("%s listener: %d inbound messages not yet stored; pausing reads",
+                     self.carrier, session.unanswered)
+            transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def _answered(self, connection: _ListenerConnection) -> None:
+        transport = connection.transport
+        if (connection.reading_paused and transport is not None
+                and connection.session.unanswered <= self.max_unacknowledged // 2):
+            connection.reading_paused = False
+            log.info("%s listener: resuming reads", self.carrier)
+            transport.resumeProducing()  # type: ignore[attr-defined]
+        connection.flush()
 
 
 class SgipCarrierLink(service.MultiService):
@@ -349,7 +382,7 @@ class SgipCarrierLink(service.MultiService):
 
     @property
     def paused_reading(self) -> int:
-        return 0  # the listener does not pause reading (yet)
+        return self.listener.paused_reading
 
     @property
     def is_bound(self) -> bool:
@@ -373,7 +406,7 @@ class SgipCarrierLink(service.MultiService):
 
     @property
     def reading_paused(self) -> bool:
-        return False
+        return self.listener.reading_paused
 
 
 def build_sgip_link(
@@ -403,6 +436,6 @@ def build_sgip_link(
         carrier=parts.carrier, endpoint=listen_endpoint,
         settings=config.listener_settings(config.resolved_smg_password()),
         translator=translator, clock=parts.clock, on_inbound=parts.on_inbound,
-        numbers=numbers,
+        numbers=numbers, max_unacknowledged=config.max_unacknowledged,
     )
     return SgipCarrierLink(link=link, listener=listener)
