@@ -73,9 +73,11 @@ class Inbox:
 
 class Setup:
     def __init__(self, inbox: Inbox, *, sp_password: str = SP_PASSWORD,
-                 smg_password: str = SMG_PASSWORD, report_state: int = 0) -> None:
+                 smg_password: str = SMG_PASSWORD, report_state: int = 0,
+                 idle_timeout: float = 60.0) -> None:
         settings = SgipClientSettings(login_name=SP_LOGIN, login_password=sp_password,
-                                      node_id=SP_NODE, corp_id="12345", service_type="MNEWS")
+                                      node_id=SP_NODE, corp_id="12345", service_type="MNEWS",
+                                      idle_timeout=idle_timeout)
         self.listener = SgipListenerService(
             carrier="china_unicom", endpoint=TCP4ServerEndpoint(reactor, 0,
                                                                 interface="127.0.0.1"),
@@ -169,6 +171,23 @@ async def test_an_mo_is_answered_after_it_is_stored_and_again_after_a_failure(
         assert mo.carrier == "china_unicom"
         await wait_for(lambda: setup.smg.answers.get(token) == 0)
         assert setup.smg.callback.idle_closes == 0
+    finally:
+        await setup.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_idle_link_unbinds_and_submits_again_later(inbox: Inbox) -> None:
+    """The shared transport reconnects at once after the idle UNBIND (it does not yet wait
+    for work: ``wants_connection``); either way a later submit goes through."""
+    setup = Setup(inbox, idle_timeout=0.3)
+    try:
+        await setup.link.when_bound()
+        await wait_for(lambda: setup.link.session.idle_closes >= 1)
+        [result] = await setup.link.submit(sms("after a pause"))
+        assert result.outcome is SubmitOutcome.ACCEPTED
+        assert setup.link.binds >= 2
+        await wait_for(lambda: len(inbox.receipts) == 1)
+        assert inbox.receipts[0].message_id == result.message_id
     finally:
         await setup.stop()
 
