@@ -1,8 +1,9 @@
 """SGIP over loopback TCP: the gateway's submit link and listener against the simulated SMG.
 
 Both SGIP connections are real sockets: the SP's link binds to the SMG (Login Type 1) and
-submits; the SMG connects back to the SP's listener (Login Type 2) and delivers the REPORT and
-MOs, which reach the layer above and are answered only once it has stored them.
+submits; the SMG (:class:`SimulatedSgipSmg`, the shared simulated carrier speaking SGIP)
+connects back to the SP's listener (Login Type 2) and delivers the REPORTs and MOs, which reach
+the layer above and are answered only once it has stored them.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from carriers.messages import (
 from carriers.sgip.client import SgipClientSettings
 from carriers.sgip.link import ReconnectPolicy, SgipLink, SgipListenerService
 from carriers.sgip.listener import SgipListenerSettings
-from carriers.sgip.pdus import ReportState, Result
-from carriers.sgip.simulator import SimulatedSmg, SmgSimulatorSettings
+from carriers.sgip.simulator_dialect import SimulatedSgipSmg
 from carriers.sgip.translate import SgipTranslator
+from carriers.simulator.carrier_service import ReceiptWanted, SimulatorSettings
 
 SP_LOGIN = "SP0001"
 SP_PASSWORD = "submit-pw"
@@ -73,7 +74,7 @@ class Inbox:
 
 class Setup:
     def __init__(self, inbox: Inbox, *, sp_password: str = SP_PASSWORD,
-                 smg_password: str = SMG_PASSWORD, report_state: int = 0,
+                 smg_password: str = SMG_PASSWORD, receipt_mix: dict[str, float] | None = None,
                  idle_timeout: float = 60.0) -> None:
         settings = SgipClientSettings(login_name=SP_LOGIN, login_password=sp_password,
                                       node_id=SP_NODE, corp_id="12345", service_type="MNEWS",
@@ -85,15 +86,9 @@ class Setup:
                                           node_id=SP_NODE),
             translator=SgipTranslator(settings), clock=reactor, on_inbound=inbox)
         self.listener.startService()
-        self.smg = SimulatedSmg(
-            SmgSimulatorSettings(accounts={SP_LOGIN: SP_PASSWORD}, callback_login=SMG_LOGIN,
-                                 callback_password=smg_password, receipt_delay=0.05,
-                                 report_state=report_state,
-                                 report_error=Result.UNKNOWN_USER if report_state else 0),
-            endpoint=TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"),
-            callback_endpoint=TCP4ClientEndpoint(reactor, "127.0.0.1", self.listener.port),
-            clock=reactor, reconnect=FAST, rng=random.Random(3))
-        self.smg.startService()
+        self.smg = start_smg(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", self.listener.port),
+            smg_password=smg_password, receipt_mix=receipt_mix)
         self.link = SgipLink(
             carrier="china_unicom",
             endpoint=TCP4ClientEndpoint(reactor, "127.0.0.1", self.smg.port),
@@ -105,6 +100,18 @@ class Setup:
         await self.link.stopService()
         await self.smg.stopService()
         await self.listener.stopService()
+
+
+def start_smg(callback: Any, *, smg_password: str = SMG_PASSWORD,
+              receipt_mix: dict[str, float] | None = None) -> SimulatedSgipSmg:
+    smg = SimulatedSgipSmg(
+        SimulatorSettings(carrier="china_unicom", accounts={SP_LOGIN: SP_PASSWORD},
+                          receipt_delay=0.05, receipt_mix=receipt_mix or {"DELIVRD": 1.0}),
+        reactor=reactor, clock=reactor, callback_endpoint=callback,
+        callback_login=SMG_LOGIN, callback_password=smg_password, reconnect=FAST,
+        rng=random.Random(5))
+    smg.startService()
+    return smg
 
 
 def sms(text: str, destination: str = "+8613800138000") -> OutboundMessage:
@@ -127,24 +134,26 @@ async def test_submit_gets_its_sequence_as_id_and_the_report_comes_back(inbox: I
         [result] = await setup.link.submit(sms("联通手机报：今日要闻"))
         assert result.outcome is SubmitOutcome.ACCEPTED
         assert re.fullmatch(r"3755012345-\d{10}-\d{10}", result.message_id or "")
-        submitted = setup.smg.received[-1]
-        assert submitted.user_numbers == ("8613800138000",)
-        assert submitted.message_content.decode("utf-16-be") == "联通手机报：今日要闻"
-        assert (submitted.corp_id, submitted.service_type) == ("12345", "MNEWS")
+        [taken] = setup.smg.received
+        assert taken.message_id == result.message_id
+        assert (taken.login, taken.source, taken.destination, taken.text) == (
+            SP_LOGIN, "10655012", "8613800138000", "联通手机报：今日要闻")
+        assert taken.receipt_wanted is ReceiptWanted.ALWAYS
         await wait_for(lambda: len(inbox.receipts) == 1)
         receipt = inbox.receipts[0]
         assert receipt.message_id == result.message_id
         assert receipt.state is ReceiptState.DELIVERED
         assert receipt.subscriber == "8613800138000"
         assert setup.listener.binds == 1
-        await wait_for(lambda: list(setup.smg.answers.values()) == [0])
+        assert setup.smg.protocol == "sgip"
+        assert setup.smg.bound_clients == 1  # the connection back; the submit one never takes
     finally:
         await setup.stop()
 
 
 @pytest_twisted.ensureDeferred
 async def test_a_failed_report_names_the_error(inbox: Inbox) -> None:
-    setup = Setup(inbox, report_state=ReportState.FAILED)
+    setup = Setup(inbox, receipt_mix={"UNDELIV": 1.0})
     try:
         await setup.link.when_bound()
         [result] = await setup.link.submit(sms("hello"))
@@ -152,7 +161,7 @@ async def test_a_failed_report_names_the_error(inbox: Inbox) -> None:
         receipt = inbox.receipts[0]
         assert receipt.message_id == result.message_id
         assert receipt.state is ReceiptState.UNDELIVERABLE
-        assert receipt.error == "SGIP result 29 (unknown user)"
+        assert receipt.error == "SGIP result 21 (destination unreachable)"
     finally:
         await setup.stop()
 
@@ -164,13 +173,13 @@ async def test_an_mo_is_answered_after_it_is_stored_and_again_after_a_failure(
     setup = Setup(inbox)
     try:
         inbox.fail_next = 1
-        token = setup.smg.send_mo("8613800138000", "10655012", "订阅")
+        setup.smg.inject_mo("8613800138000", "10655012", "订阅")
         await wait_for(lambda: len(inbox.messages) == 1)
         mo = inbox.messages[0]
         assert (mo.source, mo.destination, mo.text) == ("8613800138000", "10655012", "订阅")
         assert mo.carrier == "china_unicom"
-        await wait_for(lambda: setup.smg.answers.get(token) == 0)
-        assert setup.smg.callback.idle_closes == 0
+        assert setup.smg.counters["redeliveries"] == 0  # answered 11: resent by the session
+        assert setup.listener.unacknowledged == 0
     finally:
         await setup.stop()
 
@@ -196,11 +205,12 @@ async def test_an_idle_link_unbinds_and_submits_again_later(inbox: Inbox) -> Non
 async def test_wrong_passwords_are_refused_on_both_connections(inbox: Inbox) -> None:
     setup = Setup(inbox, sp_password="wrong", smg_password="wrong")
     try:
-        token = setup.smg.send_mo("8613800138000", "10655012", "hi")
+        setup.smg.inject_mo("8613800138000", "10655012", "hi")
         await task.deferLater(reactor, 0.5, lambda: None)
         assert not setup.link.is_bound
         assert setup.listener.binds == 0
-        assert token not in setup.smg.answers
+        assert setup.smg.bound_clients == 0
+        assert setup.smg.counters["bind_failures"] >= 1
         assert not inbox.messages
     finally:
         await setup.stop()
@@ -229,7 +239,7 @@ async def test_the_carrier_link_built_from_the_config_table(inbox: Inbox) -> Non
     from carriers.sgip.config import SgipLinkConfig
     from carriers.sgip.link import build_sgip_link
 
-    smg: SimulatedSmg | None = None
+    smg: SimulatedSgipSmg | None = None
     config = SgipLinkConfig(port=1, login_name=SP_LOGIN, password=SP_PASSWORD,
                             node_id=SP_NODE, listen_port=1, smg_login_name=SMG_LOGIN,
                             smg_password=SMG_PASSWORD, reconnect_initial_delay=0.05,
@@ -240,13 +250,7 @@ async def test_the_carrier_link_built_from_the_config_table(inbox: Inbox) -> Non
                   endpoint=LateEndpoint(lambda: smg.port if smg else 0), clock=reactor,
                   on_inbound=inbox),
         listen_endpoint=TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"))
-    smg = SimulatedSmg(
-        SmgSimulatorSettings(accounts={SP_LOGIN: SP_PASSWORD}, callback_login=SMG_LOGIN,
-                             callback_password=SMG_PASSWORD, receipt_delay=0.05),
-        endpoint=TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1"),
-        callback_endpoint=LateEndpoint(lambda: link.listener.port),
-        clock=reactor, reconnect=FAST, rng=random.Random(3))
-    smg.startService()
+    smg = start_smg(LateEndpoint(lambda: link.listener.port))
     link.startService()
     try:
         assert link.protocol == "sgip" and link.carrier == "china_unicom"
@@ -256,7 +260,7 @@ async def test_the_carrier_link_built_from_the_config_table(inbox: Inbox) -> Non
         assert result.outcome is SubmitOutcome.ACCEPTED
         await wait_for(lambda: len(inbox.receipts) == 1)
         assert inbox.receipts[0].message_id == result.message_id
-        smg.send_mo("8613800138000", "10655012", "TD")
+        smg.inject_mo("8613800138000", "10655012", "TD")
         await wait_for(lambda: len(inbox.messages) == 1)
         assert (link.queued, link.in_flight, link.unacknowledged) == (0, 0, 0)
     finally:
