@@ -24,7 +24,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import defer, protocol
@@ -67,8 +67,13 @@ from carriers.simulator.server_events import (
     ServerSettings,
 )
 
+if TYPE_CHECKING:
+    from carriers.protocols import SimulatorParts
+    from carriers.sgip.config import SgipLinkConfig
+
 __all__ = [
     "ERROR_CODES", "SMG_TIME", "CallbackServerSession", "SgipDialect", "SimulatedSgipSmg",
+    "build_sgip_simulator",
 ]
 
 log = logging.getLogger(__name__)
@@ -321,3 +326,21 @@ class SimulatedSgipSmg(SimulatedCarrier):
     def _callback_session(self) -> CallbackServerSession:
         return CallbackServerSession(self._callback_settings, sp_login=self._sp_login,
                                      clock=self._clock)
+
+
+def build_sgip_simulator(
+    settings: SimulatorSettings, parts: SimulatorParts, *, link: SgipLinkConfig,
+    smg_password: str,
+) -> SimulatedSgipSmg:
+    """The simulated SMG for a gateway whose SGIP link is ``link`` (not started): it accepts
+    the link's login, and connects back to the link's listener with ``smg_login_name`` and
+    ``smg_password`` (on 127.0.0.1 when the listener listens on every interface)."""
+    from twisted.internet.endpoints import TCP4ClientEndpoint
+
+    host = "127.0.0.1" if link.listen_host in ("", "0.0.0.0") else link.listen_host
+    return SimulatedSgipSmg(
+        settings, reactor=parts.reactor, clock=parts.clock,
+        callback_endpoint=TCP4ClientEndpoint(parts.reactor, host, link.listen_port),
+        callback_login=link.smg_login_name, callback_password=smg_password,
+        host=parts.host, port=parts.port, rng=parts.rng,
+    )

@@ -124,3 +124,25 @@ def _frames(data: bytes) -> list[bytes]:
         frames.append(data[:length])
         data = data[length:]
     return frames
+
+
+def test_build_sgip_simulator_from_the_link_table() -> None:
+    import random
+
+    from carriers.protocols import SimulatorParts
+    from carriers.sgip.config import SgipLinkConfig
+    from carriers.sgip.simulator_dialect import SimulatedSgipSmg, build_sgip_simulator
+    from carriers.simulator.carrier_service import SimulatorSettings
+
+    link = SgipLinkConfig(port=12776, login_name="SP0001", password="pw", node_id=3755012345,
+                          listen_port=12796, smg_login_name="UNICOM", smg_password="back")
+    clock = Clock()
+    simulator = build_sgip_simulator(
+        SimulatorSettings(carrier="china_unicom", accounts={"SP0001": "pw"}),
+        SimulatorParts(reactor=clock, clock=clock, host="127.0.0.1",  # type: ignore[arg-type]
+                       port=12776, rng=random.Random(1)),
+        link=link, smg_password="back")
+    assert isinstance(simulator, SimulatedSgipSmg)
+    assert simulator.protocol == "sgip" and simulator.port == 12776
+    assert simulator._callback_settings.login_name == "UNICOM"
+    assert simulator._callback_settings.login_password == "back"
