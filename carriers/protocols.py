@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from carriers.cmpp.config import CmppLinkConfig
 from carriers.link.config import LinkConfig
+from carriers.sgip.config import SgipLinkConfig
 from carriers.smgp.config import SmgpLinkConfig
 from carriers.smpp.config import SmppLinkConfig
 
@@ -54,6 +55,8 @@ class SimulatorParts:
     host: str
     port: int
     rng: random.Random
+    link: LinkConfig | None = None
+    """The gateway link's table, for carriers that connect back to it (SGIP's SMG)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +140,24 @@ def _smgp_simulator(settings: SimulatorSettings, parts: SimulatorParts) -> Simul
                              host=parts.host, port=parts.port, rng=parts.rng)
 
 
+def _sgip_link(config: SgipLinkConfig, parts: LinkParts) -> CarrierLink:
+    from carriers.sgip.link import build_sgip_link
+
+    return build_sgip_link(config, parts)
+
+
+def _sgip_simulator(settings: SimulatorSettings, parts: SimulatorParts) -> SimulatedCarrier:
+    """SGIP's SMG takes the gateway's submits and connects back to the gateway's listener,
+    so it needs the link's table (``parts.link``)."""
+    from carriers.sgip.simulator_dialect import build_sgip_simulator
+
+    link = parts.link
+    if not isinstance(link, SgipLinkConfig):
+        raise ValueError("a simulated SGIP SMG needs the gateway's SGIP link settings")
+    return build_sgip_simulator(settings, parts, link=link,
+                                smg_password=link.resolved_smg_password())
+
+
 PROTOCOLS: dict[str, CarrierProtocol] = {
     "smpp": CarrierProtocol(name="smpp", link_config=SmppLinkConfig, build_link=_smpp_link,
                             build_simulator=_smpp_simulator),
@@ -144,4 +165,6 @@ PROTOCOLS: dict[str, CarrierProtocol] = {
                             build_simulator=_cmpp_simulator),
     "smgp": CarrierProtocol(name="smgp", link_config=SmgpLinkConfig, build_link=_smgp_link,
                             build_simulator=_smgp_simulator),
+    "sgip": CarrierProtocol(name="sgip", link_config=SgipLinkConfig, build_link=_sgip_link,
+                            build_simulator=_sgip_simulator),
 }

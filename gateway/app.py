@@ -24,6 +24,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.python.failure import Failure
 
 from carriers.link.api import CarrierLink
+from carriers.link.config import MissingSecret
 from carriers.messages import DeliveryReceipt, InboundMessage
 from carriers.protocols import PROTOCOLS, LinkParts, SimulatorParts
 from carriers.simulator.carrier_service import SimulatedCarrier
@@ -42,6 +43,7 @@ from gateway.dispatch.scheduler import EditionScheduler
 from gateway.dispatch.service import DispatchService, LeaseSettings
 from gateway.editions.build import edition_settings
 from gateway.editions.content_server import build_content_service
+from gateway.errors import ConfigError
 from gateway.inbound import InboundProcessor
 from gateway.subscriptions.service import ReplyRenderer, SubscriptionSettings, make_settings
 from gateway.templating import make_environment, render_text
@@ -132,11 +134,15 @@ def build_simulator(
     """The simulated carrier speaking the link's protocol, and its control endpoint."""
     sim = config.simulator
     assert sim is not None
-    simulator = PROTOCOLS[config.link.protocol].build_simulator(
-        simulator_settings(carrier, config),
-        SimulatorParts(reactor=reactor, clock=reactor, host=sim.host,
-                       port=sim.port if port is None else port, rng=random.Random(sim.seed)),
-    )
+    try:
+        simulator = PROTOCOLS[config.link.protocol].build_simulator(
+            simulator_settings(carrier, config),
+            SimulatorParts(reactor=reactor, clock=reactor, host=sim.host,
+                           port=sim.port if port is None else port,
+                           rng=random.Random(sim.seed), link=config.link),
+        )
+    except MissingSecret as exc:
+        raise ConfigError("environment", exc.variable, str(exc)) from None
     simulator.setServiceParent(parent)
     control = strports.service(
         f"tcp:{sim.control_port if control_port is None else control_port}:interface={sim.host}",
@@ -154,9 +160,12 @@ def build_link(
     """The link to ``carrier`` in the protocol its configuration names (not started)."""
     link = config.link
     endpoint = TCP4ClientEndpoint(reactor, link.host, link.port, timeout=link.connect_timeout)
-    return PROTOCOLS[link.protocol].build_link(link, LinkParts(
-        carrier=carrier, secret=config.resolved_secret(), endpoint=endpoint, clock=reactor,
-        on_inbound=on_inbound, tps_share=tps_share))
+    parts = LinkParts(carrier=carrier, secret=config.resolved_secret(), endpoint=endpoint,
+                      clock=reactor, on_inbound=on_inbound, tps_share=tps_share)
+    try:
+        return PROTOCOLS[link.protocol].build_link(link, parts)
+    except MissingSecret as exc:  # another secret the link reads (SGIP's SMG password)
+        raise ConfigError("environment", exc.variable, str(exc)) from None
 
 
 def subscription_settings(config: GatewayConfig) -> SubscriptionSettings:

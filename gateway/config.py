@@ -414,6 +414,13 @@ def _convert(hint: Any, value: object, shown: str, key: str) -> Any:
         return _build(_link_config_class(value, shown, key), value, shown, f"{key}.")
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, shown, f"{key}.")  # type: ignore[arg-type]
+    if origin is list or origin is tuple:
+        item_type = typing.get_args(hint)[0]
+        if not isinstance(value, list):
+            raise ConfigError(shown, key, f"expected an array, got {value!r}")
+        items = [_convert(item_type, item, shown, f"{key}[{index}]")
+                 for index, item in enumerate(value)]
+        return items if origin is list else tuple(items)
     if origin is dict:
         _, value_type = typing.get_args(hint)
         if not isinstance(value, dict):

@@ -13,6 +13,7 @@ Defaults: SGIP has no keep-alive, so an idle submit connection is unbound after
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -61,9 +62,13 @@ class SgipLinkConfig(LinkConfig):
     priority: int = 0
     idle_timeout: float = 60.0
     """Idle seconds before the submit connection is unbound and closed."""
-    listen_host: str = "0.0.0.0"
+    listen_host: str = "127.0.0.1"
     listen_port: int
-    """Where the SMG connects back to deliver MOs and reports."""
+    """Where the SMG connects back to deliver MOs and reports (loopback unless configured:
+    set the address the SMG can reach)."""
+    allowed_smg_addresses: tuple[str, ...] = ()
+    """IP addresses the listener accepts connections from; empty = any (then the SMG's
+    login name and password are the only gate)."""
     smg_login_name: str
     """What the SMG must bind with on the listener."""
     smg_password: str | None = None
@@ -128,6 +133,11 @@ class SgipLinkConfig(LinkConfig):
         for key in ("idle_timeout", "bind_timeout"):
             if getattr(self, key) <= 0:
                 found.append((key, "expected a number of seconds > 0"))
+        for address in self.allowed_smg_addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                found.append(("allowed_smg_addresses", f"{address!r} is not an IP address"))
         if self.listener_idle_timeout < 0:
             found.append(("listener_idle_timeout", "expected a number of seconds >= 0"))
         return found

@@ -167,7 +167,13 @@ class _ListenerFactory(protocol.Factory):
     def __init__(self, listener: SgipListenerService) -> None:
         self.listener = listener
 
-    def buildProtocol(self, addr: Any) -> _ListenerConnection:
+    def buildProtocol(self, addr: Any) -> _ListenerConnection | None:
+        allowed = self.listener.allowed_addresses
+        host = getattr(addr, "host", None)
+        if allowed and host not in allowed:
+            log.warning("%s listener: refused a connection from %s (not in "
+                        "allowed_smg_addresses)", self.listener.carrier, host)
+            return None  # Twisted closes the connection at once
         return _ListenerConnection(self.listener, self.listener._new_session())
 
 
@@ -185,10 +191,12 @@ class SgipListenerService(service.Service):
         on_inbound: InboundHandler,
         numbers: SequenceGenerator | None = None,
         max_unacknowledged: int = 1000,
+        allowed_addresses: frozenset[str] = frozenset(),
     ) -> None:
         """Above ``max_unacknowledged`` MOs and reports of one connection handed up and not
         answered, that connection is not read (TCP then holds the SMG back) until half of
-        them are answered."""
+        them are answered. ``allowed_addresses``: the peers accepted (empty: any)."""
+        self.allowed_addresses = allowed_addresses
         if max_unacknowledged < 1:
             raise ValueError("max_unacknowledged must be at least 1")
         self.carrier = carrier
@@ -437,5 +445,6 @@ def build_sgip_link(
         settings=config.listener_settings(config.resolved_smg_password()),
         translator=translator, clock=parts.clock, on_inbound=parts.on_inbound,
         numbers=numbers, max_unacknowledged=config.max_unacknowledged,
+        allowed_addresses=frozenset(config.allowed_smg_addresses),
     )
     return SgipCarrierLink(link=link, listener=listener)

@@ -21,7 +21,7 @@ CARRIERS = {
     "china_unicom": "106558000678",
     "china_telecom": "106597009",
 }
-NATIVE = {"china_mobile": "cmpp", "china_telecom": "smgp"}
+NATIVE = {"china_mobile": "cmpp", "china_unicom": "sgip", "china_telecom": "smgp"}
 """Each carrier on its native protocol, as far as the gateway speaks them."""
 
 
@@ -30,6 +30,10 @@ def _login(carrier: str, protocol: str) -> str:
     if protocol == "cmpp":
         return ('protocol = "cmpp"\nsource_addr = "901234"\n'
                 'shared_secret_env = "TEST_SDGW_PASSWORD"')
+    if protocol == "sgip":
+        return ('protocol = "sgip"\nlogin_name = "gw_cu"\npassword_env = "TEST_SDGW_PASSWORD"\n'
+                f'node_id = 3053112345\nlisten_port = {free_port()}\nsmg_login_name = "smg"\n'
+                'smg_password_env = "TEST_SDGW_PASSWORD"')
     if protocol == "smgp":
         return ('protocol = "smgp"\nclient_id = "gw_ct"\n'
                 'shared_secret_env = "TEST_SDGW_PASSWORD"')
@@ -118,8 +122,8 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
     tmp_path: Path, protocols: dict[str, str]
 ) -> None:
     """The same SD → Y → 0000 → TD conversation and replies whichever protocol a carrier's
-    link speaks (``native``: China Mobile over CMPP 3.0 and China Telecom over SMGP 3.0, each
-    to a simulated ISMG)."""
+    link speaks (``native``: China Mobile over CMPP 3.0, China Unicom over SGIP 1.2 (its SMG
+    connects back to the gateway's listener) and China Telecom over SMGP 3.0)."""
     config = write_config(tmp_path, protocols)
     upgraded = sdgw(config, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
@@ -145,7 +149,8 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
                               "--to", code, "--text", text, "--wait", "3")
                 assert result.returncode == 0, result.stderr
                 assert f"MO  {number} → {code} ({carrier}): {text}" in result.stdout
-                assert f"MT  {code} → {number}" in result.stdout, result.stdout
+                # SGIP writes the handset as 86… (its UserNumber convention)
+                assert re.search(rf"MT  {code} → (86)?{number}:", result.stdout), result.stdout
                 assert reply in result.stdout, result.stdout
                 assert "【测试手机报】" in result.stdout
                 shown = sdgw(config, "subscribers", "--number", number)
@@ -165,7 +170,7 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
         code = process.wait(timeout=30)
     log.wait_for(r"stopped")
     assert code == 0, log.text
-    assert log.text.count("unbound (by us)") == 3, log.text
+    assert log.text.count("link: unbound (by us)") == 3, log.text
     assert "Traceback" not in log.text
     history = sdgw(config, "subscribers", "--number", "13800138000").stdout
     assert "none → pending" in history and "active → cancelled" in history

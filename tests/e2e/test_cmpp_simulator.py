@@ -51,6 +51,7 @@ from carriers.messages import (
     TextCoding,
 )
 from carriers.protocols import PROTOCOLS, SimulatorParts
+from carriers.sgip.config import SgipLinkConfig
 from carriers.simulator.control import control_site
 from carriers.simulator.server_events import ServerSettings
 from carriers.simulator.smsc_service import SimulatedIsmg, SimulatorSettings
@@ -506,12 +507,14 @@ async def _first_deliver(*clients: CmppClient) -> Deliver:
 
 def test_the_registry_builds_a_simulator_per_protocol() -> None:
     settings = SimulatorSettings(carrier="china_mobile", accounts={SP_CODE: SECRET})
-    parts = SimulatorParts(reactor=reactor, clock=reactor, host="127.0.0.1", port=0,
-                           rng=random.Random(1))
-    built = {name: protocol.build_simulator(settings, parts)
-             for name, protocol in PROTOCOLS.items()}
+    # SGIP's SMG connects back to the gateway's listener: it is built from the link's table.
+    sgip = SgipLinkConfig(port=1, login_name="gw", password="pw", node_id=3053112345,
+                          listen_port=1, smg_login_name="smg", smg_password="pw")
+    built = {name: protocol.build_simulator(settings, SimulatorParts(
+        reactor=reactor, clock=reactor, host="127.0.0.1", port=0, rng=random.Random(1),
+        link=sgip if name == "sgip" else None)) for name, protocol in PROTOCOLS.items()}
     assert {name: simulator.protocol for name, simulator in built.items()} == {
-        "smpp": "smpp", "cmpp": "cmpp", "smgp": "smgp"}
+        "smpp": "smpp", "cmpp": "cmpp", "smgp": "smgp", "sgip": "sgip"}
 
 
 # -- the gateway's own CMPP link against the simulator ------------------------------------------

@@ -29,8 +29,9 @@ def test_demo_runs_the_whole_story() -> None:
 
 def test_demo_plays_through_native_protocols() -> None:
     """config/native.toml: China Mobile's subscribers, edition and receipts go over CMPP 3.0,
-    China Telecom's over SMGP 3.0, each to a simulated ISMG; every message's receipt comes
-    back and is matched."""
+    China Unicom's over SGIP 1.2 (reports come back over the SMG's connection to the gateway's
+    listener), China Telecom's over SMGP 3.0; every message's receipt comes back and is
+    matched."""
     result = subprocess.run(
         [sys.executable, "-m", "gateway", "--config", "config/native.toml", "demo",
          "--subscribers", "3"],
@@ -38,11 +39,11 @@ def test_demo_plays_through_native_protocols() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "links bound: china_mobile (CMPP), china_unicom (SMPP), china_telecom (SMGP)" in out
+    assert "links bound: china_mobile (CMPP), china_unicom (SGIP), china_telecom (SMGP)" in out
     assert "9 subscribers texted Y: all active" in out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
-            if line.strip().startswith(("china_mobile", "china_telecom", "total"))}
-    for carrier in ("china_mobile", "china_telecom"):
+            if line.strip().startswith(("china_", "total"))}
+    for carrier in ("china_mobile", "china_unicom", "china_telecom"):
         subscribers, messages, _, delivered, failed, other = map(int, rows[carrier])
         assert (subscribers, messages) == (3, 3), out
         assert delivered + failed + other == messages, out  # every receipt back and matched

@@ -148,14 +148,20 @@ def test_native_config_puts_china_mobile_on_cmpp() -> None:
     assert config.carriers["china_mobile"].resolved_secret() == "cm-secret1"
     telecom = config.carriers["china_telecom"].link
     assert (telecom.protocol, telecom.login, telecom.login_mode) == ("smgp", "sdgw_ct", 2)
-    assert config.carriers["china_unicom"].link.protocol == "smpp"
+    unicom = config.carriers["china_unicom"].link
+    assert (unicom.protocol, unicom.login, unicom.node_id) == ("sgip", "sdgw_cu", 3053112345)
+    assert (unicom.listen_host, unicom.allowed_smg_addresses) == ("127.0.0.1", ())
 
 
 @pytest.mark.parametrize(
     ("old", "new", "key", "expected"),
     [
         ('protocol = "cmpp"', 'protocol = "x25"', "carriers.china_mobile.link.protocol",
-         'expected "smpp" or "cmpp" or "smgp"'),
+         'expected "smpp" or "cmpp" or "smgp" or "sgip"'),
+        ('# allowed_smg_addresses = ["10.1.2.3"]', 'allowed_smg_addresses = ["10.1.2"]',
+         "carriers.china_unicom.link.allowed_smg_addresses", "is not an IP address"),
+        ('# allowed_smg_addresses = ["10.1.2.3"]', 'allowed_smg_addresses = "10.1.2.3"',
+         "carriers.china_unicom.link.allowed_smg_addresses", "expected an array"),
         ('source_addr = "901234"', 'source_addr = "90123"',
          "carriers.china_mobile.link.source_addr", "6-digit SP code"),
         ("version = 0x30", "version = 0x31", "carriers.china_mobile.link.version",
