@@ -1,12 +1,12 @@
-"""Bare link throughput: the gateway's SMPP, CMPP and SMGP links against simulated carriers.
+"""Bare link throughput: the SMPP, CMPP, SMGP and SGIP links against simulated carriers.
 
 Run with ``.venv/bin/python -m bench.link_bench [--messages N] [--rounds R]``.  Each
-protocol's simulated carrier (SMPP SMSC, CMPP 3.0 ISMG, SMGP 3.0 ISMG) runs in a child process
-of its own, the links in this one, with the link's window and TPS cap lifted and no delivery
-receipts requested, so the figure is what one link can push: submits/s from the first submit
-to the last response.  The links are measured side by side in the same run, taking turns
-(SMPP, CMPP, SMGP, SMPP, …), and the best round of each is compared with SMPP's.  In the same
-run it prints the codec comparison of ``bench.codec_bench``.
+protocol's simulated carrier (SMPP SMSC, CMPP 3.0 and SMGP 3.0 ISMGs, SGIP 1.2 SMG) runs in a
+child process of its own, the links in this one, with the link's window and TPS cap lifted and
+no delivery receipts requested, so the figure is what one link can push: submits/s from the
+first submit to the last response.  The links are measured side by side in the same run,
+taking turns (SMPP, CMPP, SMGP, SGIP, SMPP, …), and the best round of each is compared with
+SMPP's.  In the same run it prints the codec comparison of ``bench.codec_bench``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from typing import Any
 
 from bench.codec_bench import measure_codecs
 
-PROTOCOLS = ("smpp", "cmpp", "smgp")
-LOGIN = {"smpp": "bench", "cmpp": "901234", "smgp": "bench"}
+PROTOCOLS = ("smpp", "cmpp", "smgp", "sgip")
+LOGIN = {"smpp": "bench", "cmpp": "901234", "smgp": "bench", "sgip": "bench"}
+SGIP_NODE = 3053112345
 SECRET = "bench"
 
 
@@ -40,10 +41,17 @@ def serve_simulator(protocol: str, port: int) -> None:
     from carriers.protocols import PROTOCOLS, SimulatorParts
     from carriers.simulator.smsc_service import SimulatorSettings
 
+    link = None
+    if protocol == "sgip":  # its SMG would connect back to a listener: none runs here
+        from carriers.sgip.config import SgipLinkConfig
+
+        link = SgipLinkConfig(port=port, login_name=LOGIN["sgip"], password=SECRET,
+                              node_id=SGIP_NODE, listen_port=_free_port(),
+                              smg_login_name="smg", smg_password=SECRET)
     simulator = PROTOCOLS[protocol].build_simulator(
         SimulatorSettings(carrier="bench", accounts={LOGIN[protocol]: SECRET}, keep_received=1),
         SimulatorParts(reactor=reactor, clock=reactor, host="127.0.0.1", port=port,
-                       rng=random.Random(1)),
+                       rng=random.Random(1), link=link),
     )
     reactor.callWhenRunning(simulator.startService)
     reactor.run()
@@ -54,6 +62,16 @@ def _link(protocol: str, port: int, window: int) -> Any:
     from twisted.internet.endpoints import TCP4ClientEndpoint
 
     endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
+    if protocol == "sgip":  # the submit connection alone: no receipts are asked for
+        from carriers.sgip.client import SgipClientSettings
+        from carriers.sgip.link import SgipLink
+
+        return SgipLink(
+            carrier="bench", endpoint=endpoint, clock=reactor,
+            settings=SgipClientSettings(login_name=LOGIN["sgip"], login_password=SECRET,
+                                        node_id=SGIP_NODE, window=window, tps=0,
+                                        response_timeout=60.0, idle_timeout=3600.0),
+            on_inbound=lambda message: defer.succeed(None))
     if protocol == "smgp":
         from carriers.smgp.client import SmgpClientSettings
         from carriers.smgp.link import SmgpLink
@@ -173,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--protocols", default=",".join(PROTOCOLS),
-                        help="comma-separated, of: smpp, cmpp, smgp")
+                        help="comma-separated, of: smpp, cmpp, smgp, sgip")
     parser.add_argument("--codec-seconds", type=float, default=2.0)
     parser.add_argument("--serve", nargs=2, metavar=("PROTOCOL", "PORT"),
                         help=argparse.SUPPRESS)
