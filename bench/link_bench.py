@@ -2,16 +2,18 @@
 
 Run with ``.venv/bin/python -m bench.link_bench [--messages N] [--rounds R]``.  Each
 protocol's simulated carrier (SMPP SMSC, CMPP 3.0 and SMGP 3.0 ISMGs, SGIP 1.2 SMG) runs in a
-child process of its own, the links in this one, with the link's window and TPS cap lifted and
-no delivery receipts requested, so the figure is what one link can push: submits/s from the
-first submit to the last response.  The links are measured side by side in the same run,
-taking turns (SMPP, CMPP, SMGP, SGIP, SMPP, …), and the best round of each is compared with
-SMPP's.  In the same run it prints the codec comparison of ``bench.codec_bench``.
+child process of its own and each link in another, with the link's window and TPS cap lifted
+and no delivery receipts requested, so the figure is what one link can push: submits/s from
+the first submit to the last response.  The links are measured side by side in the same run,
+taking turns (SMPP, CMPP, SMGP, SGIP, SMPP, …), each round in a fresh link process, and the
+best round of each is compared with SMPP's.  In the same run it prints the codec comparison
+of ``bench.codec_bench``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import socket
@@ -103,65 +105,75 @@ def _link(protocol: str, port: int, window: int) -> Any:
 def measure_links(messages: int, *, window: int = 1000, rounds: int = 2,
                   protocols: tuple[str, ...] = PROTOCOLS) -> dict[str, list[dict[str, float]]]:
     """Submit ``messages`` single-part UCS2 SMS over each protocol's link, ``rounds`` times
-    in turn; return each round's figures per protocol."""
+    in turn; return each round's figures per protocol.
+
+    Every round runs its link in a fresh process: a link process that has already sent a
+    round runs the next one slower (whatever its protocol), so links sharing one process
+    would be ranked by the order they ran in."""
+    ports = {protocol: _free_port() for protocol in protocols}
+    children = {
+        protocol: subprocess.Popen(
+            [sys.executable, "-m", "bench.link_bench", "--serve", protocol, str(port)],
+            env={**os.environ, "PYTHONPATH": os.getcwd()})
+        for protocol, port in ports.items()
+    }
+    figures: dict[str, list[dict[str, float]]] = {protocol: [] for protocol in protocols}
+    try:
+        for port in ports.values():
+            _wait_for_port(port)
+        for _ in range(rounds):
+            for protocol in protocols:
+                carrier_cpu = _cpu_seconds(children[protocol].pid)
+                answer = subprocess.run(
+                    [sys.executable, "-m", "bench.link_bench", "--drive", protocol,
+                     str(ports[protocol]), str(messages), str(window)],
+                    env={**os.environ, "PYTHONPATH": os.getcwd()}, capture_output=True,
+                    text=True, check=True)
+                round_ = json.loads(answer.stdout.strip().splitlines()[-1])
+                carrier_cpu = _cpu_seconds(children[protocol].pid) - carrier_cpu
+                round_["carrier_us"] = carrier_cpu / messages * 1e6
+                figures[protocol].append(round_)
+    finally:
+        for child in children.values():
+            child.terminate()
+            child.wait(timeout=10)
+    return figures
+
+
+def drive_link(protocol: str, port: int, messages: int, window: int) -> dict[str, float]:
+    """Child process: bind one link, submit ``messages`` through it, print the figures."""
     from twisted.internet import defer, reactor
 
     from carriers.messages import MessagePart, OutboundMessage, SubmitOutcome, TextCoding
 
-    ports = {protocol: _free_port() for protocol in protocols}
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bench.link_bench", "--serve", protocol, str(port)],
-            env={**os.environ, "PYTHONPATH": os.getcwd()})
-        for protocol, port in ports.items()
-    ]
-    figures: dict[str, list[dict[str, float]]] = {protocol: [] for protocol in protocols}
     text = "山东手机报：今日要闻，全省经济运行稳中有进。回复TD退订".encode("utf-16-be")
     part = (MessagePart(payload=text, coding=TextCoding.UCS2),)
-    try:
-        for port in ports.values():
-            _wait_for_port(port)
-        links = {protocol: _link(protocol, port, window) for protocol, port in ports.items()}
+    link = _link(protocol, port, window)
+    figures: dict[str, float] = {}
 
-        pids = {protocol: child.pid for protocol, child in zip(ports, children, strict=True)}
+    async def drive() -> None:
+        link.startService()
+        await link.when_bound()
+        link_cpu = time.process_time()
+        started = time.perf_counter()
+        waiters = [
+            link.submit(OutboundMessage(source="10658000", destination=f"138{n:08d}",
+                                        want_receipt=False, parts=part))
+            for n in range(messages)
+        ]
+        results = await defer.gatherResults(waiters)
+        elapsed = time.perf_counter() - started
+        link_cpu = time.process_time() - link_cpu
+        accepted = sum(1 for r in results if r[0].outcome is SubmitOutcome.ACCEPTED)
+        figures.update(elapsed=elapsed, accepted=accepted, submits_per_s=accepted / elapsed,
+                       link_us=link_cpu / messages * 1e6)
+        await link.stopService()
 
-        async def one_round(protocol: str) -> None:
-            link = links[protocol]
-            link_cpu, carrier_cpu = time.process_time(), _cpu_seconds(pids[protocol])
-            started = time.perf_counter()
-            waiters = [
-                link.submit(OutboundMessage(source="10658000", destination=f"138{n:08d}",
-                                            want_receipt=False, parts=part))
-                for n in range(messages)
-            ]
-            results = await defer.gatherResults(waiters)
-            elapsed = time.perf_counter() - started
-            link_cpu = time.process_time() - link_cpu
-            carrier_cpu = _cpu_seconds(pids[protocol]) - carrier_cpu
-            accepted = sum(1 for r in results if r[0].outcome is SubmitOutcome.ACCEPTED)
-            figures[protocol].append({
-                "elapsed": elapsed, "accepted": accepted, "submits_per_s": accepted / elapsed,
-                "link_us": link_cpu / messages * 1e6, "carrier_us": carrier_cpu / messages * 1e6,
-            })
+    def run() -> Any:
+        return defer.ensureDeferred(drive()).addBoth(lambda _: reactor.stop())
 
-        async def drive() -> None:
-            for link in links.values():
-                link.startService()
-            await defer.gatherResults([link.when_bound() for link in links.values()])
-            for _ in range(rounds):
-                for protocol in protocols:
-                    await one_round(protocol)
-            await defer.gatherResults([link.stopService() for link in links.values()])
-
-        def run() -> Any:
-            return defer.ensureDeferred(drive()).addBoth(lambda _: reactor.stop())
-
-        reactor.callWhenRunning(run)
-        reactor.run()
-    finally:
-        for child in children:
-            child.terminate()
-            child.wait(timeout=10)
+    reactor.callWhenRunning(run)
+    reactor.run()
     return figures
 
 
@@ -195,9 +207,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--codec-seconds", type=float, default=2.0)
     parser.add_argument("--serve", nargs=2, metavar=("PROTOCOL", "PORT"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--drive", nargs=4, metavar=("PROTOCOL", "PORT", "MESSAGES", "WINDOW"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve_simulator(args.serve[0], int(args.serve[1]))
+        return
+    if args.drive:
+        protocol, port, messages, window = args.drive
+        print(json.dumps(drive_link(protocol, int(port), int(messages), int(window))))
         return
     protocols = tuple(p for p in args.protocols.split(",") if p)
     unknown = [p for p in protocols if p not in PROTOCOLS]
