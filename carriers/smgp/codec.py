@@ -100,13 +100,11 @@ class _Malformed(Exception):
 
 
 def _text(raw: bytes, name: str, status: int) -> str:
-    nul = raw.find(b"\0")
-    if nul >= 0:
-        raw = raw[:nul]
+    field = raw.partition(b"\0")[0]
     try:
-        return raw.decode("ascii")
+        return field.decode("ascii")
     except UnicodeDecodeError:
-        raise _Malformed(f"{name} holds non-ASCII octets {raw[:32]!r}", status) from None
+        raise _Malformed(f"{name} holds non-ASCII octets {field[:32]!r}", status) from None
 
 
 def _need(size: int, wanted: int, what: str) -> None:

@@ -100,4 +100,6 @@ class MsgIdGenerator:
         """A fresh MsgID stamped with ``now``."""
         sequence = self._next_sequence
         self._next_sequence = 0 if sequence >= MAX_SEQUENCE else sequence + 1
-        return pack_msg_id(self.gateway, now.strftime("%m%d%H%M"), sequence)
+        # The gateway code was checked once; a datetime's fields are digits of the right width.
+        return bytes.fromhex(f"{self.gateway}{now.month:02d}{now.day:02d}{now.hour:02d}"
+                             f"{now.minute:02d}{sequence:06d}")
