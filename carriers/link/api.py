@@ -31,7 +31,12 @@ class UnreadableMessage(ValueError):
 
 
 class LinkSession(Protocol):
-    """A client session the shared transport drives. Time is always an argument."""
+    """A client session the shared transport drives. Time is always an argument.
+
+    Optional: a ``wants_connection`` property (bool).  Absent or True, the transport keeps a
+    connection up (reconnecting with backoff).  False when a connection ends (SGIP after an
+    idle close, until work is queued), the transport does not reconnect until a submit queues
+    work or ``when_bound`` is asked (``carriers.link.transport``)."""
 
     state: LinkState
 

@@ -7,6 +7,15 @@ timers on an injected clock, hands MOs and receipts up and acknowledges each onl
 layer above has stored it, and turns session events into Deferreds of classified, neutral
 results.  On stop it logs out gracefully.  What differs between protocols is the session and
 the :class:`~carriers.link.api.MessageTranslator` it is given.
+
+Connecting on demand: a session may say through an optional ``wants_connection`` property
+whether it wants a connection now (SGIP's does not after it closed an idle connection, until
+work is queued).  A session without the property always wants one (SMPP, CMPP, SMGP: the link
+is kept up, reconnecting with backoff, exactly as before).  When a connection ends while the
+session wants none, the link stops its ``ClientService`` (no reconnect, no retry timer) and
+is *idle*; a :meth:`CarrierLinkService.submit` that queues work, or a
+:meth:`CarrierLinkService.when_bound`, starts it again (a stopped ``ClientService`` may be
+started again: its state machine goes from Stopped back to Connecting).
 """
 
 from __future__ import annotations
@@ -149,6 +158,9 @@ class CarrierLinkService(service.Service):
         self._pending: dict[int, tuple[_PendingMessage, int]] = {}
         self._closed = defer.Deferred[None]()
         self._bound_waiters: list[defer.Deferred[None]] = []
+        self._idle = False
+        """The connection ended while the session wanted none: ``self._client`` is stopped
+        (no reconnecting) until work is queued or ``when_bound`` is asked."""
         policy = reconnect or ReconnectPolicy()
         jitter_source = rng or random.Random()
         self._client = ClientService(
@@ -196,12 +208,24 @@ class CarrierLinkService(service.Service):
         return waiter.addBoth(stop_client)
 
     def when_bound(self) -> defer.Deferred[None]:
-        """Fires when the link is bound (at once if it already is)."""
+        """Fires when the link is bound (at once if it already is).
+
+        An idle link (its session closed the connection and wants none until there is work:
+        SGIP) is healthy but not bound: asking connects it on demand, as a submit would, and
+        this fires at that bind; with nothing to send it idles out again later.  A link
+        reconnecting (SMPP, CMPP, SMGP, or SGIP with work) fires at its next bind."""
         if self.session.is_bound:
             return defer.succeed(None)
         waiter = defer.Deferred[None]()
         self._bound_waiters.append(waiter)
+        self._connect_on_demand(work=False)
         return waiter
+
+    @property
+    def idle(self) -> bool:
+        """Not connected and not reconnecting because the session wants no connection
+        (``wants_connection``); a submit connects again."""
+        return self._idle
 
     # -- API for the layer above ---------------------------------------------------------
 
@@ -219,6 +243,8 @@ class CarrierLinkService(service.Service):
                 continue
             self._pending[token] = (pending, index)
         self._flush()
+        if frames:
+            self._connect_on_demand(work=True)
         return pending.deferred
 
     @property
@@ -280,6 +306,15 @@ class CarrierLinkService(service.Service):
             log.info("%s link: closed", self.carrier)
             if not self._closed.called:
                 self._closed.callback(None)
+        elif self.running and not self._wants_connection():
+            # Stopped from inside connectionLost: ClientService is still Connected, goes to
+            # Disconnecting, and its own lost notification (right after this returns) ends in
+            # Stopped, so no retry is ever scheduled.  loseConnection on the closed transport
+            # is a no-op.
+            log.info("%s link: connection closed; connecting again when there is work",
+                     self.carrier)
+            self._idle = True
+            self._client.stopService()
         elif was_bound or self.running:
             log.warning("%s link: connection lost (%s); reconnecting", self.carrier,
                         reason.getErrorMessage())
@@ -289,6 +324,21 @@ class CarrierLinkService(service.Service):
 
     def _now(self) -> float:
         return self._clock.seconds()
+
+    def _wants_connection(self) -> bool:
+        """The session's optional ``wants_connection`` (absent: always)."""
+        return bool(getattr(self.session, "wants_connection", True))
+
+    def _connect_on_demand(self, *, work: bool) -> None:
+        """Start connecting again if the link is idle (and running, and not closing)."""
+        if not self._idle or not self.running or self.session.state is LinkState.CLOSED:
+            return
+        if work and not self._wants_connection():
+            return  # nothing was really queued (every part refused at once)
+        self._idle = False
+        log.info("%s link: %s; connecting to %s", self.carrier,
+                 "work queued" if work else "asked to bind", self.peer or "the carrier")
+        self._client.startService()
 
     def _flush(self) -> None:
         data = self.session.data_to_send()

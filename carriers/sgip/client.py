@@ -21,10 +21,9 @@ Choices made here:
   or received, the session sends UNBIND (as its keep-alive request).  While that UNBIND is
   out, new submits wait in the queue; its UNBIND_RESP (or ``response_timeout`` without one)
   closes the connection and the session goes back to DISCONNECTED, keeping its queue.
-  :attr:`SgipClientSession.wants_connection` then says False until a submit is queued: a
-  transport that reads it connects again only when there is work (the shared transport does
-  not yet: it reconnects at once, binds, and the link idles out again after
-  ``idle_timeout``).
+  :attr:`SgipClientSession.wants_connection` then says False until a submit is queued: the
+  shared transport reads it and does not reconnect; it connects again when a submit queues
+  work (or ``when_bound`` is asked).
 * **Throttling.** SUBMIT_RESP Result 11 (node busy) and 33 (SMSC queue full) are SGIP's "not
   now" (§3.4): the submit goes back to the head of its lane and the link pauses with backoff;
   every other non-zero Result refuses the submit.

@@ -4,10 +4,10 @@ SGIP needs two services per carrier (protocols.md §3.3):
 
 * :class:`SgipLink` is the shared :class:`~carriers.link.transport.CarrierLinkService` with an
   :class:`~carriers.sgip.client.SgipClientSession` (BIND Login Type 1, SUBMITs) and an
-  :class:`~carriers.sgip.translate.SgipTranslator`.  The shared transport reconnects as soon
-  as a connection closes, so after an idle UNBIND the link binds again straight away and
-  idles out again ``idle_timeout`` later (the session's ``wants_connection`` says when a
-  connection is really needed; the transport does not read it yet).
+  :class:`~carriers.sgip.translate.SgipTranslator`.  After an idle UNBIND the session's
+  ``wants_connection`` is False and the shared transport does not reconnect: the link is
+  idle (not bound, healthy) until a submit queues work, which connects and binds again
+  (``when_bound`` connects on demand too).
 * :class:`SgipCarrierLink` is both as the one :class:`~carriers.link.api.CarrierLink` the
   gateway holds (:func:`build_sgip_link` makes it from the ``[carriers.<name>.link]`` table).
 * :class:`SgipListenerService` listens for the SMG's own connections (BIND Login Type 2) and

@@ -185,18 +185,29 @@ async def test_an_mo_is_answered_after_it_is_stored_and_again_after_a_failure(
 
 
 @pytest_twisted.ensureDeferred
-async def test_an_idle_link_unbinds_and_submits_again_later(inbox: Inbox) -> None:
-    """The shared transport reconnects at once after the idle UNBIND (it does not yet wait
-    for work: ``wants_connection``); either way a later submit goes through."""
-    setup = Setup(inbox, idle_timeout=0.3)
+async def test_an_idle_link_stays_closed_until_a_submit_reopens_it(inbox: Inbox) -> None:
+    """After the idle UNBIND the link does not reconnect (the session's ``wants_connection``
+    is False): the SMG sees no bind for several idle periods; a submit opens a connection,
+    binds once and is accepted."""
+    idle = 0.2
+    setup = Setup(inbox, idle_timeout=idle)
     try:
         await setup.link.when_bound()
-        await wait_for(lambda: setup.link.session.idle_closes >= 1)
+        await wait_for(lambda: setup.listener.binds == 1)  # the SMG's connection back
+        await wait_for(lambda: setup.link.idle)
+        assert setup.link.session.idle_closes == 1 and not setup.link.is_bound
+        binds = setup.smg.counters["binds"]  # the submit link's bind and the one back
+        await task.deferLater(reactor, 5 * idle, lambda: None)
+        assert setup.smg.counters["binds"] == binds
+        assert (setup.link.binds, setup.link.session.idle_closes) == (1, 1)
+        assert setup.link.idle and setup.smg.bound_clients == 1  # only the connection back
         [result] = await setup.link.submit(sms("after a pause"))
         assert result.outcome is SubmitOutcome.ACCEPTED
-        assert setup.link.binds >= 2
+        assert setup.link.binds == 2 and setup.smg.counters["binds"] == binds + 1
         await wait_for(lambda: len(inbox.receipts) == 1)
         assert inbox.receipts[0].message_id == result.message_id
+        await wait_for(lambda: setup.link.idle)  # and it idles out again
+        assert setup.link.session.idle_closes == 2
     finally:
         await setup.stop()
 
@@ -266,3 +277,64 @@ async def test_the_carrier_link_built_from_the_config_table(inbox: Inbox) -> Non
     finally:
         await link.stopService()
         await smg.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_smg_binds_again_to_the_listener_of_a_restarted_gateway() -> None:
+    """A gateway stop stops the link and the listener; a restart starts new ones on the same
+    listener port.  The SMG's connection back retries and binds to the new listener; an MO
+    injected while the gateway was down is kept (store and forward) and delivered after the
+    restart, as are a new MO and the report of a submit made after it, each acknowledged."""
+    before, after = Inbox(), Inbox()
+    setup = Setup(before)
+    smg = setup.smg
+    listen_port = setup.listener.port
+    try:
+        await setup.link.when_bound()
+        await wait_for(lambda: setup.listener.binds == 1)
+        smg.inject_mo("8613800138000", "10655012", "before")
+        await wait_for(lambda: len(before.messages) == 1)
+
+        await setup.link.stopService()  # the gateway stops
+        await setup.listener.stopService()
+        await wait_for(lambda: smg.bound_clients == 0)
+        smg.inject_mo("8613800138001", "10655012", "while down")
+        await task.deferLater(reactor, 0.5, lambda: None)  # the SMG retries, refused
+        assert smg.bound_clients == 0 and len(before.messages) == 1
+
+        settings = SgipClientSettings(login_name=SP_LOGIN, login_password=SP_PASSWORD,
+                                      node_id=SP_NODE, corp_id="12345", service_type="MNEWS")
+        listener = SgipListenerService(  # the gateway starts again, on the same port
+            carrier="china_unicom",
+            endpoint=TCP4ServerEndpoint(reactor, listen_port, interface="127.0.0.1"),
+            settings=SgipListenerSettings(login_name=SMG_LOGIN, login_password=SMG_PASSWORD,
+                                          node_id=SP_NODE),
+            translator=SgipTranslator(settings), clock=reactor, on_inbound=after)
+        listener.startService()
+        link = SgipLink(
+            carrier="china_unicom",
+            endpoint=TCP4ClientEndpoint(reactor, "127.0.0.1", smg.port),
+            settings=settings, clock=reactor, on_inbound=after, reconnect=FAST,
+            rng=random.Random(2))
+        link.startService()
+        setup.link, setup.listener = link, listener  # stopped by setup.stop()
+        assert listener.port == listen_port
+
+        await wait_for(lambda: listener.binds == 1)
+        await wait_for(lambda: len(after.messages) == 1)
+        assert after.messages[0].text == "while down"  # kept by the SMG, delivered now
+        smg.inject_mo("8613800138002", "10655012", "after")
+        await link.when_bound()
+        [result] = await link.submit(sms("after the restart"))
+        assert result.outcome is SubmitOutcome.ACCEPTED
+        await wait_for(lambda: len(after.messages) == 2 and len(after.receipts) == 1)
+        assert after.messages[1].text == "after"
+        assert after.receipts[0].message_id == result.message_id
+        assert after.receipts[0].state is ReceiptState.DELIVERED
+        assert [m.text for m in before.messages] == ["before"] and not before.receipts
+        # Each was acknowledged (answered 0): nothing waits at the SMG, nothing redelivered.
+        await wait_for(lambda: not smg._waiting
+                       and all(not c._delivers for c in smg._connections))
+        assert smg.counters["redeliveries"] == 0 and listener.unacknowledged == 0
+    finally:
+        await setup.stop()

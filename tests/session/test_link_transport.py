@@ -3,7 +3,8 @@
 An :class:`SmppLink` (and one :class:`CmppLink`) runs as a started service whose endpoint's
 ``connect()`` hands back a Deferred the test fires; each connection is a ``StringTransport``
 and time is a ``task.Clock``.  The test plays the carrier: it decodes what the link wrote and
-feeds it encoded PDUs.
+feeds it encoded PDUs.  An :class:`SgipLink` shows connecting on demand: after its idle close
+the link does not reconnect until there is work.
 """
 
 from __future__ import annotations
@@ -27,12 +28,19 @@ from carriers.link.events import LinkState
 from carriers.link.transport import CarrierLinkService, ReconnectPolicy
 from carriers.messages import (
     InboundMessage,
+    Lane,
     MessagePart,
     OutboundMessage,
     SubmitOutcome,
     SubmitResult,
     TextCoding,
 )
+from carriers.sgip import codec as sgip_codec
+from carriers.sgip.client import SgipClientSettings
+from carriers.sgip.link import SgipLink
+from carriers.sgip.pdus import Bind, BindResp, Submit, SubmitResp
+from carriers.sgip.pdus import Unbind as SgipUnbind
+from carriers.sgip.pdus import UnbindResp as SgipUnbindResp
 from carriers.smpp import codec
 from carriers.smpp.esme import EsmeSettings
 from carriers.smpp.link import SmppLink
@@ -315,3 +323,115 @@ def test_cmpp_login_refused_is_logged_by_its_status_name_and_dropped(
     carrier.proto.dataReceived(cmpp_codec.encode(refusal, settings.version))
     assert "login refused: CONNECT status 3 (authentication failed)" in caplog.text
     assert carrier.transport.disconnecting and not carrier.link.is_bound
+
+
+SGIP_SETTINGS = SgipClientSettings(login_name="SP0001", login_password="pw",
+                                   node_id=3755012345, idle_timeout=60.0, tps=0)
+
+
+def sgip_carrier() -> Carrier:
+    return Carrier(lambda **kw: SgipLink(settings=SGIP_SETTINGS, **kw))
+
+
+def sgip_sent(carrier: Carrier) -> list[Any]:
+    return [sgip_codec.decode(frame) for frame in carrier.frames()]
+
+
+def sgip_feed(carrier: Carrier, *pdus: Any) -> None:
+    carrier.proto.dataReceived(b"".join(sgip_codec.encode(pdu) for pdu in pdus))
+
+
+def sgip_bind(carrier: Carrier) -> None:
+    carrier.accept()
+    (bind,) = sgip_sent(carrier)
+    assert isinstance(bind, Bind) and bind.login_name == "SP0001"
+    sgip_feed(carrier, BindResp(sequence=bind.sequence))
+    assert carrier.link.is_bound
+
+
+def sgip_idle_out(carrier: Carrier) -> None:
+    """Nothing to do for idle_timeout: the link unbinds and the SMG closes the connection."""
+    carrier.clock.advance(SGIP_SETTINGS.idle_timeout)
+    (unbind,) = sgip_sent(carrier)
+    assert isinstance(unbind, SgipUnbind)
+    sgip_feed(carrier, SgipUnbindResp(sequence=unbind.sequence))
+    assert carrier.transport.disconnecting
+    carrier.lose()
+
+
+def sgip_message(text: str = "hello") -> OutboundMessage:
+    return OutboundMessage(
+        source="10655012", destination="8613800138000",
+        parts=(MessagePart(payload=text.encode("utf-16-be"), coding=TextCoding.UCS2),),
+        lane=Lane.INTERACTIVE)
+
+
+def test_an_idle_sgip_link_stays_closed_until_a_submit_then_connects_once() -> None:
+    carrier = sgip_carrier()
+    sgip_bind(carrier)
+    sgip_idle_out(carrier)
+    link = carrier.link
+    assert link.idle and not link.is_bound and link.running
+    for _ in range(48):  # two days of nothing: no connect attempt, no retry timer
+        carrier.clock.advance(3600)
+    assert len(carrier.endpoint.attempts) == 1
+    assert carrier.clock.getDelayedCalls() == []
+    submitted = link.submit(sgip_message("after a pause"))
+    assert len(carrier.endpoint.attempts) == 2 and not link.idle  # at once, exactly one
+    assert not submitted.called and link.queued == 1
+    sgip_bind(carrier)
+    (submit,) = sgip_sent(carrier)
+    assert isinstance(submit, Submit)
+    sgip_feed(carrier, SubmitResp(sequence=submit.sequence))
+    (result,) = results(submitted)
+    assert result.outcome is SubmitOutcome.ACCEPTED and link.binds == 2
+    carrier.clock.advance(600)
+    assert len(carrier.endpoint.attempts) == 2
+    sgip_idle_out(carrier)  # and idles out again, as before
+    carrier.clock.advance(3600)
+    assert link.idle and len(carrier.endpoint.attempts) == 2
+
+
+def test_an_idle_sgip_link_that_fails_to_connect_retries_with_backoff() -> None:
+    carrier = sgip_carrier()
+    sgip_bind(carrier)
+    sgip_idle_out(carrier)
+    submitted = carrier.link.submit(sgip_message())
+    assert len(carrier.endpoint.attempts) == 2
+    carrier.endpoint.attempts[-1][1].errback(error.ConnectionRefusedError())
+    carrier.clock.advance(POLICY.initial_delay * POLICY.factor + 1.0)  # backoff + jitter < 1
+    assert len(carrier.endpoint.attempts) == 3
+    sgip_bind(carrier)
+    (submit,) = sgip_sent(carrier)
+    sgip_feed(carrier, SubmitResp(sequence=submit.sequence))
+    assert results(submitted)[0].outcome is SubmitOutcome.ACCEPTED
+
+
+def test_a_lost_sgip_connection_not_closed_for_idleness_reconnects() -> None:
+    carrier = sgip_carrier()
+    sgip_bind(carrier)
+    carrier.lose()  # dropped, not idle: the session still wants a connection
+    assert not carrier.link.idle
+    carrier.clock.advance(POLICY.initial_delay * POLICY.factor + 1.0)
+    assert len(carrier.endpoint.attempts) == 2
+
+
+def test_when_bound_on_an_idle_sgip_link_connects_on_demand() -> None:
+    carrier = sgip_carrier()
+    sgip_bind(carrier)
+    sgip_idle_out(carrier)
+    bound = carrier.link.when_bound()
+    assert len(carrier.endpoint.attempts) == 2 and not bound.called
+    sgip_bind(carrier)
+    assert bound.called
+
+
+def test_stopping_an_idle_sgip_link_finishes_at_once() -> None:
+    carrier = sgip_carrier()
+    sgip_bind(carrier)
+    sgip_idle_out(carrier)
+    stopped = carrier.link.stopService()
+    assert stopped.called and carrier.link.session.state is LinkState.CLOSED
+    assert carrier.link.submit(sgip_message()).result[0].outcome is SubmitOutcome.NOT_SENT
+    carrier.clock.advance(3600)
+    assert len(carrier.endpoint.attempts) == 1
