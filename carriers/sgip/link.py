@@ -417,6 +417,10 @@ class SgipCarrierLink(service.MultiService):
         return self.listener.reading_paused
 
 
+LISTEN_BACKLOG = 256
+"""Pending connections the kernel queues for the listener (Twisted's default is 50)."""
+
+
 def build_sgip_link(
     config: SgipLinkConfig, parts: LinkParts, *,
     listen_endpoint: IStreamServerEndpoint | None = None,
@@ -438,8 +442,10 @@ def build_sgip_link(
                                   max_delay=config.reconnect_max_delay),
     )
     if listen_endpoint is None:
+        # A deep accept queue: a burst of connections (a bind flood, or the SMG reconnecting
+        # amid one) waits in the kernel seconds longer than it takes us to refuse it.
         listen_endpoint = TCP4ServerEndpoint(parts.clock, config.listen_port,  # type: ignore[arg-type]
-                                             interface=config.listen_host)
+                                             backlog=LISTEN_BACKLOG, interface=config.listen_host)
     listener = SgipListenerService(
         carrier=parts.carrier, endpoint=listen_endpoint,
         settings=config.listener_settings(config.resolved_smg_password()),
