@@ -341,11 +341,10 @@ class ClientSession:
         """Send queued submits as far as state, window, pause and TPS allow."""
         if self.state is not LinkState.BOUND:
             return
-        channel = self._channel
+        self._flow.pump(now, self._send_submit, len(self._control))
 
-        def send(frame: bytes) -> int:
-            sequence = channel.next_sequence()
-            channel.send_encoded(frame, sequence)
-            return sequence
-
-        self._flow.pump(now, send, len(self._control))
+    def _send_submit(self, frame: bytes) -> int:
+        """Write one queued submit under the next sequence number; return that number."""
+        sequence = self._channel.next_sequence()
+        self._channel.send_encoded(frame, sequence)
+        return sequence

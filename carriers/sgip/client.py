@@ -34,7 +34,7 @@ Choices made here:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,7 @@ from carriers.messages import Lane
 from carriers.sgip import codec
 from carriers.sgip.channel import SgipChannel
 from carriers.sgip.pdus import (
+    SEQUENCE_OFFSET,
     Bind,
     BindResp,
     Deliver,
@@ -68,7 +69,15 @@ from carriers.sgip.pdus import (
     UnbindResp,
     result_name,
 )
-from carriers.sgip.sequence import ZERO, SequenceGenerator, sequence_text, timestamp_for
+from carriers.sgip.sequence import (
+    SEQUENCE_LENGTH,
+    ZERO,
+    SequenceGenerator,
+    SequenceNumber,
+    counter_with_reference,
+    sequence_text,
+    timestamp_for,
+)
 
 __all__ = [
     "INBOUND_RESULTS", "THROTTLING_RESULTS", "SgipClientSession", "SgipClientSettings",
@@ -87,6 +96,9 @@ INBOUND_RESULTS: dict[InboundAnswer, int] = {
 unreadable → 5 (bad parameter format: a permanent refusal, so the SMG does not send it again);
 not stored → 11 (node busy: the one Result that says "not now", so the SMG delivers it
 again)."""
+
+_COUNTER_AT = SEQUENCE_OFFSET + SEQUENCE_LENGTH - 4
+"""Where a SUBMIT's counter word sits in its header."""
 
 
 def inbound_answer(pdu: Deliver | Report, answer: InboundAnswer) -> DeliverResp | ReportResp:
@@ -293,6 +305,15 @@ class SgipClientSession(ClientSession):
     def _pump(self, now: float) -> None:
         if not self._idle_unbind:
             super()._pump(now)
+
+    def _send_submit(self, frame: bytes) -> int:
+        """Number a SUBMIT keeping the part reference its translator wrote into the counter
+        word (``carriers.sgip.sequence.counter_with_reference``)."""
+        number = SequenceNumber.from_key(self._channel.next_sequence())
+        written = int.from_bytes(frame[_COUNTER_AT:_COUNTER_AT + 4], "big")
+        key = replace(number, counter=counter_with_reference(number.counter, written)).key()
+        self._channel.send_encoded(frame, key)
+        return key
 
     def _handle(self, pdu: Pdu, now: float) -> None:
         kind = type(pdu)

@@ -85,6 +85,26 @@ class SequenceNumber:
 ZERO = SequenceNumber(0, 0, 0)
 
 
+REFERENCE_FLAG = 1 << 16
+"""Set in a SUBMIT's counter word when its low 16 bits carry the part's reference."""
+_REFERENCE_BITS = REFERENCE_FLAG | 0xFFFF
+_RUNNING_LIMIT = 1 << 15
+
+
+def counter_with_reference(running: int, reference_bits: int) -> int:
+    """A SUBMIT's counter word: the running count (15 bits, wrapping) above the reference
+    flag and the 16-bit part reference the sender chose (``reference_bits``: the flag and the
+    reference, or 0). The REPORT names the SUBMIT's whole Sequence Number, so the reference
+    comes back with it even when the SUBMIT_RESP was lost (the evidence that reconciles an
+    uncertain part). Unique while fewer than 32,768 submits carry one node's same second."""
+    return (running % _RUNNING_LIMIT) << 17 | (reference_bits & _REFERENCE_BITS)
+
+
+def reference_of(counter: int) -> int | None:
+    """The part reference a SUBMIT's counter word carries, if it carries one."""
+    return counter & 0xFFFF if counter & REFERENCE_FLAG else None
+
+
 def sequence_text(sequence: SequenceNumber) -> str:
     """``"3075512345-1202141030-0000000001"``: the stored message id of an SGIP SUBMIT."""
     return f"{sequence.node_id:010d}-{sequence.timestamp:010d}-{sequence.counter:010d}"

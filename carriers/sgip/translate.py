@@ -41,8 +41,23 @@ from carriers.messages import (
 )
 from carriers.sgip.client import SgipClientSettings
 from carriers.sgip.codec import SubmitTemplate
-from carriers.sgip.pdus import Deliver, Report, ReportState, ReportType, Result, Submit, result_name
-from carriers.sgip.sequence import ZERO, sequence_text
+from carriers.sgip.pdus import (
+    SEQUENCE_OFFSET,
+    Deliver,
+    Report,
+    ReportState,
+    ReportType,
+    Result,
+    Submit,
+    result_name,
+)
+from carriers.sgip.sequence import (
+    REFERENCE_FLAG,
+    SEQUENCE_LENGTH,
+    ZERO,
+    reference_of,
+    sequence_text,
+)
 from carriers.text_coding import decode_text
 
 __all__ = [
@@ -67,6 +82,9 @@ _STATES: dict[int, tuple[ReceiptState, str]] = {
 }
 _TEMPLATE_CACHE = 64
 """Distinct message contents whose encoded submits are kept (digests: one per edition)."""
+
+_COUNTER_AT = SEQUENCE_OFFSET + SEQUENCE_LENGTH - 4
+"""Where a SUBMIT's counter word sits in its header."""
 
 
 def user_number_of(destination: str) -> str:
@@ -140,6 +158,7 @@ def receipt_from(pdu: Report, *, carrier: str, received_at: datetime) -> Deliver
         error=result_name(pdu.error_code) if failed else "",
         received_at=received_at,
         subscriber=pdu.user_number or None,
+        reference=reference_of(pdu.submit_sequence.counter),
     )
 
 
@@ -153,8 +172,17 @@ class SgipTranslator:
         self._templates: dict[tuple[Any, ...], list[SubmitTemplate]] = {}
 
     def frames_for(self, message: OutboundMessage) -> list[bytes]:
+        """One SUBMIT per part; a part's reference (``message.references``) goes in the low
+        bits of its counter word, which the session keeps when it numbers the SUBMIT."""
         number = user_number_of(message.destination)
-        return [template.frame(number) for template in self._templates_for(message)]
+        frames = [template.frame(number) for template in self._templates_for(message)]
+        references = message.references
+        if references is None:
+            return frames
+        return [frame[:_COUNTER_AT]
+                + (REFERENCE_FLAG | reference).to_bytes(4, "big")
+                + frame[_COUNTER_AT + 4:]
+                for frame, reference in zip(frames, references, strict=True)]
 
     def _templates_for(self, message: OutboundMessage) -> list[SubmitTemplate]:
         key = (message.source, message.parts, message.want_receipt, bool(message.link_id))

@@ -570,3 +570,35 @@ def test_an_unsubscribe_cancels_an_uncertain_delivery_so_it_is_not_resent(
     with sessions() as session:
         assert session.scalar(select(Delivery.status).where(
             Delivery.id == crashed.ids["D"])) == "cancelled"
+
+
+def test_sgip_reports_reconcile_parts_whose_submit_response_was_lost(
+        sessions: sessionmaker[Session]) -> None:
+    """SGIP: a REPORT names the SUBMIT's own Sequence Number, whose counter word carries the
+    part's reference (``carriers.sgip.sequence``). Read by the SGIP translator, such reports
+    are evidence like SMPP's echoed references: the uncertain delivery is reconciled."""
+    from carriers.sgip.client import SgipClientSettings
+    from carriers.sgip.pdus import Report, ReportState, ReportType
+    from carriers.sgip.sequence import REFERENCE_FLAG, SequenceNumber, counter_with_reference
+    from carriers.sgip.translate import SgipTranslator
+
+    crashed = crash(sessions)
+    number = crashed.numbers["A"]
+    translator = SgipTranslator(SgipClientSettings(login_name="gw", login_password="pw",
+                                                   node_id=3053112345))
+    reports = [
+        translator.read(Report(
+            sequence=SequenceNumber(1, 1202141035, 9 + part),
+            submit_sequence=SequenceNumber(3053112345, 1202141030, counter_with_reference(
+                40 + part, REFERENCE_FLAG | crashed.ref("A", part))),
+            report_type=ReportType.SUBMIT, user_number="86" + number,
+            state=ReportState.DELIVERED), carrier=CARRIER, received_at=datetime.now(UTC))
+        for part in (1, 2)
+    ]
+    with sessions.begin() as session:
+        left = store.reconcile(session, reports, flag_after=3,  # type: ignore[arg-type]
+                               now=datetime.now(UTC))
+    assert left == []
+    found = rows(sessions, crashed)
+    assert (found["A"].status, found["A"].recovery, found["A"].parts) == (
+        "delivered", "reconciled", {1: "delivered", 2: "delivered"})

@@ -12,7 +12,7 @@ answered only when the layer above says, unbind both ways, timeouts).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,6 +31,12 @@ from carriers.link.events import (
     SubmitUnanswered,
     Throttled,
     Unbound,
+)
+from carriers.messages import (
+    DeliveryReceipt,
+    MessagePart,
+    OutboundMessage,
+    TextCoding,
 )
 from carriers.sgip import codec
 from carriers.sgip.client import SgipClientSession, SgipClientSettings
@@ -52,14 +58,21 @@ from carriers.sgip.pdus import (
     Report,
     ReportResp,
     ReportState,
+    ReportType,
     Result,
     Submit,
     SubmitResp,
     Unbind,
     UnbindResp,
 )
-from carriers.sgip.sequence import SequenceGenerator, SequenceNumber, sequence_text
+from carriers.sgip.sequence import (
+    SequenceGenerator,
+    SequenceNumber,
+    reference_of,
+    sequence_text,
+)
 from carriers.sgip.smg import SmgCallbackSession, SmgSession, SmgState
+from carriers.sgip.translate import SgipTranslator
 from carriers.simulator.server_events import (
     BindDenied,
     ClientBound,
@@ -278,8 +291,9 @@ def test_the_message_id_is_the_submits_own_sequence_number() -> None:
     token = pair.client.submit(submit(), pair.now)
     pair.pump()
     sent = [p for p in pair.sent_by_client() if isinstance(p, Submit)]
-    assert sent[0].sequence == SequenceNumber(SP_NODE, 1202141035, 2)
-    expected = "3755012345-1202141035-0000000002"
+    # The running count sits above the (absent here) part reference: 2 << 17.
+    assert sent[0].sequence == SequenceNumber(SP_NODE, 1202141035, 2 << 17)
+    expected = "3755012345-1202141035-0000262144"
     assert sequence_text(sent[0].sequence) == expected
     assert pair.events(SubmitAccepted) == [SubmitAccepted(token, expected)]
     assert pair.smg_of(SubmitReceived)[0].message_id == expected
@@ -297,7 +311,42 @@ def test_encoded_frames_and_templates_get_their_sequence_patched_in() -> None:
     received = pair.smg_of(SubmitReceived)
     assert [r.pdu.user_numbers[0] for r in received] == [f"861300000000{n}" for n in range(3)]
     assert [e.message_id for e in accepted] == [r.message_id for r in received]
-    assert [r.pdu.sequence.counter for r in received] == [2, 3, 4]
+    assert [r.pdu.sequence.counter for r in received] == [2 << 17, 3 << 17, 4 << 17]
+
+
+def test_a_parts_reference_rides_in_its_submits_sequence_and_comes_back_in_the_report(
+) -> None:
+    """The translator writes each part's reference into the SUBMIT's counter word and the
+    session keeps it when numbering: the REPORT names that Sequence Number, so its receipt
+    carries the reference and the subscriber even when the SUBMIT_RESP was lost."""
+    pair = make_pair()
+    settings = SgipClientSettings(login_name=LOGIN, login_password=PASSWORD, node_id=SP_NODE)
+    translator = SgipTranslator(settings)
+    message = OutboundMessage(
+        source="106558000678", destination="13000000001", want_receipt=True,
+        parts=(MessagePart(payload=b"\x05\x00\x03\x07\x02\x01" + "一".encode("utf-16-be"),
+                           coding=TextCoding.UCS2, has_udh=True),
+               MessagePart(payload=b"\x05\x00\x03\x07\x02\x02" + "二".encode("utf-16-be"),
+                           coding=TextCoding.UCS2, has_udh=True)),
+        references=(0x1230, 0x1231))
+    for frame in translator.frames_for(message):
+        pair.client.submit_encoded(frame, pair.now)
+    pair.pump()
+    received = pair.smg_of(SubmitReceived)
+    assert [reference_of(r.pdu.sequence.counter) for r in received] == [0x1230, 0x1231]
+    assert len({r.message_id for r in received}) == 2
+    report = Report(sequence=SequenceNumber(0, 0, 1), submit_sequence=received[1].pdu.sequence,
+                    report_type=ReportType.SUBMIT, user_number="8613000000001",
+                    state=ReportState.DELIVERED, error_code=0)
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    receipt = translator.read(report, carrier="china_unicom", received_at=now)
+    assert isinstance(receipt, DeliveryReceipt)
+    assert (receipt.reference, receipt.subscriber) == (0x1231, "8613000000001")
+    assert receipt.message_id == received[1].message_id
+    plain = translator.read(
+        replace(report, submit_sequence=SequenceNumber(SP_NODE, 1202141035, 5 << 17)),
+        carrier="china_unicom", received_at=now)
+    assert isinstance(plain, DeliveryReceipt) and plain.reference is None
 
 
 def test_sequence_numbers_keep_counting_across_reconnects() -> None:
@@ -308,7 +357,7 @@ def test_sequence_numbers_keep_counting_across_reconnects() -> None:
     pair.client.submit(submit(), pair.now)
     pair.pump()
     sent = [p for p in pair.sent_by_client() if isinstance(p, Submit)]
-    assert sent[0].sequence.counter == 3  # BIND 1, BIND 2, then this SUBMIT
+    assert sent[0].sequence.counter == 3 << 17  # BIND 1, BIND 2, then this SUBMIT (count 3)
 
 
 def test_a_generator_may_be_shared_and_started_anywhere() -> None:
