@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
@@ -27,6 +26,7 @@ from carriers.cmpp.client import CmppClientSession, CmppClientSettings, connect_
 from carriers.cmpp.codec import SubmitTemplate
 from carriers.cmpp.pdus import Deliver, SubmitResult
 from carriers.link.api import UnreadableMessage
+from carriers.link.templates import TemplateCache
 from carriers.link.transport import CarrierLinkService, InboundHandler, ReconnectPolicy
 from carriers.messages import DeliveryReceipt, InboundMessage, OutboundMessage, SubmitOutcome
 
@@ -56,10 +56,6 @@ _RESULT_NAMES: dict[int, str] = {
     SubmitResult.BAD_DEST_TERMINAL_ID: "bad Dest_terminal_Id",
 }
 
-_TEMPLATE_CACHE = 64
-"""Distinct message contents whose encoded submits are kept (digests: one per edition)."""
-
-
 class CmppTranslator:
     """CMPP 2.0 / 3.0's words for the neutral messages, for one link's settings."""
 
@@ -68,7 +64,7 @@ class CmppTranslator:
     def __init__(self, settings: CmppClientSettings) -> None:
         self.settings = settings
         self._zone = ZoneInfo(settings.timezone)
-        self._templates: dict[tuple[Any, ...], list[SubmitTemplate]] = {}
+        self._templates: TemplateCache[SubmitTemplate] = TemplateCache()
 
     def frames_for(self, message: OutboundMessage) -> list[bytes]:
         destination = translate.destination_of(message)
@@ -77,15 +73,10 @@ class CmppTranslator:
     def _templates_for(self, message: OutboundMessage) -> list[SubmitTemplate]:
         """Encoded submits per distinct message content, reused for every recipient."""
         key = (message.source, message.parts, message.want_receipt, message.link_id)
-        templates = self._templates.get(key)
-        if templates is None:
-            version = self.settings.version
-            templates = [SubmitTemplate(submit, version)
-                         for submit in translate.submits_for(message, self.settings)]
-            if len(self._templates) >= _TEMPLATE_CACHE:
-                self._templates.pop(next(iter(self._templates)))
-            self._templates[key] = templates
-        return templates
+        version = self.settings.version
+        return self._templates.get(key, lambda: [
+            SubmitTemplate(submit, version)
+            for submit in translate.submits_for(message, self.settings)])
 
     def read(
         self, pdu: Deliver, *, carrier: str, received_at: datetime

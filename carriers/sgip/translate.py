@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from carriers.codings import coding_from_wire, wire_number
 from carriers.link.api import UnreadableMessage
+from carriers.link.templates import TemplateCache
 from carriers.messages import (
     DeliveryReceipt,
     InboundMessage,
@@ -80,9 +80,6 @@ _STATES: dict[int, tuple[ReceiptState, str]] = {
     ReportState.WAITING: (ReceiptState.ENROUTE, "ENROUTE"),
     ReportState.FAILED: (ReceiptState.UNDELIVERABLE, "UNDELIV"),
 }
-_TEMPLATE_CACHE = 64
-"""Distinct message contents whose encoded submits are kept (digests: one per edition)."""
-
 _COUNTER_AT = SEQUENCE_OFFSET + SEQUENCE_LENGTH - 4
 """Where a SUBMIT's counter word sits in its header."""
 
@@ -169,7 +166,7 @@ class SgipTranslator:
 
     def __init__(self, settings: SgipClientSettings) -> None:
         self.settings = settings
-        self._templates: dict[tuple[Any, ...], list[SubmitTemplate]] = {}
+        self._templates: TemplateCache[SubmitTemplate] = TemplateCache()
 
     def frames_for(self, message: OutboundMessage) -> list[bytes]:
         """One SUBMIT per part; a part's reference (``message.references``) goes in the low
@@ -185,15 +182,10 @@ class SgipTranslator:
                 for frame, reference in zip(frames, references, strict=True)]
 
     def _templates_for(self, message: OutboundMessage) -> list[SubmitTemplate]:
+        """Encoded submits per distinct message content, reused for every recipient."""
         key = (message.source, message.parts, message.want_receipt, bool(message.link_id))
-        templates = self._templates.get(key)
-        if templates is None:
-            templates = [SubmitTemplate(submit)
-                         for submit in submits_for(message, self.settings)]
-            if len(self._templates) >= _TEMPLATE_CACHE:
-                self._templates.pop(next(iter(self._templates)))
-            self._templates[key] = templates
-        return templates
+        return self._templates.get(key, lambda: [
+            SubmitTemplate(submit) for submit in submits_for(message, self.settings)])
 
     def read(
         self, pdu: Deliver | Report, *, carrier: str, received_at: datetime

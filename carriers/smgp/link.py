@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 
 from carriers.link.api import UnreadableMessage
+from carriers.link.templates import TemplateCache
 from carriers.link.transport import CarrierLinkService, InboundHandler, ReconnectPolicy
 from carriers.messages import DeliveryReceipt, InboundMessage, OutboundMessage, SubmitOutcome
 from carriers.smgp import translate
@@ -37,10 +37,6 @@ TRANSIENT_STATUSES = frozenset({
 })
 """Submit_Resp statuses worth a later retry (see the module docstring)."""
 
-_TEMPLATE_CACHE = 64
-"""Distinct message contents whose encoded submits are kept (digests: one per edition)."""
-
-
 class SmgpTranslator:
     """SMGP 3.0's words for the neutral messages, for one link's settings."""
 
@@ -49,22 +45,17 @@ class SmgpTranslator:
     def __init__(self, settings: SmgpClientSettings) -> None:
         self.settings = settings
         self._zone = ZoneInfo(settings.timezone)
-        self._templates: dict[tuple[Any, ...], list[SubmitTemplate]] = {}
+        self._templates: TemplateCache[SubmitTemplate] = TemplateCache()
 
     def frames_for(self, message: OutboundMessage) -> list[bytes]:
         destination = translate.destination_of(message)
         return [template.frame(destination) for template in self._templates_for(message)]
 
     def _templates_for(self, message: OutboundMessage) -> list[SubmitTemplate]:
+        """Encoded submits per distinct message content, reused for every recipient."""
         key = (message.source, message.parts, message.want_receipt, message.link_id)
-        templates = self._templates.get(key)
-        if templates is None:
-            templates = [SubmitTemplate(submit)
-                         for submit in translate.submits_for(message, self.settings)]
-            if len(self._templates) >= _TEMPLATE_CACHE:
-                self._templates.pop(next(iter(self._templates)))
-            self._templates[key] = templates
-        return templates
+        return self._templates.get(key, lambda: [
+            SubmitTemplate(submit) for submit in translate.submits_for(message, self.settings)])
 
     def read(
         self, pdu: Deliver, *, carrier: str, received_at: datetime

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
-from typing import Any
 
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 
 from carriers.link.api import UnreadableMessage
+from carriers.link.templates import TemplateCache
 from carriers.link.transport import CarrierLinkService, InboundHandler, ReconnectPolicy
 from carriers.messages import DeliveryReceipt, InboundMessage, OutboundMessage, SubmitOutcome
 from carriers.smpp import translate
@@ -31,17 +31,13 @@ TRANSIENT_STATUSES = frozenset({
 })
 """Refusals worth a later retry; every other non-zero command_status is permanent."""
 
-_TEMPLATE_CACHE = 64
-"""Distinct message contents whose encoded submits are kept (digests: one per edition)."""
-
-
 class SmppTranslator:
     """SMPP 3.4's words for the neutral messages."""
 
     protocol = "smpp"
 
     def __init__(self) -> None:
-        self._templates: dict[tuple[Any, ...], list[SubmitTemplate]] = {}
+        self._templates: TemplateCache[SubmitTemplate] = TemplateCache()
 
     def frames_for(self, message: OutboundMessage) -> list[bytes]:
         destination = message.destination.lstrip("+")
@@ -53,13 +49,8 @@ class SmppTranslator:
         """Encoded submits per distinct message content, reused for every recipient."""
         key = (message.source, message.parts, message.want_receipt,
                message.destination.startswith("+"))
-        templates = self._templates.get(key)
-        if templates is None:
-            templates = [SubmitTemplate(pdu) for pdu in translate.submits_for(message)]
-            if len(self._templates) >= _TEMPLATE_CACHE:
-                self._templates.pop(next(iter(self._templates)))
-            self._templates[key] = templates
-        return templates
+        return self._templates.get(key, lambda: [
+            SubmitTemplate(pdu) for pdu in translate.submits_for(message)])
 
     def read(
         self, pdu: DeliverSm | DataSm, *, carrier: str, received_at: datetime
