@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from carriers.cmpp import auth
-from carriers.cmpp.channel import CmppChannel, PeerError
+from carriers.cmpp.channel import CmppChannel
 from carriers.cmpp.msg_id import msg_id_text
 from carriers.cmpp.pdus import (
     ActiveTest,
@@ -48,13 +48,12 @@ from carriers.simulator.server_events import (
     BindDenied,
     ClientBound,
     ClientUnbound,
-    CloseClient,
     ServerFaults,
     ServerSettings,
     SubmitReceived,
     SubmitRefused,
 )
-from carriers.simulator.server_session import ServerSession
+from carriers.simulator.server_session import LoginFirstSession
 
 __all__ = ["OTHER_CONNECT_ERROR", "IsmgSession", "IsmgState"]
 
@@ -78,8 +77,12 @@ _ACCEPTED: dict[IsmgState, frozenset[type]] = {
 }
 
 
-class IsmgSession(ServerSession):
+class IsmgSession(LoginFirstSession):
     """One simulated ISMG connection."""
+
+    open_state = IsmgState.OPEN
+    closed_state = IsmgState.CLOSED
+    login_request = "CONNECT"
 
     def __init__(
         self,
@@ -114,27 +117,11 @@ class IsmgSession(ServerSession):
         """Ask the SP to end the session (CMPP_TERMINATE)."""
         self._channel.request(Terminate(sequence_id=0))
 
-    def _unreadable(self, error: PeerError) -> None:
-        self._events.append(error)
-        if self.state is IsmgState.OPEN:
-            self._close("no readable CONNECT")
-
-    def _framing_lost(self, reason: str) -> None:
-        self._close(reason)
-
     # -- internals -------------------------------------------------------------------
-
-    def _close(self, reason: str) -> None:
-        if self.state is not IsmgState.CLOSED:
-            self.state = IsmgState.CLOSED
-            self._events.append(CloseClient(reason))
 
     def _handle(self, pdu: Pdu, now: float) -> None:
         if type(pdu) not in _ACCEPTED.get(self.state, frozenset()):
-            self._events.append(PeerError(
-                f"{type(pdu).__name__} not allowed while {self.state.value}", 0, ""))
-            if self.state is IsmgState.OPEN:
-                self._close("the SP did not log in first")
+            self._unexpected(pdu)
             return
         if isinstance(pdu, Submit):
             self._on_submit(pdu, now)

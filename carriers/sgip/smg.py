@@ -54,14 +54,13 @@ from carriers.simulator.server_events import (
     BindDenied,
     ClientBound,
     ClientUnbound,
-    CloseClient,
     ServerEvent,
     ServerFaults,
     ServerSettings,
     SubmitReceived,
     SubmitRefused,
 )
-from carriers.simulator.server_session import QUEUE_FULL, ServerSession
+from carriers.simulator.server_session import QUEUE_FULL, LoginFirstSession
 
 __all__ = ["SmgCallbackSession", "SmgSession", "SmgState"]
 
@@ -79,8 +78,12 @@ _ACCEPTED: dict[SmgState, frozenset[type]] = {
 }
 
 
-class SmgSession(ServerSession):
+class SmgSession(LoginFirstSession):
     """One simulated SMG submit connection."""
+
+    open_state = SmgState.OPEN
+    closed_state = SmgState.CLOSED
+    login_request = "BIND"
 
     def __init__(
         self,
@@ -115,23 +118,10 @@ class SmgSession(ServerSession):
         self._stamp(now)
         self._channel.request(Unbind(sequence=ZERO))
 
-    def _unreadable(self, error: PeerError) -> None:
-        self._events.append(error)
-        if self.state is SmgState.OPEN:
-            self._close("no readable BIND")
-
-    def _framing_lost(self, reason: str) -> None:
-        self._close(reason)
-
     # -- internals -------------------------------------------------------------------
 
     def _stamp(self, now: float) -> None:
         self._sgip_channel.stamp(timestamp_for(self._wall_clock(now)))
-
-    def _close(self, reason: str) -> None:
-        if self.state is not SmgState.CLOSED:
-            self.state = SmgState.CLOSED
-            self._events.append(CloseClient(reason))
 
     def _handle(self, pdu: Pdu, now: float) -> None:
         if type(pdu) not in _ACCEPTED.get(self.state, frozenset()):

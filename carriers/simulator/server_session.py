@@ -205,3 +205,34 @@ class ServerSession:
     def _send_response(self, response: Any) -> None:
         self._unanswered_submits = max(0, self._unanswered_submits - 1)
         self._channel.send(response)
+
+
+class LoginFirstSession(ServerSession):
+    """A carrier that takes nothing but its login on a new connection (CMPP's ISMG, SMGP's
+    SMGW, SGIP's SMG): anything else, or a PDU it cannot read, before a login closes the
+    connection; lost framing closes it at any time. Subclasses name their open and closed
+    states and their login request."""
+
+    open_state: enum.Enum
+    closed_state: enum.Enum
+    login_request = "login"
+
+    def _unreadable(self, error: PeerError) -> None:
+        self._events.append(error)
+        if self.state is self.open_state:
+            self._close(f"no readable {self.login_request}")
+
+    def _framing_lost(self, reason: str) -> None:
+        self._close(reason)
+
+    def _unexpected(self, pdu: Any) -> None:
+        """Report a PDU the connection's state does not take; before a login, close."""
+        self._events.append(PeerError(
+            f"{type(pdu).__name__} not allowed while {self.state.value}", 0, ""))
+        if self.state is self.open_state:
+            self._close("the SP did not log in first")
+
+    def _close(self, reason: str) -> None:
+        if self.state is not self.closed_state:
+            self.state = self.closed_state
+            self._events.append(CloseClient(reason))

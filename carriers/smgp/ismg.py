@@ -29,15 +29,14 @@ from carriers.simulator.server_events import (
     BindDenied,
     ClientBound,
     ClientUnbound,
-    CloseClient,
     ServerFaults,
     ServerSettings,
     SubmitReceived,
     SubmitRefused,
 )
-from carriers.simulator.server_session import THROTTLED, ServerSession
+from carriers.simulator.server_session import THROTTLED, LoginFirstSession
 from carriers.smgp import auth
-from carriers.smgp.channel import PeerError, SmgpChannel
+from carriers.smgp.channel import SmgpChannel
 from carriers.smgp.msg_id import msg_id_text
 from carriers.smgp.pdus import (
     VERSION,
@@ -75,8 +74,12 @@ _MODE_NAMES = {LoginMode.SEND: "send", LoginMode.RECEIVE: "receive",
                LoginMode.TRANSMIT: "transmit"}
 
 
-class SmgwSession(ServerSession):
+class SmgwSession(LoginFirstSession):
     """One simulated SMGW connection."""
+
+    open_state = SmgwState.OPEN
+    closed_state = SmgwState.CLOSED
+    login_request = "Login"
 
     def __init__(
         self,
@@ -105,27 +108,11 @@ class SmgwSession(ServerSession):
         """Ask the SP to end the session (Exit)."""
         self._channel.request(Exit(sequence_id=0))
 
-    def _unreadable(self, error: PeerError) -> None:
-        self._events.append(error)
-        if self.state is SmgwState.OPEN:
-            self._close("no readable Login")
-
-    def _framing_lost(self, reason: str) -> None:
-        self._close(reason)
-
     # -- internals -------------------------------------------------------------------
-
-    def _close(self, reason: str) -> None:
-        if self.state is not SmgwState.CLOSED:
-            self.state = SmgwState.CLOSED
-            self._events.append(CloseClient(reason))
 
     def _handle(self, pdu: Pdu, now: float) -> None:
         if type(pdu) not in _ACCEPTED.get(self.state, frozenset()):
-            self._events.append(PeerError(
-                f"{type(pdu).__name__} not allowed while {self.state.value}", 0, ""))
-            if self.state is SmgwState.OPEN:
-                self._close("the SP did not log in first")
+            self._unexpected(pdu)
             return
         if isinstance(pdu, Submit):
             self._on_submit(pdu, now)
