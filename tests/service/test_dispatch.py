@@ -185,7 +185,9 @@ async def test_transient_errors_stop_at_the_deadline(engine: Engine, database: A
         edition_id = seed_edition(session, segments=1)
         seed_subscribers(session, 2)
     link = FakeLink(lambda m, a: [SubmitResult(outcome=SubmitOutcome.TRANSIENT, status=0x14)])
-    runner = runner_for(database, {"china_mobile": link}, deadline=timedelta(seconds=0.3))
+    # Retries come 0.05-0.2 s apart: a 2 s deadline leaves room for several even on a busy
+    # machine (0.3 s was sometimes used up before the first retry).
+    runner = runner_for(database, {"china_mobile": link}, deadline=timedelta(seconds=2))
     await runner.dispatch(edition_id)
     assert counts(engine) == {"failed": 2}
     assert max(link.attempts.values()) >= 2
