@@ -35,22 +35,18 @@ from carriers.simulator.carrier_service import (
     ReceivedSubmit,
     SamePdu,
     known_coding,
+    mo_payload,
     readable_text,
 )
 from carriers.simulator.server_events import ServerFaults, ServerSettings
 
-__all__ = ["ISMG_TIME", "MAX_MO_OCTETS", "MAX_NUMBER_LENGTH", "CmppDialect", "ReportDeliver"]
+__all__ = ["ISMG_TIME", "CmppDialect", "ReportDeliver"]
 
 ISMG_TIME = timezone(timedelta(hours=8), "CST")
 """The simulated ISMG's local time, in which Msg_Ids and report times are written."""
 DEFAULT_GATEWAY_CODE = 10_001
 """The ISMG gateway code written into the simulator's Msg_Ids (22 bits)."""
-MAX_MO_OCTETS = 140
-"""The longest MO Msg_Content the simulator sends (one SM; it does not split MOs)."""
-MAX_NUMBER_LENGTH = 21
-"""Dest_Id, and Src_terminal_Id in CMPP 2.0, hold 21 octets."""
 _ASCII = wire_number("cmpp", TextCoding.ASCII)
-_UCS2 = wire_number("cmpp", TextCoding.UCS2)
 _WITH_REPORT = 1
 """Registered_Delivery 1: a SUBMIT asks for a status report; a DELIVER is one (0: an MO)."""
 
@@ -132,17 +128,7 @@ class CmppDialect:
     def mo_pdu(self, source: str, destination: str, text: str) -> SamePdu:
         """ValueError when a number is not ASCII or too long for CMPP 2.0, or the text does not
         fit one SM (the simulator does not split MOs)."""
-        for name, number in (("from", source), ("to", destination)):
-            if not number.isascii() or len(number) > MAX_NUMBER_LENGTH:
-                raise ValueError(f"{name}: a CMPP number is at most {MAX_NUMBER_LENGTH} ASCII "
-                                 f"characters, not {number!r}")
-        if text.isascii():
-            payload, msg_fmt = text.encode("ascii"), _ASCII
-        else:
-            payload, msg_fmt = text.encode("utf-16-be"), _UCS2
-        if len(payload) > MAX_MO_OCTETS:
-            raise ValueError(f"an MO of {len(payload)} octets does not fit one CMPP DELIVER "
-                             f"(at most {MAX_MO_OCTETS})")
+        payload, msg_fmt = mo_payload("cmpp", source, destination, text)
         msg_id = self.next_message_id()
         return SamePdu(Deliver(
             sequence_id=0,

@@ -55,6 +55,7 @@ from carriers.simulator.carrier_service import (
     SimulatedCarrier,
     SimulatorSettings,
     known_coding,
+    mo_payload,
     readable_text,
 )
 from carriers.simulator.server_events import (
@@ -82,7 +83,6 @@ SMG_TIME = timezone(timedelta(hours=8), "CST")
 """The simulated SMG's local time: its Sequence Numbers are stamped in it."""
 DEFAULT_NODE_ID = 175501
 """The simulated SMG's node id (1AAAAX)."""
-MAX_MO_OCTETS = 140
 ERROR_CODES: Mapping[str, int] = {
     "UNDELIV": Result.DESTINATION_UNREACHABLE,
     "EXPIRED": Result.HANDSET_RECEIVE_ERROR,
@@ -97,7 +97,6 @@ _RECEIPTS: Mapping[int, ReceiptWanted] = {
     3: ReceiptWanted.ALWAYS,
 }
 _ASCII = wire_number("sgip", TextCoding.ASCII)
-_UCS2 = wire_number("sgip", TextCoding.UCS2)
 
 
 def _smg_wall_clock(now: float) -> datetime:
@@ -154,17 +153,7 @@ class SgipDialect:
     def mo_pdu(self, source: str, destination: str, text: str) -> SamePdu:
         """ValueError when a number is not ASCII or over 21 octets, or the text does not fit
         one SM (the simulator does not split MOs)."""
-        for name, number in (("from", source), ("to", destination)):
-            if not number.isascii() or len(number) > 21:
-                raise ValueError(f"{name}: an SGIP number is at most 21 ASCII characters, "
-                                 f"not {number!r}")
-        if text.isascii():
-            payload, coding = text.encode("ascii"), _ASCII
-        else:
-            payload, coding = text.encode("utf-16-be"), _UCS2
-        if len(payload) > MAX_MO_OCTETS:
-            raise ValueError(f"an MO of {len(payload)} octets does not fit one SGIP DELIVER "
-                             f"(at most {MAX_MO_OCTETS})")
+        payload, coding = mo_payload("sgip", source, destination, text)
         return SamePdu(Deliver(sequence=ZERO, user_number=source, sp_number=destination,
                                message_coding=coding, message_content=payload))
 

@@ -29,7 +29,7 @@ from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IListeningPort, IReactorTCP, IReactorTime
 from twisted.python.failure import Failure
 
-from carriers.codings import coding_from_wire
+from carriers.codings import coding_from_wire, wire_number
 from carriers.link.channel import PeerError
 from carriers.messages import TextCoding
 from carriers.simulator.server_events import (
@@ -131,6 +131,27 @@ def known_coding(protocol: str, number: int) -> TextCoding | None:
         return coding_from_wire(protocol, number)
     except ValueError:
         return None
+
+
+MO_MAX_NUMBER = 21
+"""The longest number the Chinese operators' MOs carry (CMPP 2.0's, SGIP's, SMGP's 21)."""
+MO_MAX_OCTETS = 140
+"""One short message's payload: the simulators do not split MOs."""
+
+
+def mo_payload(protocol: str, source: str, destination: str, text: str) -> tuple[bytes, int]:
+    """An MO's payload and its wire coding number for a Chinese operator's protocol (ASCII
+    when the text allows, else UCS2); ValueError naming what does not fit one DELIVER."""
+    for name, number in (("from", source), ("to", destination)):
+        if not number.isascii() or len(number) > MO_MAX_NUMBER:
+            raise ValueError(f"{name}: a {protocol.upper()} number is at most {MO_MAX_NUMBER} "
+                             f"ASCII characters, not {number!r}")
+    coding = TextCoding.ASCII if text.isascii() else TextCoding.UCS2
+    payload = text.encode("ascii" if coding is TextCoding.ASCII else "utf-16-be")
+    if len(payload) > MO_MAX_OCTETS:
+        raise ValueError(f"an MO of {len(payload)} octets does not fit one {protocol.upper()} "
+                         f"DELIVER (at most {MO_MAX_OCTETS})")
+    return payload, wire_number(protocol, coding)
 
 
 def readable_text(payload: bytes, coding: TextCoding | None) -> str:

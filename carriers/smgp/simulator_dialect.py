@@ -27,6 +27,7 @@ from carriers.simulator.carrier_service import (
     ReceivedSubmit,
     SamePdu,
     known_coding,
+    mo_payload,
     readable_text,
 )
 from carriers.simulator.server_events import ServerFaults, ServerSettings
@@ -35,17 +36,13 @@ from carriers.smgp.msg_id import MAX_SEQUENCE, MsgIdGenerator, msg_id_text, pars
 from carriers.smgp.pdus import Deliver, Submit
 from carriers.smgp.reports import SmgpReport, encode_report
 
-__all__ = ["DEFAULT_GATEWAY", "MAX_MO_OCTETS", "MAX_NUMBER_LENGTH", "SMGW_TIME", "SmgpDialect"]
+__all__ = ["DEFAULT_GATEWAY", "SMGW_TIME", "SmgpDialect"]
 
 SMGW_TIME = timezone(timedelta(hours=8), "CST")
 """The simulated SMGW's local time."""
 DEFAULT_GATEWAY = "010061"
 """The SMGW code written into the simulator's MsgIDs (§4.6's example: Beijing, index 1)."""
-MAX_MO_OCTETS = 140
-"""The longest MO MsgContent the simulator sends (one SM; it does not split MOs)."""
-MAX_NUMBER_LENGTH = 21
 _ASCII = wire_number("smgp", TextCoding.ASCII)
-_UCS2 = wire_number("smgp", TextCoding.UCS2)
 _REPORT_TEXT = 20
 
 
@@ -103,17 +100,7 @@ class SmgpDialect:
     def mo_pdu(self, source: str, destination: str, text: str) -> SamePdu:
         """ValueError when a number is not ASCII or over 21 characters, or the text does not
         fit one SM (the simulator does not split MOs)."""
-        for name, number in (("from", source), ("to", destination)):
-            if not number.isascii() or len(number) > MAX_NUMBER_LENGTH:
-                raise ValueError(f"{name}: an SMGP number is at most {MAX_NUMBER_LENGTH} ASCII "
-                                 f"characters, not {number!r}")
-        if text.isascii():
-            payload, msg_format = text.encode("ascii"), _ASCII
-        else:
-            payload, msg_format = text.encode("utf-16-be"), _UCS2
-        if len(payload) > MAX_MO_OCTETS:
-            raise ValueError(f"an MO of {len(payload)} octets does not fit one SMGP Deliver "
-                             f"(at most {MAX_MO_OCTETS})")
+        payload, msg_format = mo_payload("smgp", source, destination, text)
         msg_id = self.next_message_id()
         return SamePdu(Deliver(
             sequence_id=0, msg_id=msg_id, is_report=0, msg_format=msg_format,
