@@ -47,10 +47,11 @@ def _free_port() -> int:
 
 def write_config(folder: Path, ports: dict[str, int], window: int, *, tps: float = 0,
                  database_url: str | None = None, dispatch: str | None = None,
-                 extra: str = "") -> Path:
-    """The gateway's configuration for a benchmark: links to simulators on ``ports``."""
+                 extra: str = "", link: str = "") -> Path:
+    """The gateway's configuration for a benchmark: a link to ``ports[carrier]`` for each
+    carrier in ``ports`` (``link``: more lines of each ``[carriers.*.link]``)."""
     sections = []
-    for carrier in CARRIERS:
+    for carrier in ports:
         sections.append(f"""
 [carriers.{carrier}]
 short_code = "{CODES[carrier]}"
@@ -61,6 +62,7 @@ password = "bench"
 tps = {tps}
 window = {window}
 response_timeout = 60
+{link}
 """)
     if dispatch is None:
         dispatch = f"batch_size = 2000\nchunk = 256\nmax_ahead = {max(window * 2, 512)}\n"
@@ -84,7 +86,9 @@ schedule = false
 
 # -- phase 2: seeding -------------------------------------------------------------------------
 
-def seed(config_path: Path, subscribers: int) -> int:
+def seed(config_path: Path, subscribers: int, carriers: tuple[str, ...] = CARRIERS) -> int:
+    """N active subscribers spread over ``carriers`` and a built edition whose SMS digest is two
+    segments on each; returns the edition's id."""
     from datetime import UTC, date, datetime, timedelta
 
     from sqlalchemy import insert
@@ -110,7 +114,7 @@ def seed(config_path: Path, subscribers: int) -> int:
                           article_order=None, created_at=now, built_at=now)
         session.add(edition)
         session.flush()
-        for carrier in CARRIERS:
+        for carrier in carriers:
             render = EditionRender(edition_id=edition.id, carrier=carrier, format="sms",
                                    sms_text=text, fitting={}, rendered_at=now)
             session.add(render)
@@ -125,7 +129,7 @@ def seed(config_path: Path, subscribers: int) -> int:
     for start in range(0, subscribers, chunk):
         rows = []
         for n in range(start, min(start + chunk, subscribers)):
-            carrier = CARRIERS[n % 3]
+            carrier = carriers[n % len(carriers)]
             rows.append({
                 "msisdn": f"{PREFIX[carrier]}{n:08d}", "carrier": carrier,
                 "prefix_carrier": None, "short_code": CODES[carrier], "extension": "",
@@ -254,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.phase:
         extra = json.loads(args.args)
         if args.phase == "seed":
-            print(seed(Path(extra["config"]), extra["subscribers"]))
+            print(seed(Path(extra["config"]), extra["subscribers"],
+                       tuple(extra.get("carriers", CARRIERS))))
         elif args.phase == "simulators":
             serve_simulators(extra["ports"], Path(extra["counts"]),
                              echo=extra.get("echo", True),

@@ -1,0 +1,278 @@
+"""sdgw against Kannel, one run, one sink: a million-subscriber edition and Kannel's best.
+
+Run with ``make bench-peers`` (``.venv/bin/python -m bench.peers_bench [--subscribers N]``;
+Kannel is installed from Debian's packages when missing, which needs root). Each side talks to
+its own fresh ``bench.smpp_sink`` (one SMPP bind, a receipt for every submit that asks for
+one, sent at once with no window of its own):
+
+1. Kannel 1.4.5 (``bench.kannel_peer``): HTTP sendsms from concurrent clients → smsbox →
+   bearerbox → the sink. Its figure: messages/s at the sink, first to last submit.
+2. Seeding: N active subscribers of one carrier on SQLite, and a built edition whose SMS digest
+   is two segments.
+3. sdgw: ``sdgw``'s own composition root and dispatch runner sends the edition through its
+   SMPP link to the sink with receipts requested, every receipt stored and matched, while the
+   sink sends ``--mo-rate`` MOs a second (SD, Y, TD from many numbers) and times each reply.
+   Its figures: segments/s at the sink (first to last bulk submit), the peak RSS of the
+   gateway's processes (sampled from /proc), the MOs' p99 from deliver_sm to the reply's
+   submit_sm, and the checks: every subscriber got both parts exactly once (the sink's own
+   decoding) and every delivery is ``delivered`` with its two receipts stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.dispatch_bench import _free_port, write_config
+
+CARRIER = "china_mobile"
+SHORT_CODE = "10658000"
+PARTS = 2
+
+
+def _child(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bench.peers_bench", *args]
+
+
+def start_sink(port: int, stats: Path, *, mo_rate: float = 0.0, bulk_expected: int = 0,
+               env: dict[str, str]) -> subprocess.Popen[bytes]:
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "bench.smpp_sink", "--port", str(port), "--stats", str(stats),
+         "--receipts", "--parts", str(PARTS), "--short-code", SHORT_CODE,
+         "--mo-rate", str(mo_rate), "--bulk-expected", str(bulk_expected)], env=env)
+    deadline = time.monotonic() + 15
+    while not stats.exists():
+        if time.monotonic() > deadline or sink.poll() is not None:
+            sink.kill()
+            raise RuntimeError("the SMPP sink did not start")
+        time.sleep(0.1)
+    return sink
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- the gateway side (a child process) --------------------------------------------------------
+
+def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
+    from sqlalchemy import func, select
+    from twisted.internet import defer, reactor, task
+
+    from gateway.app import build_gateway
+    from gateway.config import load_config
+    from gateway.db.dispatch_models import Delivery, DeliveryPart
+    from gateway.db.models import UnmatchedReceipt
+    from gateway.db.engine import make_engine
+
+    config = load_config(config_path)
+    engine = make_engine(config.database_url)
+    gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
+                            with_console=False, schedule=False, quiet_hours=False,
+                            with_content=False, environ={"SDGW_NODE": "bench"})
+
+    def tally(session: Any) -> dict[str, Any]:
+        return {
+            "deliveries": dict(session.execute(select(Delivery.status, func.count())
+                                               .group_by(Delivery.status)).all()),
+            "parts": dict(session.execute(select(DeliveryPart.status, func.count())
+                                          .group_by(DeliveryPart.status)).all()),
+            "unmatched_receipts": session.scalar(
+                select(func.count()).select_from(UnmatchedReceipt)),
+        }
+
+    async def main() -> None:
+        gateway.root.startService()
+        await defer.gatherResults([link.when_bound() for link in gateway.links.values()])
+        started = time.perf_counter()
+        assert gateway.dispatch is not None
+        await gateway.dispatch.runner.dispatch(edition_id)
+        dispatched = time.perf_counter() - started
+        figures = await gateway.database.transaction(tally)
+        while figures["deliveries"].get("submitted") and time.perf_counter() - started < 1800:
+            await task.deferLater(reactor, 0.5, lambda: None)  # the last receipts
+            figures = await gateway.database.transaction(tally)
+        result_file.write_text(json.dumps({
+            "dispatched_s": dispatched, "all_final_s": time.perf_counter() - started,
+            **figures}))
+        await gateway.root.stopService()
+
+    task.react(lambda _r: defer.ensureDeferred(main()))
+
+
+# -- measuring from outside -------------------------------------------------------------------
+
+def tree_rss_kb(root: int) -> int:
+    """Resident memory of ``root`` and its descendants, in KiB (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, ()))
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
+                 env: dict[str, str]) -> dict[str, Any]:
+    port = _free_port()
+    config = write_config(
+        folder, {CARRIER: port}, window,
+        dispatch=f"batch_size = 4000\nchunk = 512\nmax_ahead = {max(window * 4, 1024)}\n")
+    print(f"seeding {subscribers:,} subscribers …", flush=True)
+    seeded_at = time.perf_counter()
+    edition_id = int(subprocess.run(
+        [sys.executable, "-m", "bench.dispatch_bench", "--phase", "seed", "--args",
+         json.dumps({"config": str(config), "subscribers": subscribers,
+                     "carriers": [CARRIER]})],
+        check=True, capture_output=True, text=True, env=env).stdout.strip())
+    seed_s = time.perf_counter() - seeded_at
+    stats_file, result_file = folder / "sdgw-sink.json", folder / "sdgw-result.json"
+    sink = start_sink(port, stats_file, mo_rate=mo_rate, bulk_expected=PARTS * subscribers,
+                      env=env)
+    print("sdgw dispatching …", flush=True)
+    try:
+        with open(folder / "gateway.log", "wb") as log:
+            gateway = subprocess.Popen(
+                _child("--phase", "gateway", "--args", json.dumps(
+                    {"config": str(config), "edition": edition_id,
+                     "result": str(result_file)})),
+                env=env, stdout=subprocess.DEVNULL, stderr=log)
+            peak_kb = 0
+            while gateway.poll() is None:
+                peak_kb = max(peak_kb, tree_rss_kb(gateway.pid))
+                time.sleep(0.2)
+        if gateway.returncode != 0:
+            tail = (folder / "gateway.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the gateway failed; the end of its log:\n{tail}")
+        time.sleep(1.2)  # the sink rewrites its stats each second
+    finally:
+        stop(sink)
+    return {"seed_s": seed_s, "peak_rss_mb": peak_kb / 1024,
+            "sink": json.loads(stats_file.read_text()),
+            "gateway": json.loads(result_file.read_text())}
+
+
+def measure_kannel(folder: Path, messages: int, clients: int, window: int,
+                   env: dict[str, str]) -> dict[str, Any]:
+    from bench.kannel_peer import ensure_kannel, run_kannel
+
+    ensure_kannel()
+    port = _free_port()
+    stats_file = folder / "kannel-sink.json"
+    sink = start_sink(port, stats_file, env=env)
+    try:
+        return run_kannel(sink_port=port, sink_stats=stats_file, messages=messages,
+                          clients=clients, window=window, workdir=folder / "kannel")
+    finally:
+        stop(sink)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--kannel-messages", type=int, default=200_000)
+    parser.add_argument("--kannel-clients", type=int, default=16)
+    parser.add_argument("--kannel-window", type=int, default=16,
+                        help="Kannel's max-pending-submits")
+    parser.add_argument("--window", type=int, default=1000, help="sdgw's link window")
+    parser.add_argument("--mo-rate", type=float, default=500.0)
+    parser.add_argument("--skip-kannel", action="store_true")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--args", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.phase == "gateway":
+        extra = json.loads(args.args)
+        run_gateway(Path(extra["config"]), extra["edition"], Path(extra["result"]))
+        return
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    with tempfile.TemporaryDirectory(prefix="sdgw-peers-") as folder_name:
+        folder = Path(folder_name)
+        kannel: dict[str, Any] | None = None
+        if not args.skip_kannel:
+            print(f"Kannel: {args.kannel_messages:,} messages, {args.kannel_clients} HTTP "
+                  f"clients, window {args.kannel_window} …", flush=True)
+            kannel = measure_kannel(folder, args.kannel_messages, args.kannel_clients,
+                                    args.kannel_window, env)
+        sdgw = measure_sdgw(folder, args.subscribers, mo_rate=args.mo_rate,
+                            window=args.window, env=env)
+    report(args, kannel, sdgw)
+
+
+def report(args: argparse.Namespace, kannel: dict[str, Any] | None,
+           sdgw: dict[str, Any]) -> None:
+    sink, gateway = sdgw["sink"], sdgw["gateway"]
+    n = args.subscribers
+    rate = sink["bulk_rate"] or 0.0
+    exact = (sink["numbers"] == n and sink["numbers_complete"] == n
+             and sink["duplicate_parts"] == 0 and sink["bulk_submits"] == PARTS * n)
+    stored = (gateway["deliveries"] == {"delivered": n}
+              and gateway["parts"] == {"delivered": PARTS * n})
+    print()
+    if kannel is not None:
+        print(f"Kannel messages/s (sink, first to last)   {kannel['messages_per_second']:>12,.0f}"
+              f"   ({kannel['submits']:,} submits; CPU s bearerbox "
+              f"{kannel['cpu_bearerbox_s']:.1f}, smsbox {kannel['cpu_smsbox_s']:.1f})")
+    print(f"sdgw segments/s (sink, first to last)     {rate:>12,.0f}"
+          f"   ({sink['bulk_submits']:,} segments to {sink['numbers']:,} numbers)")
+    if kannel is not None:
+        print(f"ratio sdgw / Kannel                       "
+              f"{rate / kannel['messages_per_second']:>12.2f}   (target >= 1.3)")
+    print(f"sdgw peak RSS (all its processes)         {sdgw['peak_rss_mb']:>12.0f} MB"
+          f"   (target <= 200)")
+    print(f"MO replies under load: p50 / p99 / max    {sink['mo_p50_ms']} / {sink['mo_p99_ms']}"
+          f" / {sink['mo_max_ms']} ms   ({sink['mo_replied']:,} of {sink['mo_sent']:,} MOs "
+          f"answered, {sink['mo_waiting']} unanswered; target p99 < 50)")
+    print(f"dispatch returned / every receipt stored  {gateway['dispatched_s']:>9.1f} s / "
+          f"{gateway['all_final_s']:.1f} s   (seeded in {sdgw['seed_s']:.0f} s)")
+    print(f"deliveries {gateway['deliveries']}; parts {gateway['parts']}; "
+          f"receipts matching nothing {gateway['unmatched_receipts']}")
+    print(f"every subscriber exactly one copy (sink):  {'yes' if exact else 'NO'}"
+          f"   (duplicates {sink['duplicate_parts']}, incomplete {sink['numbers_incomplete']})")
+    print(f"every receipt stored and matched (db):     {'yes' if stored else 'NO'}")
+    if not (exact and stored):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
