@@ -76,8 +76,8 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     from gateway.app import build_gateway
     from gateway.config import load_config
     from gateway.db.dispatch_models import Delivery, DeliveryPart
-    from gateway.db.models import UnmatchedReceipt
     from gateway.db.engine import make_engine
+    from gateway.db.models import UnmatchedReceipt
 
     config = load_config(config_path)
     engine = make_engine(config.database_url)
@@ -171,8 +171,11 @@ def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
     print("sdgw dispatching …", flush=True)
     try:
         with open(folder / "gateway.log", "wb") as log:
+            profile = os.environ.get("SDGW_BENCH_PROFILE")  # py-spy's collapsed stacks
+            wrap = ["py-spy", "record", "--threads", "--format", "raw", "--rate", "100",
+                    "--output", profile, "--"] if profile else []
             gateway = subprocess.Popen(
-                _child("--phase", "gateway", "--args", json.dumps(
+                wrap + _child("--phase", "gateway", "--args", json.dumps(
                     {"config": str(config), "edition": edition_id,
                      "result": str(result_file)})),
                 env=env, stdout=subprocess.DEVNULL, stderr=log)

@@ -116,7 +116,7 @@ def decode_gsm7_unpacked(data: bytes) -> str:
     An escape followed by a code that the extension table does not define decodes as the basic
     character of that code, which is what 3GPP TS 23.038 asks receivers to do.
     """
-    if any(octet > 0x7F for octet in data):
+    if not data.isascii():  # an octet above 0x7F
         raise Gsm7Error("unpacked GSM 7-bit data must not contain octets above 0x7F")
     chunks = data.split(bytes([ESCAPE]))
     parts = [_decode_basic(chunks[0])]

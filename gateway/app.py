@@ -266,7 +266,7 @@ def build_gateway(
         settings=subscription_settings(config),
         render=reply_renderer(config),
         clock=reactor,
-        receipts=runner.receipts.add,
+        receipts=runner.store_receipt,
         link_protocols={name: c.link.protocol for name, c in config.carriers.items()},
     )
     gateway.inbound = processor

@@ -183,10 +183,16 @@ class DispatchRunner:
         self._stopping = False
         self._sleepers: set[defer.Deferred[None]] = set()
         self._running: dict[int, defer.Deferred[Any]] = {}
-        self.receipts = BatchWriter(database, clock, self._write_receipts,
-                                    interval=settings.flush_interval, size=settings.flush_size)
+        # One ordered queue for submit results and receipts: a part's result is written before
+        # (or with) its receipt, so a fast SMSC's receipts find their parts at once.
+        self._writes = BatchWriter(database, clock, self._write_batch,
+                                   interval=settings.flush_interval, size=settings.flush_size)
 
     # -- public ------------------------------------------------------------------------
+
+    def store_receipt(self, receipt: DeliveryReceipt) -> defer.Deferred[None]:
+        """Store a receipt (with the results queued before it); fires once committed."""
+        return self._writes.add(receipt)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.seconds(), UTC)
@@ -301,10 +307,7 @@ class DispatchRunner:
         quiet = settings.quiet.get(carrier)
         semaphore = defer.DeferredSemaphore(
             settings.max_ahead_by_carrier.get(carrier, settings.max_ahead))
-        results = BatchWriter(
-            self._database, self._clock,
-            lambda session, items: self._write_results(session, items, carrier, deadline),
-            interval=settings.flush_interval, size=settings.flush_size)
+        results = self._writes
         claimed: deque[store.Claimed] = deque()
         # Chunks whose "sending" mark is being committed: marking the next chunks while this
         # one goes out keeps the link fed (the marks wait in the same database queue as the
@@ -405,7 +408,8 @@ class DispatchRunner:
                 await semaphore.acquire()
                 if not numbers:
                     semaphore.release()
-                    results.add_nowait(store.SendResult(row.id, (), row.attempts))
+                    results.add_nowait(_Outcome(carrier, deadline,
+                                                store.SendResult(row.id, (), row.attempts)))
                     continue
                 if self._hold(dispatch_id, quiet) is not None:
                     # A stop, a pause or quiet hours came mid-chunk (perhaps while this waited
@@ -426,8 +430,9 @@ class DispatchRunner:
                 # written is logged by the writer; its rows stay "sending" and are settled as
                 # uncertain when the dispatch drains.
                 submitted.addCallback(
-                    lambda outcome, row=row, numbers=numbers: results.add(
-                        store.SendResult(row.id, tuple(outcome), row.attempts, numbers)))
+                    lambda outcome, row=row, numbers=numbers: results.add(_Outcome(
+                        carrier, deadline,
+                        store.SendResult(row.id, tuple(outcome), row.attempts, numbers))))
                 submitted.addErrback(lambda failure: log.error(
                     "dispatch: a submit result was lost: %s", failure.getErrorMessage()))
                 submitted.addBoth(_release(semaphore))
@@ -513,15 +518,31 @@ class DispatchRunner:
 
     # -- batched writes (thread pool) --------------------------------------------------------
 
+    def _write_batch(self, session: Session, items: list[_Outcome | DeliveryReceipt]) -> None:
+        """Submit results (per carrier and deadline) first, then the receipts: those for parts
+        submitted in this batch are applied as the parts are stored."""
+        receipts = {(item.carrier, item.message_id): item for item in items
+                    if isinstance(item, DeliveryReceipt)}
+        results: dict[tuple[str, float], list[store.SendResult]] = {}
+        for item in items:
+            if isinstance(item, _Outcome):
+                results.setdefault((item.carrier, item.deadline), []).append(item.result)
+        for (carrier, deadline), outcomes in results.items():
+            self._write_results(session, outcomes, carrier, deadline, receipts)
+        if receipts:
+            self._write_receipts(session, list(receipts.values()))
+
     def _write_results(
-        self, session: Session, items: list[store.SendResult], carrier: str, deadline: float
+        self, session: Session, items: list[store.SendResult], carrier: str, deadline: float,
+        receipts: dict[tuple[str, str], DeliveryReceipt],
     ) -> None:
         attempts = max((item.attempts for item in items), default=0)
         delay = min(self.settings.retry_initial * (2 ** attempts), self.settings.retry_max)
         if self._stopping:
             delay = 0.0  # taken back at a stop, not refused: the next process sends them
         store.record_results(session, items, carrier=carrier, now=self.now(),
-                             retry_at=self._clock.seconds() + delay, deadline=deadline)
+                             retry_at=self._clock.seconds() + delay, deadline=deadline,
+                             flag_after=self.settings.flag_after, receipts=receipts)
         message_ids = [r.message_id for item in items for r in item.results if r.message_id]
         early = store.take_unmatched(session, carrier, message_ids)
         if early:
@@ -538,6 +559,15 @@ class DispatchRunner:
         # An intermediate receipt (ENROUTE, ACCEPTED) is kept only as evidence of a part.
         store.keep_unmatched(session, [r for r in leftover if r.state in store.PART_FINAL
                                        or r.reference is not None])
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """A submit's result on its way to the database."""
+
+    carrier: str
+    deadline: float
+    result: store.SendResult
 
 
 _MARKS_AHEAD = 1

@@ -236,16 +236,22 @@ class SendResult:
 
 def record_results(
     session: Session, outcomes: Sequence[SendResult], *, carrier: str, now: datetime,
-    retry_at: float, deadline: float,
+    retry_at: float, deadline: float, flag_after: int = 3,
+    receipts: dict[tuple[str, str], DeliveryReceipt] | None = None,
 ) -> dict[str, int]:
     """Write the submit results of many deliveries at once; return counts by new status.
 
     Every accepted part gets its part row (the message id receipts are matched by), whatever
     happened to its siblings. A delivery with a part whose submit went unanswered becomes
     uncertain, to be reconciled or resent part by part like one a crash left behind.
+
+    ``receipts`` ((carrier, message id) → receipt) are receipts written in the same
+    transaction: those for parts of a delivery submitted whole here are applied as its part
+    rows are inserted (and removed from the mapping), which saves finding and updating the
+    rows again when a fast SMSC sends each receipt right after its response.
     """
-    submitted: list[int] = []
-    parts: list[tuple[int, int, str, str | None]] = []
+    submitted: list[tuple[int, int, int]] = []
+    parts: list[tuple[int, int, str, str | None, str]] = []
     others: list[dict[str, object]] = []
     counts: dict[str, int] = {}
     epoch = now.timestamp()
@@ -255,29 +261,46 @@ def record_results(
             status = DeliveryStatus.PENDING if retry_at < deadline else DeliveryStatus.FAILED
             error = error if status == DeliveryStatus.PENDING else f"deadline passed: {error}"
         counts[status] = counts.get(status, 0) + 1
+        if status == DeliveryStatus.SUBMITTED:
+            delivered = failed = 0
+            for number, result in outcome.numbered():
+                part_status: str = DeliveryStatus.SUBMITTED
+                receipt = (receipts.pop((carrier, result.message_id), None)
+                           if receipts and result.message_id else None)
+                if receipt is not None:
+                    part_status = PART_FINAL.get(receipt.state, part_status)
+                    if part_status == DeliveryStatus.DELIVERED:
+                        delivered += 1
+                    elif part_status != DeliveryStatus.SUBMITTED:
+                        failed += 1
+                parts.append((outcome.delivery_id, number, carrier, result.message_id,
+                              part_status))
+            submitted.append((delivered, failed, outcome.delivery_id))
+            continue
         parts.extend(
-            (outcome.delivery_id, number, carrier, result.message_id)
+            (outcome.delivery_id, number, carrier, result.message_id, DeliveryStatus.SUBMITTED)
             for number, result in outcome.numbered()
             if result.outcome is SubmitOutcome.ACCEPTED
         )
-        if status == DeliveryStatus.SUBMITTED:
-            submitted.append(outcome.delivery_id)
-        else:
-            others.append({"b_id": outcome.delivery_id, "b_status": status,
-                           "b_error": error[:200] if error else None,
-                           "b_attempts": outcome.attempts + 1,
-                           "b_next": retry_at if status == DeliveryStatus.PENDING else 0.0,
-                           "b_uncertain": epoch if status == DeliveryStatus.UNCERTAIN else None,
-                           "b_resend": outcome.unaccepted_mask()
-                           if status == DeliveryStatus.PENDING
-                           else None})
+        others.append({"b_id": outcome.delivery_id, "b_status": status,
+                       "b_error": error[:200] if error else None,
+                       "b_attempts": outcome.attempts + 1,
+                       "b_next": retry_at if status == DeliveryStatus.PENDING else 0.0,
+                       "b_uncertain": epoch if status == DeliveryStatus.UNCERTAIN else None,
+                       "b_resend": outcome.unaccepted_mask()
+                       if status == DeliveryStatus.PENDING
+                       else None})
     if submitted:
         when = _time_param(session, now)
         _many(session, "UPDATE deliveries SET status = 'submitted', submitted_at = ?, "
-              "attempts = attempts + 1, resend_parts = NULL WHERE id = ?",
-              [(when, delivery_id) for delivery_id in submitted])
+              "attempts = attempts + 1, resend_parts = NULL, "
+              "parts_delivered = parts_delivered + ?, parts_failed = parts_failed + ? "
+              "WHERE id = ?", [(when, *row) for row in submitted])
     _many(session, "INSERT INTO delivery_parts (delivery_id, part, carrier, message_id, "
-          "status) VALUES (?, ?, ?, ?, 'submitted')", parts)
+          "status) VALUES (?, ?, ?, ?, ?)", parts)
+    finished = [row[2] for row in submitted if row[0] or row[1]]
+    if finished:
+        _finish_deliveries(session, finished, flag_after=flag_after, now=now)
     if others:
         session.execute(
             update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))

@@ -102,7 +102,7 @@ async def test_multi_segment_receipts_decide_the_delivery(engine: Engine, databa
     states = [ReceiptState.DELIVERED] * 3 + [ReceiptState.DELIVERED, ReceiptState.UNDELIVERABLE,
                                              ReceiptState.DELIVERED] + [ReceiptState.DELIVERED] * 2
     for message_id, state in zip(ids[:8], states, strict=True):
-        await runner.receipts.add(receipt(message_id, state))
+        await runner.store_receipt(receipt(message_id, state))
     with sessions() as session:
         rows = session.execute(select(Delivery.msisdn, Delivery.status, Delivery.parts_delivered)
                                .order_by(Delivery.id)).all()
@@ -111,7 +111,7 @@ async def test_multi_segment_receipts_decide_the_delivery(engine: Engine, databa
         flagged = session.scalars(select(Subscriber.msisdn).where(
             Subscriber.flagged_at.is_not(None))).all()
         assert flagged == [rows[1].msisdn]
-    await runner.receipts.add(receipt(ids[8], ReceiptState.EXPIRED))
+    await runner.store_receipt(receipt(ids[8], ReceiptState.EXPIRED))
     assert counts(engine) == {"delivered": 1, "undeliverable": 1, "expired": 1}
 
 
@@ -123,7 +123,7 @@ async def test_receipt_before_its_result_is_kept_and_applied(engine: Engine, dat
         edition_id = seed_edition(session, segments=1)
         seed_subscribers(session, 1)
     runner = runner_for(database, {"china_mobile": FakeLink()})
-    await runner.receipts.add(DeliveryReceipt(
+    await runner.store_receipt(DeliveryReceipt(
         carrier="china_mobile", message_id="m1", state=ReceiptState.DELIVERED, stat="DELIVRD",
         received_at=datetime.now(UTC)))
     await runner.dispatch(edition_id)

@@ -312,7 +312,7 @@ async def test_resent_parts_go_out_alone_with_their_references(
         b_part2 = session.scalar(select(DeliveryPart.message_id).where(
             DeliveryPart.delivery_id == crashed.ids["B"], DeliveryPart.part == 2))
     # The resent part's own receipt (by message id) completes B.
-    await runner.receipts.add(DeliveryReceipt(
+    await runner.store_receipt(DeliveryReceipt(
         carrier=CARRIER, message_id=b_part2, state=ReceiptState.DELIVERED, stat="DELIVRD",
         received_at=datetime.now(UTC)))
     found = rows(sessions, crashed)
@@ -363,7 +363,7 @@ async def test_runner_reconciles_from_its_receipts_and_resends_the_rest(
     runner = runner_for(database, link, uncertain_wait=0.2)
     # Receipts come through the runner's receipt writer: C's before C is found uncertain
     # (kept), the others after.
-    await runner.receipts.add(receipt(n["C"], crashed.ref("C", 1), message_id="smsc-c1"))
+    await runner.store_receipt(receipt(n["C"], crashed.ref("C", 1), message_id="smsc-c1"))
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(UnmatchedReceipt)) == 1
     with sessions.begin() as session:
@@ -372,7 +372,7 @@ async def test_runner_reconciles_from_its_receipts_and_resends_the_rest(
             (n["A"], crashed.ref("A", 1), "smsc-a1"), (n["A"], crashed.ref("A", 2), "smsc-a2"),
             (n["B"], crashed.ref("B", 1), "smsc-b1"),
             (n["B"], store.part_reference(max(crashed.ids.values()) + 100, 2), "smsc-x")]:
-        await runner.receipts.add(receipt(number, reference, message_id=message_id))
+        await runner.store_receipt(receipt(number, reference, message_id=message_id))
     found = rows(sessions, crashed)
     assert (found["A"].status, found["A"].recovery) == ("delivered", "reconciled")
     assert (found["B"].status, found["B"].parts) == ("uncertain", {1: "delivered"})
@@ -520,7 +520,7 @@ async def test_unanswered_part_proven_by_its_receipt_is_not_resent(
             assert message.references is not None
             evidence = receipt(message.destination, message.references[1],
                                message_id="smsc-u2")
-            reactor.callLater(0.3, runner.receipts.add, evidence)
+            reactor.callLater(0.3, runner.store_receipt, evidence)
         return results
 
     link = FakeLink(echoing)
