@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -79,6 +80,8 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     from gateway.db.engine import make_engine
     from gateway.db.models import UnmatchedReceipt
 
+    logging.basicConfig(level=os.environ.get("SDGW_BENCH_LOG", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(config_path)
     engine = make_engine(config.database_url)
     gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,

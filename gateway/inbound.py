@@ -100,7 +100,8 @@ class InboundProcessor:
         now = self._now()
         stored = self._database.transaction(
             lambda session: handle_mo(session, message, settings=self._settings,
-                                      render=self._render, now=now)
+                                      render=self._render, now=now),
+            urgent=True,  # a subscriber waits for the reply: ahead of a dispatch's batches
         )
         stored.addCallback(self._after_commit)
         return stored

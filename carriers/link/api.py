@@ -84,6 +84,9 @@ class LinkSession(Protocol):
 
     def abandon_queued(self, lane: Lane = Lane.BULK) -> list[SessionEvent]: ...
 
+    def hold_bulk(self, held: bool, now: float) -> None:
+        """Hold bulk submits while the link does not read (replies still go)."""
+
 
 class MessageTranslator(Protocol):
     """One protocol's words for the neutral messages. Pure."""

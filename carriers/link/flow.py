@@ -65,6 +65,10 @@ class FlowControl:
         self._paused_until = 0.0
         self._throttle_pause = settings.throttle_backoff
         self.last_activity = 0.0
+        self.bulk_held = False
+        """Bulk submits wait while the link has stopped reading (too much inbound not yet
+        stored): a carrier whose receipts outrun the database is not sent more to answer,
+        and replies (interactive) still go."""
 
     # -- the queue --------------------------------------------------------------------
 
@@ -159,7 +163,7 @@ class FlowControl:
         deadline = now + s.response_timeout
         sent = False
         while len(in_flight) < room:
-            lane = lanes[0] if lanes[0] else lanes[1]
+            lane = lanes[0] if lanes[0] or self.bulk_held else lanes[1]
             if not lane:
                 break
             if tps > 0:
@@ -180,7 +184,8 @@ class FlowControl:
         """When the flow next needs a tick while logged in: the keep-alive, and the moment
         the next queued submit may go (see also :meth:`first_response_deadline`)."""
         candidates = [self.last_activity + self.settings.keepalive_interval]
-        if self.queued and len(self._in_flight) + control_in_flight < self.settings.window:
+        waiting = len(self._lanes[0]) if self.bulk_held else self.queued
+        if waiting and len(self._in_flight) + control_in_flight < self.settings.window:
             candidates.append(max(self._paused_until, self._next_token_time()))
         return candidates
 

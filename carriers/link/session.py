@@ -218,6 +218,12 @@ class ClientSession:
             self._events.append(CloseConnection("shutting down"))
         return self._take_events()
 
+    def hold_bulk(self, held: bool, now: float) -> None:
+        """Hold bulk submits (or let them go again): see ``FlowControl.bulk_held``."""
+        self._flow.bulk_held = held
+        if not held:
+            self._pump(now)
+
     def abandon_queued(self, lane: Lane = Lane.BULK) -> list[SessionEvent]:
         """Give up the submits of ``lane`` not written yet (a stopping sender takes them
         back): one :class:`SubmitNotSent` each. What is in flight stays in flight."""

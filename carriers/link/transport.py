@@ -285,6 +285,7 @@ class CarrierLinkService(service.Service):
         self._protocol = proto
         self._unacknowledged = 0
         self._reading_paused = False
+        self.session.hold_bulk(False, self._now())
         log.info("%s link: connected to %s, logging in as %s", self.carrier,
                  self.peer or "the carrier", self.session.login_name)
         self.session.connection_made(self._now())
@@ -300,6 +301,7 @@ class CarrierLinkService(service.Service):
         self._protocol = None
         self._unacknowledged = 0
         self._reading_paused = False
+        self.session.hold_bulk(False, self._now())
         was_bound = self.session.is_bound
         self._dispatch(self.session.connection_lost(self._now()))
         if self.session.state is LinkState.CLOSED:
@@ -460,12 +462,14 @@ class CarrierLinkService(service.Service):
             return
         self._reading_paused = True
         self.paused_reading += 1
+        self.session.hold_bulk(True, self._now())
         log.info("%s link: %d inbound messages not yet stored; pausing reads from %s",
                  self.carrier, self._unacknowledged, self.peer or "the carrier")
         transport.pauseProducing()  # type: ignore[attr-defined]
 
     def _resume_reading(self) -> None:
         self._reading_paused = False
+        self.session.hold_bulk(False, self._now())
         transport = self._protocol.transport if self._protocol is not None else None
         if transport is None:
             return

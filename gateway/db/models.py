@@ -38,6 +38,8 @@ class InboundMessage(Base):
     __table_args__ = (
         Index("ix_inbound_carrier_msgid", "carrier", "carrier_message_id"),
         Index("ix_inbound_source_time", "source_addr", "received_at"),
+        Index("ix_inbound_redelivery", "source_addr", "carrier", "destination_addr",
+              "received_at"),
         # The console's message log: newest first, optionally by carrier.
         Index("ix_inbound_received", "received_at"),
         Index("ix_inbound_carrier_received", "carrier", "received_at"),

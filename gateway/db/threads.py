@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -9,14 +10,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from twisted.application import service
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorThreads
-from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 T = TypeVar("T")
 
 
 class DatabaseThreads(service.Service):
-    """A dedicated thread pool; each call gets its own session and transaction."""
+    """A dedicated thread pool; each call gets its own session and transaction.
+
+    Work marked ``urgent`` (a subscriber's MO, waiting for its reply) runs before the
+    ordinary work queued ahead of it (a dispatch's claims and batches): each call queues its
+    work and one turn of the pool, and a turn takes the oldest urgent work if there is any.
+    """
 
     def __init__(
         self, sessions: sessionmaker[Session], *, reactor: IReactorThreads, threads: int = 4
@@ -25,6 +31,8 @@ class DatabaseThreads(service.Service):
         self.sessions = sessions
         self._reactor = reactor
         self._pool = ThreadPool(minthreads=1, maxthreads=threads, name="sdgw-db")
+        self._urgent: deque[tuple[Callable[[], Any], defer.Deferred[Any]]] = deque()
+        self._ordinary: deque[tuple[Callable[[], Any], defer.Deferred[Any]]] = deque()
 
     def startService(self) -> None:
         super().startService()
@@ -34,15 +42,33 @@ class DatabaseThreads(service.Service):
         super().stopService()
         self._pool.stop()
 
-    def run(self, work: Callable[..., T], *args: Any) -> defer.Deferred[T]:
+    def run(self, work: Callable[..., T], *args: Any, urgent: bool = False) -> defer.Deferred[T]:
         """Run ``work(*args)`` in the pool; fires with its result on the reactor thread."""
-        return deferToThreadPool(self._reactor, self._pool, work, *args)  # type: ignore[arg-type]
+        done = defer.Deferred[T]()
+        (self._urgent if urgent else self._ordinary).append((lambda: work(*args), done))
+        self._pool.callInThread(self._next)
+        return done
 
-    def transaction(self, work: Callable[[Session], T]) -> defer.Deferred[T]:
+    def _next(self) -> None:
+        """One turn of the pool: the oldest urgent work, else the oldest ordinary work (there
+        is always one, as each call queues exactly one work and one turn)."""
+        try:
+            work, done = self._urgent.popleft()
+        except IndexError:
+            work, done = self._ordinary.popleft()
+        try:
+            result = work()
+        except BaseException:
+            self._reactor.callFromThread(done.errback, Failure())  # type: ignore[attr-defined]
+        else:
+            self._reactor.callFromThread(done.callback, result)  # type: ignore[attr-defined]
+
+    def transaction(self, work: Callable[[Session], T], *, urgent: bool = False
+                    ) -> defer.Deferred[T]:
         """Run ``work(session)`` inside one committed transaction, in the pool."""
 
         def unit() -> T:
             with self.sessions.begin() as session:
                 return work(session)
 
-        return self.run(unit)
+        return self.run(unit, urgent=urgent)

@@ -164,6 +164,7 @@ def claim(
         .values(status=DeliveryStatus.CLAIMED, claimed_by=node, claimed_at=now)
         .returning(Delivery.id, Delivery.msisdn, Delivery.source_addr, Delivery.message_format,
                    Delivery.attempts, Delivery.resend_parts)
+        .execution_options(synchronize_session=False)  # no ORM objects to keep in step
     ).all()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
@@ -188,6 +189,7 @@ def mark_sending(
                Delivery.claimed_by == node)
         .values(**values)
         .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
     ).all()
     return {row[0] for row in rows}
 

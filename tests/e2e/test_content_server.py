@@ -139,7 +139,7 @@ async def test_a_failing_database_is_a_500_without_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     class BrokenDatabase:
-        def transaction(self, work: Any) -> defer.Deferred[Any]:
+        def transaction(self, work: Any, *, urgent: bool = False) -> defer.Deferred[Any]:
             return defer.fail(RuntimeError("database is down"))
 
     port = reactor.listenTCP(0, content_site(BrokenDatabase()),  # type: ignore[arg-type]

@@ -115,7 +115,8 @@ class SettlingDatabase:
     def run(self, work: Callable[..., T], *args: Any) -> defer.Deferred[T]:
         return self._track(self._database.run(work, *args))
 
-    def transaction(self, work: Callable[[Session], T]) -> defer.Deferred[T]:
+    def transaction(self, work: Callable[[Session], T], *, urgent: bool = False
+                    ) -> defer.Deferred[T]:
         return self._track(self._database.transaction(work))
 
     async def settle(self) -> None:

@@ -184,3 +184,26 @@ def test_a_new_connection_starts_reading_and_late_acks_do_not_touch_its_count() 
 def test_the_bound_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_unacknowledged"):
         Harness(bound=0)
+
+
+def test_bulk_submits_wait_while_reads_are_paused_and_replies_do_not() -> None:
+    from carriers.messages import Lane, MessagePart, OutboundMessage, TextCoding
+    from carriers.smpp.pdus import SubmitSm
+
+    def message(destination: str, lane: Lane) -> OutboundMessage:
+        return OutboundMessage(source="10658000", destination=destination, lane=lane,
+                               parts=(MessagePart(payload=b"hi", coding=TextCoding.GSM7),))
+
+    h = Harness()
+    h.connect()
+    h.deliver(BOUND + 1)
+    assert h.state == "paused"
+    h.link.submit(message("13800000001", Lane.BULK))
+    h.link.submit(message("13800000002", Lane.INTERACTIVE))
+    written = [pdu.destination_addr for pdu in h.sent() if isinstance(pdu, SubmitSm)]
+    assert written == ["13800000002"]  # the reply goes; the digest waits for the database
+
+    h.store(BOUND)
+    assert h.state == "producing"
+    written = [pdu.destination_addr for pdu in h.sent() if isinstance(pdu, SubmitSm)]
+    assert written == ["13800000001"]
