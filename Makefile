@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test bench lint
+.PHONY: run demo test bench bench-peers lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: $(STAMP)  ## the benchmarks in bench/ (print their figures; the last take
 	$(PY) -m bench.dispatch_bench
 	$(PY) -m bench.kill_campaign
 	$(PY) -m bench.console_bench
+
+bench-peers: $(STAMP)  ## sdgw against Kannel (installed with apt, as root) on one SMPP sink: 1M subscribers
+	$(PY) -m bench.peers_bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -82,6 +82,8 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
 
     logging.basicConfig(level=os.environ.get("SDGW_BENCH_LOG", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if os.environ.get("SDGW_SWITCH"):
+        sys.setswitchinterval(float(os.environ["SDGW_SWITCH"]))
     config = load_config(config_path)
     engine = make_engine(config.database_url)
     gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
