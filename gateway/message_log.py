@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from carriers.messages import (
@@ -33,7 +33,8 @@ values are also ``DeliveryStatus`` values (the same strings)."""
 
 
 def record_inbound(session: Session, message: InboundMessage, outcome: str | None = None) -> int:
-    row = InboundRow(
+    # One INSERT … RETURNING, without the ORM's unit of work: every MO passes here.
+    return int(session.execute(insert(InboundRow.__table__).values(
         carrier=message.carrier,
         source_addr=message.source,
         destination_addr=message.destination,
@@ -41,10 +42,7 @@ def record_inbound(session: Session, message: InboundMessage, outcome: str | Non
         carrier_message_id=message.carrier_message_id,
         received_at=message.received_at,
         outcome=outcome,
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    ).returning(InboundRow.__table__.c.id)).scalar_one())
 
 
 def apply_receipt(session: Session, receipt: DeliveryReceipt) -> bool:

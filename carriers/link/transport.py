@@ -127,6 +127,10 @@ class CarrierLinkService(service.Service):
     One read may carry many PDUs and all of them are handed up, so the bound is soft by
     at most one read's worth (64 KiB of PDUs).  The count and the paused state belong to
     the connection: a new connection starts at zero, reading.
+
+    Earlier, above half the bound, bulk submits are held (replies still go) until the count
+    falls to a quarter: what a fast SMSC answers with receipts is then at most the window,
+    so the link keeps reading and an MO behind those receipts is read (and answered) soon.
     """
 
     def __init__(
@@ -180,6 +184,7 @@ class CarrierLinkService(service.Service):
         self._unacknowledged = 0
         """Inbound messages of the current connection handed up and not yet answered."""
         self._reading_paused = False
+        self._bulk_held = False
         self.paused_reading = 0
         """How many times reading was paused because too much was unacknowledged."""
 
@@ -285,6 +290,7 @@ class CarrierLinkService(service.Service):
         self._protocol = proto
         self._unacknowledged = 0
         self._reading_paused = False
+        self._bulk_held = False
         self.session.hold_bulk(False, self._now())
         log.info("%s link: connected to %s, logging in as %s", self.carrier,
                  self.peer or "the carrier", self.session.login_name)
@@ -301,6 +307,7 @@ class CarrierLinkService(service.Service):
         self._protocol = None
         self._unacknowledged = 0
         self._reading_paused = False
+        self._bulk_held = False
         self.session.hold_bulk(False, self._now())
         was_bound = self.session.is_bound
         self._dispatch(self.session.connection_lost(self._now()))
@@ -445,6 +452,9 @@ class CarrierLinkService(service.Service):
             self._flush()
 
         stored.addCallbacks(acknowledge, refuse)
+        if self._unacknowledged > self.max_unacknowledged // 2 and not self._bulk_held:
+            self._bulk_held = True
+            self.session.hold_bulk(True, self._now())
         if self._unacknowledged > self.max_unacknowledged and not self._reading_paused:
             self._pause_reading()
 
@@ -455,6 +465,9 @@ class CarrierLinkService(service.Service):
         self._unacknowledged -= 1
         if self._reading_paused and self._unacknowledged <= self.max_unacknowledged // 2:
             self._resume_reading()
+        if self._bulk_held and self._unacknowledged <= self.max_unacknowledged // 4:
+            self._bulk_held = False
+            self.session.hold_bulk(False, self._now())
 
     def _pause_reading(self) -> None:
         transport = self._protocol.transport if self._protocol is not None else None
@@ -462,14 +475,12 @@ class CarrierLinkService(service.Service):
             return
         self._reading_paused = True
         self.paused_reading += 1
-        self.session.hold_bulk(True, self._now())
         log.info("%s link: %d inbound messages not yet stored; pausing reads from %s",
                  self.carrier, self._unacknowledged, self.peer or "the carrier")
         transport.pauseProducing()  # type: ignore[attr-defined]
 
     def _resume_reading(self) -> None:
         self._reading_paused = False
-        self.session.hold_bulk(False, self._now())
         transport = self._protocol.transport if self._protocol is not None else None
         if transport is None:
             return

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from carriers.messages import InboundMessage
@@ -152,7 +152,7 @@ def handle_mo(
                 subscriber.consent_inbound_id = inbound_id
                 subscriber.consent_text = message.text
                 subscriber.consent_at = now
-            session.add(SubscriptionEvent(
+            session.execute(insert(SubscriptionEvent.__table__).values(
                 subscriber_id=subscriber.id,
                 msisdn=msisdn,
                 carrier=message.carrier,
@@ -177,7 +177,7 @@ def handle_mo(
         "subscriptions": _subscription_list(state, settings, route, render),
     }
     text = render(f"sms/{outcome.value}.txt.j2", context)
-    outbound = OutboundMessage(
+    outbound_id = int(session.execute(insert(OutboundMessage.__table__).values(
         carrier=message.carrier,
         kind="reply",
         source_addr=reply_from,
@@ -187,15 +187,27 @@ def handle_mo(
         status="queued",
         in_reply_to=inbound_id,
         created_at=now,
-    )
-    session.add(outbound)
-    session.flush()
+    ).returning(OutboundMessage.__table__.c.id)).scalar_one())
     return MoResult(
         inbound_id=inbound_id,
         outcome=outcome.value,
-        reply=QueuedReply(outbound_id=outbound.id, carrier=message.carrier, source=reply_from,
+        reply=QueuedReply(outbound_id=outbound_id, carrier=message.carrier, source=reply_from,
                           destination=message.source, text=text, link_id=message.link_id),
     )
+
+
+_SAME_MESSAGE_ID = select(InboundRow.id).where(
+    InboundRow.carrier == bindparam("carrier"),
+    InboundRow.carrier_message_id == bindparam("message_id"),
+).limit(1)
+_SAME_TEXT_LATELY = select(InboundRow.id).where(
+    InboundRow.source_addr == bindparam("source"),
+    InboundRow.carrier == bindparam("carrier"),
+    InboundRow.destination_addr == bindparam("destination"),
+    InboundRow.text == bindparam("text"),
+    InboundRow.received_at >= bindparam("since", type_=InboundRow.received_at.type),
+).limit(1)
+"""Built once: every MO asks one of them (the statement and its cache key are reused)."""
 
 
 def _is_redelivery(
@@ -204,18 +216,13 @@ def _is_redelivery(
     """Same carrier message id, or the same text from the same number to the same code
     within the window: the SMSC delivering again after a lost response."""
     if message.carrier_message_id:
-        found = session.scalar(select(InboundRow.id).where(
-            InboundRow.carrier == message.carrier,
-            InboundRow.carrier_message_id == message.carrier_message_id,
-        ).limit(1))
-        return found is not None
-    found = session.scalar(select(InboundRow.id).where(
-        InboundRow.source_addr == message.source,
-        InboundRow.carrier == message.carrier,
-        InboundRow.destination_addr == message.destination,
-        InboundRow.text == message.text,
-        InboundRow.received_at >= now - window,
-    ).limit(1))
+        found = session.scalar(_SAME_MESSAGE_ID, {
+            "carrier": message.carrier, "message_id": message.carrier_message_id})
+    else:
+        found = session.scalar(_SAME_TEXT_LATELY, {
+            "source": message.source, "carrier": message.carrier,
+            "destination": message.destination, "text": message.text,
+            "since": now - window})
     return found is not None
 
 
@@ -285,9 +292,8 @@ def _store_state(
 
 
 def _set_outcome(session: Session, inbound_id: int, outcome: str) -> None:
-    row = session.get(InboundRow, inbound_id)
-    if row is not None:
-        row.outcome = outcome
+    table = InboundRow.__table__
+    session.execute(update(table).where(table.c.id == inbound_id).values(outcome=outcome))
 
 
 def _hours(window: timedelta) -> str:

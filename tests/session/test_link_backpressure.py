@@ -186,7 +186,7 @@ def test_the_bound_must_be_positive() -> None:
         Harness(bound=0)
 
 
-def test_bulk_submits_wait_while_reads_are_paused_and_replies_do_not() -> None:
+def test_bulk_submits_wait_above_half_the_bound_and_replies_do_not() -> None:
     from carriers.messages import Lane, MessagePart, OutboundMessage, TextCoding
     from carriers.smpp.pdus import SubmitSm
 
@@ -196,14 +196,15 @@ def test_bulk_submits_wait_while_reads_are_paused_and_replies_do_not() -> None:
 
     h = Harness()
     h.connect()
-    h.deliver(BOUND + 1)
-    assert h.state == "paused"
+    h.deliver(BOUND // 2 + 1)  # above half the bound: still reading, bulk held
+    assert h.state == "producing"
     h.link.submit(message("13800000001", Lane.BULK))
     h.link.submit(message("13800000002", Lane.INTERACTIVE))
     written = [pdu.destination_addr for pdu in h.sent() if isinstance(pdu, SubmitSm)]
     assert written == ["13800000002"]  # the reply goes; the digest waits for the database
 
-    h.store(BOUND)
-    assert h.state == "producing"
+    h.store(BOUND // 2 + 1 - BOUND // 4 - 1)
+    assert [pdu for pdu in h.sent() if isinstance(pdu, SubmitSm)] == []
+    h.store(1)  # down to a quarter: bulk goes again
     written = [pdu.destination_addr for pdu in h.sent() if isinstance(pdu, SubmitSm)]
     assert written == ["13800000001"]
