@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,6 +15,9 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 T = TypeVar("T")
+
+URGENT_STREAK = 4
+"""Urgent turns in a row before queued ordinary work gets one."""
 
 
 class DatabaseThreads(service.Service):
@@ -33,6 +37,8 @@ class DatabaseThreads(service.Service):
         self._pool = ThreadPool(minthreads=1, maxthreads=threads, name="sdgw-db")
         self._urgent: deque[tuple[Callable[[], Any], defer.Deferred[Any]]] = deque()
         self._ordinary: deque[tuple[Callable[[], Any], defer.Deferred[Any]]] = deque()
+        self._urgent_streak = 0
+        self._choosing = threading.Lock()
 
     def startService(self) -> None:
         super().startService()
@@ -51,11 +57,16 @@ class DatabaseThreads(service.Service):
 
     def _next(self) -> None:
         """One turn of the pool: the oldest urgent work, else the oldest ordinary work (there
-        is always one, as each call queues exactly one work and one turn)."""
-        try:
-            work, done = self._urgent.popleft()
-        except IndexError:
-            work, done = self._ordinary.popleft()
+        is always one, as each call queues exactly one work and one turn). After
+        ``URGENT_STREAK`` urgent turns in a row, ordinary work gets one: a flood of MOs slows
+        a dispatch (or a shutdown's own writes) down but never stops it."""
+        with self._choosing:  # several threads on PostgreSQL
+            if self._urgent and (self._urgent_streak < URGENT_STREAK or not self._ordinary):
+                self._urgent_streak += 1
+                work, done = self._urgent.popleft()
+            else:
+                self._urgent_streak = 0
+                work, done = self._ordinary.popleft()
         try:
             result = work()
         except BaseException:

@@ -39,15 +39,15 @@ async def test_failed_commit_is_redelivered_and_applied_once(
         real = database.transaction
         failures = {"left": 1}
 
-        def flaky(work: Any) -> Any:
+        def flaky(work: Any, *, urgent: bool = False) -> Any:
             if failures["left"]:
                 failures["left"] -= 1
 
                 def crash(session: Any) -> Any:
                     work(session)  # everything is written ...
                     raise RuntimeError("killed before commit")  # ... and rolled back
-                return real(crash)
-            return real(work)
+                return real(crash, urgent=urgent)
+            return real(work, urgent=urgent)
 
         monkeypatch.setattr(database, "transaction", flaky)
         simulator = gateway.simulators["china_unicom"]
