@@ -147,15 +147,6 @@ def tree_rss_kb(root: int) -> int:
     return total
 
 
-def cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
                  env: dict[str, str]) -> dict[str, Any]:
     port = _free_port()
