@@ -85,7 +85,7 @@ class LinkSession(Protocol):
     def abandon_queued(self, lane: Lane = Lane.BULK) -> list[SessionEvent]: ...
 
     def hold_bulk(self, held: bool, now: float) -> None:
-        """Hold bulk submits while the link does not read (replies still go)."""
+        """Hold bulk submits while too much inbound awaits storage (replies still go)."""
 
 
 class MessageTranslator(Protocol):

@@ -66,9 +66,9 @@ class FlowControl:
         self._throttle_pause = settings.throttle_backoff
         self.last_activity = 0.0
         self.bulk_held = False
-        """Bulk submits wait while the link has stopped reading (too much inbound not yet
-        stored): a carrier whose receipts outrun the database is not sent more to answer,
-        and replies (interactive) still go."""
+        """Bulk submits wait while the link has too much inbound not yet stored (the
+        transport sets it): a carrier whose receipts outrun the database is not sent more to
+        answer, and replies (interactive) still go."""
 
     # -- the queue --------------------------------------------------------------------
 
