@@ -267,6 +267,7 @@ def build_gateway(
         render=reply_renderer(config),
         clock=reactor,
         receipts=runner.store_receipt,
+        submitted=runner.store_submitted,
         link_protocols={name: c.link.protocol for name, c in config.carriers.items()},
     )
     gateway.inbound = processor

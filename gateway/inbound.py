@@ -29,19 +29,23 @@ from carriers.messages import (
     SubmitResult,
     TextCoding,
 )
+from gateway.db.batch_writer import BatchWriter
 from gateway.db.models import OutboundMessage as OutboundRow
 from gateway.db.threads import DatabaseThreads
 from gateway.editions.segmentation import DEFAULT_CODINGS, segment_text
-from gateway.message_log import record_submit_results
+from gateway.message_log import SubmittedMessage, record_submitted
 from gateway.subscriptions.service import (
     MoResult,
     QueuedReply,
     ReplyRenderer,
     SubscriptionSettings,
-    handle_mo,
+    handle_mos,
 )
 
 log = logging.getLogger(__name__)
+
+MO_BATCH = 200
+"""MOs applied in one transaction at most (see :func:`handle_mos`)."""
 
 
 class Link(Protocol):
@@ -75,10 +79,13 @@ class InboundProcessor:
         render: ReplyRenderer,
         clock: IReactorTime,
         receipts: Callable[[DeliveryReceipt], defer.Deferred[None]],
+        submitted: Callable[[SubmittedMessage], defer.Deferred[Any]] | None = None,
         link_protocols: Mapping[str, str] | None = None,
     ) -> None:
         """``receipts`` stores a receipt and fires once it is committed: the dispatch
-        runner's batch writer, which matches digest parts and replies alike.
+        runner's batch writer, which matches digest parts and replies alike. ``submitted``
+        stores a reply's submit results: the same writer, so the receipts that follow find
+        them (without it, each reply's results get a transaction of their own).
         ``link_protocols`` (carrier → its link's protocol) picks the codings a reply may be
         sent in; a carrier not in it gets GSM 7-bit or UCS2."""
         self._database = database
@@ -87,6 +94,11 @@ class InboundProcessor:
         self._render = render
         self._clock = clock
         self._receipts = receipts
+        self._submitted = submitted or self._record_submitted
+        # MOs that arrive while one batch is being applied are applied together next, ahead
+        # of a dispatch's batches: a subscriber waits for the reply.
+        self._mos = BatchWriter(database, clock, self._handle_batch, interval=1.0,
+                                size=MO_BATCH, urgent=True, alone_on_failure=True)
         self._reply_codings = {carrier: sending_codings(protocol)
                                for carrier, protocol in (link_protocols or {}).items()}
         self.on_mo_handled: Callable[[MoResult], None] | None = None
@@ -97,14 +109,13 @@ class InboundProcessor:
     def __call__(self, message: InboundMessage | DeliveryReceipt) -> defer.Deferred[Any]:
         if isinstance(message, DeliveryReceipt):
             return self._receipts(message)
-        now = self._now()
-        stored = self._database.transaction(
-            lambda session: handle_mo(session, message, settings=self._settings,
-                                      render=self._render, now=now),
-            urgent=True,  # a subscriber waits for the reply: ahead of a dispatch's batches
-        )
+        stored = self._mos.add(message)
         stored.addCallback(self._after_commit)
         return stored
+
+    def _handle_batch(self, session: Session, messages: list[InboundMessage]) -> list[MoResult]:
+        return handle_mos(session, messages, settings=self._settings, render=self._render,
+                          now=self._now())
 
     def _after_commit(self, result: MoResult) -> MoResult:
         log.info("MO #%d handled: %s", result.inbound_id, result.outcome)
@@ -131,11 +142,10 @@ class InboundProcessor:
         sent = link.submit(message)
 
         def record(results: list[SubmitResult]) -> defer.Deferred[str]:
-            now = self._now()
-            return self._database.transaction(
-                lambda session: record_submit_results(session, reply.outbound_id, reply.carrier,
-                                                      results, now)
-            )
+            status = ", ".join(sorted({r.outcome.value for r in results}))
+            stored = self._submitted(SubmittedMessage(reply.outbound_id, reply.carrier,
+                                                      tuple(results)))
+            return stored.addCallback(lambda _: status)
 
         def report(status: str) -> str:
             log.info("reply #%d to %s: %s", reply.outbound_id, reply.destination, status)
@@ -147,6 +157,11 @@ class InboundProcessor:
             return "error"
 
         return sent.addCallback(record).addCallback(report).addErrback(failed)
+
+    def _record_submitted(self, submitted: SubmittedMessage) -> defer.Deferred[list[str]]:
+        now = self._now()
+        return self._database.transaction(
+            lambda session: record_submitted(session, [submitted], now))
 
     def resend_queued(self, carrier: str, before: datetime) -> defer.Deferred[int]:
         """Send replies a previous run committed but never submitted (crash after commit).

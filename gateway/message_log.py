@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from carriers.messages import (
@@ -51,43 +53,91 @@ def apply_receipt(session: Session, receipt: DeliveryReceipt) -> bool:
     Returns False when no segment has that message id (a receipt for a message this
     gateway does not know, or one that arrived before its submit response was stored).
     """
-    state = FINAL_SEGMENT_STATES.get(receipt.state)
-    if state is None:  # ENROUTE / ACCEPTED: not final, nothing to record
+    if receipt.state not in FINAL_SEGMENT_STATES:  # ENROUTE / ACCEPTED: nothing to record
         return True
-    segment = session.scalars(
-        select(OutboundSegment).where(
-            OutboundSegment.carrier == receipt.carrier,
-            OutboundSegment.smsc_message_id == receipt.message_id,
-        )
-    ).first()
-    if segment is None:
-        return False
-    _finish_segment(session, segment, state, receipt.error or None,
-                    receipt.done_at or receipt.received_at, receipt.received_at)
-    return True
+    return not apply_reply_receipts(session, [receipt])
 
 
 def apply_reply_receipts(
     session: Session, receipts: Sequence[DeliveryReceipt]
 ) -> list[DeliveryReceipt]:
-    """:func:`apply_receipt` for many receipts at once; returns those that are for no stored
-    reply segment (intermediate ones included: they may still be evidence for a digest part).
+    """Apply final receipts to the stored segments they are for, and finish the messages whose
+    segments are all final; return the receipts that are for no stored segment
+    (intermediate ones included: they may still be evidence for a digest part).
 
-    One indexed look-up per 500 receipts finds which message ids are replies' segments, so a
-    flood of receipts for digest parts (or for nothing) costs no query per receipt."""
-    final = [r for r in receipts if r.state in FINAL_SEGMENT_STATES]
-    known: set[tuple[str, str]] = set()
-    for carrier in {r.carrier for r in final}:
-        ids = sorted({r.message_id for r in final if r.carrier == carrier})
-        for start in range(0, len(ids), 500):
-            known.update((carrier, found) for found in session.scalars(
-                select(OutboundSegment.smsc_message_id).where(
-                    OutboundSegment.carrier == carrier,
-                    OutboundSegment.smsc_message_id.in_(ids[start:start + 500]))))
+    A few multi-row statements whatever the count: one indexed look-up per 500 message ids,
+    one executemany for the segments, one read of the touched messages' segments and one
+    executemany for the messages that are done."""
+    table = OutboundSegment.__table__
+    final = {(r.carrier, r.message_id): r for r in receipts if r.state in FINAL_SEGMENT_STATES}
+    found: dict[tuple[str, str], tuple[int, int]] = {}
+    for carrier in sorted({carrier for carrier, _ in final}):
+        ids = sorted({mid for c, mid in final if c == carrier})
+        for start in range(0, len(ids), _IN_CHUNK):
+            for row in session.execute(
+                select(table.c.id, table.c.outbound_id, table.c.smsc_message_id).where(
+                    table.c.carrier == carrier,
+                    table.c.smsc_message_id.in_(ids[start:start + _IN_CHUNK]),
+                ).order_by(table.c.id.desc())
+            ):
+                found.setdefault((carrier, row.smsc_message_id), (row.id, row.outbound_id))
+    if found:
+        session.execute(_FINISH_SEGMENT, [{
+            "b_id": segment_id,
+            "b_status": FINAL_SEGMENT_STATES[final[key].state],
+            "b_error": final[key].error or None,
+            "b_done_at": final[key].done_at or final[key].received_at,
+        } for key, (segment_id, _) in found.items()])
+        received = {}
+        for key, (_, outbound_id) in found.items():
+            at = final[key].received_at
+            received[outbound_id] = max(at, received.get(outbound_id, at))
+        _finish_messages(session, received)
     return [receipt for receipt in receipts
-            if receipt.state not in FINAL_SEGMENT_STATES
-            or (receipt.carrier, receipt.message_id) not in known
-            or not apply_receipt(session, receipt)]
+            if (receipt.carrier, receipt.message_id) not in found
+            or receipt.state not in FINAL_SEGMENT_STATES]
+
+
+_FINISH_SEGMENT = update(OutboundSegment.__table__).where(
+    OutboundSegment.__table__.c.id == bindparam("b_id"),
+).values(status=bindparam("b_status"), error=bindparam("b_error"),
+         done_at=bindparam("b_done_at"))
+_FINISH_MESSAGE = update(OutboundRow.__table__).where(
+    OutboundRow.__table__.c.id == bindparam("b_id"),
+).values(status=bindparam("b_status"), done_at=bindparam("b_done_at"))
+_IN_CHUNK = 500
+"""Values per IN (…) list: well under SQLite's bound-parameter limit."""
+
+
+def _finish_messages(session: Session, received: Mapping[int, datetime]) -> None:
+    """Messages (id → when their latest receipt came) whose segments are now all final get
+    their final status: delivered when every segment was, else the first segment's that
+    was not."""
+    table = OutboundSegment.__table__
+    statuses: dict[int, list[str]] = {}
+    ids = sorted(received)
+    for start in range(0, len(ids), _IN_CHUNK):
+        for row in session.execute(
+            select(table.c.outbound_id, table.c.status).where(
+                table.c.outbound_id.in_(ids[start:start + _IN_CHUNK])
+            ).order_by(table.c.outbound_id, table.c.seqnum)
+        ):
+            statuses.setdefault(row.outbound_id, []).append(row.status)
+    done = [{"b_id": outbound_id, "b_status": final, "b_done_at": received[outbound_id]}
+            for outbound_id, parts in statuses.items()
+            if (final := message_final_status(parts)) is not None]
+    if done:
+        session.execute(_FINISH_MESSAGE, done)
+
+
+def message_final_status(segment_statuses: Sequence[str]) -> str | None:
+    """A message's status once every segment is final (None before): delivered when every
+    segment was, else the first segment's status that was not."""
+    finals = FINAL_SEGMENT_STATES.values()
+    if not segment_statuses or not all(s in finals for s in segment_statuses):
+        return None
+    delivered = MessageStatus.DELIVERED
+    return next((s for s in segment_statuses if s != delivered), delivered)
 
 
 _SEGMENT_STATUS = {
@@ -99,6 +149,15 @@ _SEGMENT_STATUS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class SubmittedMessage:
+    """A message's submit results, one per part, on their way to the database."""
+
+    outbound_id: int
+    carrier: str
+    results: tuple[SubmitResult, ...]
+
+
 def record_submit_results(
     session: Session, outbound_id: int, carrier: str, results: Sequence[SubmitResult],
     now: datetime,
@@ -107,66 +166,90 @@ def record_submit_results(
 
     Receipts that raced ahead of this (kept as unmatched) are applied here.
     """
-    segments = []
-    for seqnum, result in enumerate(results, 1):
-        segment = OutboundSegment(
-            outbound_id=outbound_id, seqnum=seqnum, carrier=carrier,
-            smsc_message_id=result.message_id, status=_SEGMENT_STATUS[result.outcome],
-            error=(result.reason or None) if result.outcome is not SubmitOutcome.ACCEPTED
-            else None,
-        )
-        session.add(segment)
-        segments.append(segment)
+    return record_submitted(session, [SubmittedMessage(outbound_id, carrier, tuple(results))],
+                            now)[0]
+
+
+def record_submitted(
+    session: Session, submitted: Sequence[SubmittedMessage], now: datetime,
+    receipts: dict[tuple[str, str], DeliveryReceipt] | None = None,
+) -> list[str]:
+    """:func:`record_submit_results` for many messages in a few multi-row statements; their
+    statuses in order.
+
+    ``receipts`` ((carrier, message id) → receipt) written in the same transaction: a final
+    one for a part stored here is applied as the part is inserted, and taken out of it."""
+    receipts = receipts if receipts is not None else {}
+    segments: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    for item in submitted:
+        parts: list[str] = []
+        latest: datetime | None = None
+        for seqnum, result in enumerate(item.results, 1):
+            status: str = _SEGMENT_STATUS[result.outcome]
+            error = (result.reason or None) if result.outcome is not SubmitOutcome.ACCEPTED \
+                else None
+            done_at = None
+            receipt = receipts.get((item.carrier, result.message_id)) \
+                if result.message_id and result.outcome is SubmitOutcome.ACCEPTED else None
+            if receipt is not None and receipt.state in FINAL_SEGMENT_STATES:
+                del receipts[(item.carrier, result.message_id)]
+                status = FINAL_SEGMENT_STATES[receipt.state]
+                error = receipt.error or None
+                done_at = receipt.done_at or receipt.received_at
+                latest = max(receipt.received_at, latest or receipt.received_at)
+            parts.append(status)
+            segments.append({"outbound_id": item.outbound_id, "seqnum": seqnum,
+                             "carrier": item.carrier, "smsc_message_id": result.message_id,
+                             "status": status, "error": error, "done_at": done_at})
+        final = message_final_status(parts) if latest is not None else None
+        messages.append({"b_id": item.outbound_id,
+                         "b_status": final or _message_status(item.results),
+                         "b_count": len(item.results), "b_submitted_at": now,
+                         "b_done_at": latest if final else None})
+    if segments:
+        session.execute(insert(OutboundSegment.__table__), segments)
+    if messages:
+        session.execute(_SUBMITTED_MESSAGE, messages)
+    _apply_early_receipts(session, submitted)
+    return [row["b_status"] for row in messages]
+
+
+_SUBMITTED_MESSAGE = update(OutboundRow.__table__).where(
+    OutboundRow.__table__.c.id == bindparam("b_id"),
+).values(status=bindparam("b_status"), segment_count=bindparam("b_count"),
+         submitted_at=bindparam("b_submitted_at"), done_at=bindparam("b_done_at"))
+
+
+def _message_status(results: Sequence[SubmitResult]) -> str:
     outcomes = {r.outcome for r in results}
     if outcomes == {SubmitOutcome.ACCEPTED}:
-        status = MessageStatus.SUBMITTED
-    elif outcomes & {SubmitOutcome.PERMANENT, SubmitOutcome.TRANSIENT}:
-        status = MessageStatus.REJECTED
-    elif SubmitOutcome.UNANSWERED in outcomes:
-        status = MessageStatus.UNKNOWN
-    else:
-        status = MessageStatus.FAILED
-    session.execute(
-        update(OutboundRow).where(OutboundRow.id == outbound_id).values(
-            status=status, segment_count=len(results), submitted_at=now,
-        )
-    )
-    session.flush()
-    ids = [s.smsc_message_id for s in segments if s.smsc_message_id]
-    if ids:
-        early = session.scalars(select(UnmatchedReceipt).where(
-            UnmatchedReceipt.carrier == carrier, UnmatchedReceipt.message_id.in_(ids)
-        )).all()
-        for receipt in early:
-            segment = next(s for s in segments if s.smsc_message_id == receipt.message_id)
-            _finish_segment(session, segment, FINAL_SEGMENT_STATES[ReceiptState(receipt.state)],
-                            receipt.error, receipt.done_at or receipt.received_at,
-                            receipt.received_at)
-        if early:
-            session.execute(delete(UnmatchedReceipt).where(
-                UnmatchedReceipt.id.in_([r.id for r in early])))
-    return status
+        return MessageStatus.SUBMITTED
+    if outcomes & {SubmitOutcome.PERMANENT, SubmitOutcome.TRANSIENT}:
+        return MessageStatus.REJECTED
+    if SubmitOutcome.UNANSWERED in outcomes:
+        return MessageStatus.UNKNOWN
+    return MessageStatus.FAILED
 
 
-def _finish_segment(
-    session: Session, segment: OutboundSegment, state: str, error: str | None,
-    done_at: datetime, received_at: datetime,
-) -> None:
-    segment.status = state
-    segment.error = error
-    segment.done_at = done_at
-    session.flush()
-    statuses = session.scalars(
-        select(OutboundSegment.status).where(OutboundSegment.outbound_id == segment.outbound_id)
-    ).all()
-    if all(s in FINAL_SEGMENT_STATES.values() for s in statuses):
-        delivered = MessageStatus.DELIVERED
-        final = delivered if all(s == delivered for s in statuses) else next(
-            s for s in statuses if s != delivered
-        )
-        session.execute(
-            update(OutboundRow)
-            .where(OutboundRow.id == segment.outbound_id)
-            .values(status=final, done_at=received_at)
-        )
-
+def _apply_early_receipts(session: Session, submitted: Sequence[SubmittedMessage]) -> None:
+    """Receipts that came before these submits' results were stored (kept as unmatched)."""
+    early: list[DeliveryReceipt] = []
+    for carrier in sorted({item.carrier for item in submitted}):
+        ids = sorted({r.message_id for item in submitted if item.carrier == carrier
+                      for r in item.results if r.message_id})
+        for start in range(0, len(ids), _IN_CHUNK):
+            rows = session.scalars(select(UnmatchedReceipt).where(
+                UnmatchedReceipt.carrier == carrier,
+                UnmatchedReceipt.message_id.in_(ids[start:start + _IN_CHUNK]),
+            )).all()
+            early.extend(DeliveryReceipt(
+                carrier=row.carrier, message_id=row.message_id, state=ReceiptState(row.state),
+                stat=row.stat,
+                error=row.error or "", done_at=row.done_at, received_at=row.received_at,
+            ) for row in rows if row.state in {s.value for s in FINAL_SEGMENT_STATES})
+            if rows:
+                session.execute(delete(UnmatchedReceipt).where(
+                    UnmatchedReceipt.id.in_([row.id for row in rows])))
+    if early:
+        apply_reply_receipts(session, early)

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
-from twisted.python.failure import Failure
 
 from carriers.messages import (
     DeliveryReceipt,
@@ -33,6 +32,7 @@ from carriers.messages import (
     SubmitResult,
     TextCoding,
 )
+from gateway.db.batch_writer import BatchWriter
 from gateway.db.dispatch_models import Dispatch
 from gateway.db.edition_models import EditionRender, EditionRenderSegment
 from gateway.db.threads import DatabaseThreads
@@ -40,7 +40,7 @@ from gateway.db.times import as_utc
 from gateway.dispatch import store
 from gateway.dispatch.quiet_hours import QuietHours
 from gateway.editions.build import freeze_edition
-from gateway.message_log import apply_reply_receipts
+from gateway.message_log import SubmittedMessage, apply_reply_receipts, record_submitted
 from gateway.states import DispatchStatus
 
 log = logging.getLogger(__name__)
@@ -100,74 +100,6 @@ def prepare_dispatches(
             for carrier in carriers]
 
 
-class BatchWriter:
-    """Collects items and writes them in one transaction per batch, one batch at a time.
-
-    Group commit: when no batch is being written, what has arrived is written at once (in the
-    next reactor turn); while one is, new items gather and go together right after it. So a
-    trickle is written without delay and a flood in few, large transactions.
-    ``add`` returns a Deferred that fires once the item's batch has committed (receipts are
-    acknowledged to the SMSC only then).
-    """
-
-    def __init__(
-        self, database: DatabaseThreads, clock: IReactorTime,
-        write: Callable[[Session, list[Any]], None], *, interval: float, size: int,
-    ) -> None:
-        self._database = database
-        self._clock = clock
-        self._write = write
-        self._interval = interval
-        self._size = size
-        self._items: list[Any] = []
-        self._waiters: list[defer.Deferred[None]] = []
-        self._timer: Any = None
-        self._lock = defer.DeferredLock()
-
-    def add(self, item: Any) -> defer.Deferred[None]:
-        waiter = defer.Deferred[None]()
-        self._waiters.append(waiter)
-        self.add_nowait(item)
-        return waiter
-
-    def add_nowait(self, item: Any) -> None:
-        """Like :meth:`add` for a caller that does not wait for the commit."""
-        self._items.append(item)
-        if len(self._items) >= self._size:
-            self.flush()
-        elif self._timer is None:
-            delay = self._interval if self._lock.locked else 0.0
-            self._timer = self._clock.callLater(delay, self.flush)
-
-    def flush(self) -> defer.Deferred[None]:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
-        items, self._items = self._items, []
-        waiters, self._waiters = self._waiters, []
-        if not items:
-            return self._lock.run(lambda: defer.succeed(None))
-
-        def write() -> defer.Deferred[None]:
-            return self._database.transaction(lambda session: self._write(session, items))
-
-        def done(result: object) -> None:
-            if isinstance(result, Failure):
-                log.error("a batch of %d could not be written: %s", len(items),
-                          result.getErrorMessage())
-            for waiter in waiters:
-                if isinstance(result, Failure):
-                    waiter.errback(result)
-                else:
-                    waiter.callback(None)
-            if self._items:  # gathered while this batch was written: write them next
-                if self._timer is not None and self._timer.active():
-                    self._timer.cancel()
-                self._timer = self._clock.callLater(0, self.flush)
-
-        return self._lock.run(write).addBoth(done)
-
-
 class DispatchRunner:
     """Runs dispatches of this process; several processes may run the same one."""
 
@@ -193,6 +125,11 @@ class DispatchRunner:
     def store_receipt(self, receipt: DeliveryReceipt) -> defer.Deferred[None]:
         """Store a receipt (with the results queued before it); fires once committed."""
         return self._writes.add(receipt)
+
+    def store_submitted(self, submitted: SubmittedMessage) -> defer.Deferred[None]:
+        """Store a reply's submit results in the same ordered queue as the digest's, so the
+        receipts that follow find its segments; fires once committed."""
+        return self._writes.add(submitted)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.seconds(), UTC)
@@ -518,9 +455,12 @@ class DispatchRunner:
 
     # -- batched writes (thread pool) --------------------------------------------------------
 
-    def _write_batch(self, session: Session, items: list[_Outcome | DeliveryReceipt]) -> None:
-        """Submit results (per carrier and deadline) first, then the receipts: those for parts
-        submitted in this batch are applied as the parts are stored."""
+    def _write_batch(
+        self, session: Session, items: list[_Outcome | SubmittedMessage | DeliveryReceipt]
+    ) -> None:
+        """Submit results (digest parts per carrier and deadline, then replies) first, then
+        the receipts: those for parts submitted in this batch are applied as the parts are
+        stored."""
         receipts = {(item.carrier, item.message_id): item for item in items
                     if isinstance(item, DeliveryReceipt)}
         results: dict[tuple[str, float], list[store.SendResult]] = {}
@@ -529,6 +469,9 @@ class DispatchRunner:
                 results.setdefault((item.carrier, item.deadline), []).append(item.result)
         for (carrier, deadline), outcomes in results.items():
             self._write_results(session, outcomes, carrier, deadline, receipts)
+        replies = [item for item in items if isinstance(item, SubmittedMessage)]
+        if replies:
+            record_submitted(session, replies, self.now(), receipts)
         if receipts:
             self._write_receipts(session, list(receipts.values()))
 

@@ -459,8 +459,13 @@ def take_unmatched(
 def cancel_for_subscriber(session: Session, subscriber_id: int) -> int:
     """An unsubscribe during a dispatch: drop what has not been submitted yet, and uncertain
     deliveries too (they would otherwise be sent again after the wait)."""
+    return cancel_for_subscribers(session, [subscriber_id])
+
+
+def cancel_for_subscribers(session: Session, subscriber_ids: Sequence[int]) -> int:
+    """:func:`cancel_for_subscriber` for several subscribers in one statement."""
     result = session.execute(update(Delivery).where(
-        Delivery.subscriber_id == subscriber_id,
+        Delivery.subscriber_id.in_(subscriber_ids),
         Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.CLAIMED,
                              DeliveryStatus.UNCERTAIN)),
     ).values(status=DeliveryStatus.CANCELLED, error="unsubscribed during dispatch"))

@@ -10,12 +10,12 @@ after the commit.  Nothing here talks to the network or reads a clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from carriers.messages import InboundMessage
@@ -24,14 +24,14 @@ from carriers.service_codes import Route, ServiceCodeRouter
 from gateway.db.models import InboundMessage as InboundRow
 from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
 from gateway.db.times import as_utc
-from gateway.dispatch.store import cancel_for_subscriber
-from gateway.message_log import record_inbound
+from gateway.dispatch.store import cancel_for_subscribers
 from gateway.subscriptions.help_limit import help_allowed
 from gateway.subscriptions.keywords import CommandKind, parse_command
 from gateway.subscriptions.machine import (
     Outcome,
     Status,
     SubscriptionState,
+    Transition,
     apply,
 )
 
@@ -106,132 +106,280 @@ def handle_mo(
     now: datetime,
 ) -> MoResult:
     """Apply one MO; the caller's transaction makes it all-or-nothing."""
-    if _is_redelivery(session, message, now, settings.duplicate_window):
-        inbound_id = record_inbound(session, message, "duplicate")
+    return handle_mos(session, [message], settings=settings, render=render, now=now)[0]
+
+
+def handle_mos(
+    session: Session,
+    messages: Sequence[InboundMessage],
+    *,
+    settings: SubscriptionSettings,
+    render: ReplyRenderer,
+    now: datetime,
+) -> list[MoResult]:
+    """Apply MOs in their order, as :func:`handle_mo` would one after another, in a fixed
+    number of statements whatever their count (the caller's transaction holds them all).
+
+    Read what the MOs need (earlier copies, their numbers' subscriber rows), decide each in
+    turn in memory, then write the inbound rows, subscriber rows, events and replies in a
+    few multi-row statements."""
+    if not messages:
+        return []
+    known = _Redeliveries.load(session, messages, now - settings.duplicate_window)
+    decisions = [_decide_route(message, known, settings) for message in messages]
+    subscribers = _load_subscribers(
+        session, sorted({d.msisdn for d in decisions if d.route is not None}))
+    for decision in decisions:
+        if decision.route is not None:
+            _decide(decision, subscribers, settings, render, now)
+    session.add_all(row for row in subscribers.values() if row.id is None)
+
+    inbound_ids = _insert_inbound(session, decisions)
+    for decision, inbound_id in zip(decisions, inbound_ids, strict=True):
+        if decision.consent and decision.subscriber is not None:
+            decision.subscriber.consent_inbound_id = inbound_id
+    session.flush()  # new subscribers get their ids; changed ones are written
+    _cancel_unsent(session, decisions)
+    _insert_events(session, decisions, inbound_ids, now)
+    return _queue_replies(session, decisions, inbound_ids, now)
+
+
+@dataclass(slots=True)
+class _Decision:
+    """What one MO of a batch comes to, filled in as it is decided."""
+
+    message: InboundMessage
+    outcome: str = ""
+    msisdn: str = ""
+    route: Route | None = None
+    subscriber: Subscriber | None = None
+    transition: Transition | None = None
+    cancelled: bool = False
+    consent: bool = False
+    reply_from: str = ""
+    reply_text: str | None = None
+
+
+@dataclass(slots=True)
+class _Redeliveries:
+    """The MOs a batch's MOs may be re-deliveries of: stored ones, then the batch's own."""
+
+    message_ids: set[tuple[str, str]]
+    texts: set[tuple[str, str, str, str]]
+    since: datetime
+
+    @classmethod
+    def load(cls, session: Session, messages: Sequence[InboundMessage], since: datetime
+             ) -> _Redeliveries:
+        table = InboundRow.__table__
+        message_ids: set[tuple[str, str]] = set()
+        with_ids = {(m.carrier, m.carrier_message_id) for m in messages if m.carrier_message_id}
+        for carrier in {carrier for carrier, _ in with_ids}:
+            wanted = sorted(mid for c, mid in with_ids if c == carrier)
+            for start in range(0, len(wanted), _IN_CHUNK):
+                message_ids.update((carrier, found) for found in session.scalars(
+                    select(table.c.carrier_message_id).where(
+                        table.c.carrier == carrier,
+                        table.c.carrier_message_id.in_(wanted[start:start + _IN_CHUNK]))))
+        texts: set[tuple[str, str, str, str]] = set()
+        sources = sorted({m.source for m in messages if not m.carrier_message_id})
+        for start in range(0, len(sources), _IN_CHUNK):
+            texts.update(tuple(row) for row in session.execute(
+                select(table.c.source_addr, table.c.carrier, table.c.destination_addr,
+                       table.c.text).where(
+                    table.c.source_addr.in_(sources[start:start + _IN_CHUNK]),
+                    table.c.received_at >= since)))
+        return cls(message_ids=message_ids, texts=texts, since=since)
+
+    def seen(self, message: InboundMessage) -> bool:
+        """Whether ``message`` is a re-delivery; either way it counts for the ones after it."""
+        text_key = (message.source, message.carrier, message.destination, message.text)
+        if message.carrier_message_id:
+            id_key = (message.carrier, message.carrier_message_id)
+            found = id_key in self.message_ids
+            self.message_ids.add(id_key)
+        else:
+            found = text_key in self.texts
+        if as_utc(message.received_at) >= self.since:
+            self.texts.add(text_key)
+        return found
+
+
+_IN_CHUNK = 500
+"""Values per IN (…) list: well under SQLite's bound-parameter limit."""
+
+
+def _decide_route(
+    message: InboundMessage, known: _Redeliveries, settings: SubscriptionSettings
+) -> _Decision:
+    """Re-delivery, the number, the service code: whether the MO reaches the engine."""
+    decision = _Decision(message=message)
+    if known.seen(message):
+        decision.outcome = "duplicate"
         log.info("MO %s from %s is a re-delivery; ignored", message.text, message.source)
-        return MoResult(inbound_id=inbound_id, outcome="duplicate")
+        return decision
     try:
-        msisdn = normalise_msisdn(message.source)
+        decision.msisdn = normalise_msisdn(message.source)
     except InvalidNumber as exc:
-        inbound_id = record_inbound(session, message, "invalid_number")
+        decision.outcome = "invalid_number"
         log.warning("MO on %s from %r refused: %s", message.carrier, message.source, exc.reason)
-        return MoResult(inbound_id=inbound_id, outcome="invalid_number")
+        return decision
     router = settings.routers.get(message.carrier)
-    route = router.route(message.destination) if router is not None else None
-    if route is None:
-        inbound_id = record_inbound(session, message, "unknown_service")
+    decision.route = router.route(message.destination) if router is not None else None
+    if decision.route is None:
+        decision.outcome = "unknown_service"
         log.warning("MO on %s to %s: not one of our service codes; no reply",
                     message.carrier, message.destination)
-        return MoResult(inbound_id=inbound_id, outcome="unknown_service")
+    return decision
 
-    inbound_id = record_inbound(session, message)
+
+def _decide(
+    decision: _Decision, subscribers: dict[str, Subscriber], settings: SubscriptionSettings,
+    render: ReplyRenderer, now: datetime,
+) -> None:
+    """The engine's answer to one routed MO, applied to the in-memory subscriber row (which
+    the MOs after it in the batch see)."""
+    message, route = decision.message, decision.route
+    assert route is not None
     command = parse_command(message.text, settings.all_codes)
-    subscriber = load_subscriber(session, msisdn)
+    subscriber = subscribers.get(decision.msisdn)
     state = state_of(subscriber)
 
     if command.kind is CommandKind.HELP:
         last_help = subscriber.last_help_at if subscriber is not None else None
         if not help_allowed(as_utc(last_help), now, settings.help_period):
-            _set_outcome(session, inbound_id, "help_suppressed")
-            return MoResult(inbound_id=inbound_id, outcome="help_suppressed")
-        subscriber = subscriber or _new_subscriber(session, msisdn, message, route, now)
+            decision.outcome = "help_suppressed"
+            return
+        subscriber = subscriber or _new_subscriber(decision.msisdn, message, route, now)
         subscriber.last_help_at = now
         outcome = Outcome.HELP
     else:
-        decision = apply(state, command, now, confirm_window=settings.confirm_window)
-        outcome = decision.outcome
-        if decision.transition is not None:
-            subscriber = subscriber or _new_subscriber(session, msisdn, message, route, now)
-            _store_state(subscriber, decision.state, message, route, now)
-            if decision.transition.new is Status.CANCELLED:
-                cancelled = cancel_for_subscriber(session, subscriber.id)
-                if cancelled:
-                    log.info("%s unsubscribed: %d digest message(s) not yet sent are cancelled",
-                             msisdn, cancelled)
+        result = apply(state, command, now, confirm_window=settings.confirm_window)
+        outcome = result.outcome
+        if result.transition is not None:
+            subscriber = subscriber or _new_subscriber(decision.msisdn, message, route, now)
+            _store_state(subscriber, result.state, message, route, now)
+            decision.transition = result.transition
+            decision.cancelled = result.transition.new is Status.CANCELLED
             if outcome is Outcome.WELCOME:
-                subscriber.consent_inbound_id = inbound_id
+                decision.consent = True
                 subscriber.consent_text = message.text
                 subscriber.consent_at = now
-            session.execute(insert(SubscriptionEvent.__table__).values(
-                subscriber_id=subscriber.id,
-                msisdn=msisdn,
-                carrier=message.carrier,
-                short_code=route.short_code,
-                extension=route.extension,
-                mo_text=message.text,
-                carrier_message_id=message.carrier_message_id,
-                inbound_id=inbound_id,
-                old_status=decision.transition.old.value,
-                new_status=decision.transition.new.value,
-                outcome=outcome.value,
-                at=now,
-            ))
-            state = decision.state
-
-    _set_outcome(session, inbound_id, outcome.value)
-    reply_from = route.short_code + route.extension
+            state = result.state
+    if subscriber is not None:
+        subscribers[decision.msisdn] = subscriber
+        decision.subscriber = subscriber
+    decision.outcome = outcome.value
+    decision.reply_from = route.short_code + route.extension
     context = {
         "newspaper": dict(settings.newspaper),
         "short_code": route.short_code,
         "confirm_hours": _hours(settings.confirm_window),
         "subscriptions": _subscription_list(state, settings, route, render),
     }
-    text = render(f"sms/{outcome.value}.txt.j2", context)
-    outbound_id = int(session.execute(insert(OutboundMessage.__table__).values(
-        carrier=message.carrier,
-        kind="reply",
-        source_addr=reply_from,
-        destination_addr=message.source,
-        text=text,
-        segment_count=0,
-        status="queued",
-        in_reply_to=inbound_id,
-        created_at=now,
-    ).returning(OutboundMessage.__table__.c.id)).scalar_one())
-    return MoResult(
-        inbound_id=inbound_id,
-        outcome=outcome.value,
-        reply=QueuedReply(outbound_id=outbound_id, carrier=message.carrier, source=reply_from,
-                          destination=message.source, text=text, link_id=message.link_id),
-    )
+    decision.reply_text = render(f"sms/{outcome.value}.txt.j2", context)
 
 
-_SAME_MESSAGE_ID = select(InboundRow.id).where(
-    InboundRow.carrier == bindparam("carrier"),
-    InboundRow.carrier_message_id == bindparam("message_id"),
-).limit(1)
-_SAME_TEXT_LATELY = select(InboundRow.id).where(
-    InboundRow.source_addr == bindparam("source"),
-    InboundRow.carrier == bindparam("carrier"),
-    InboundRow.destination_addr == bindparam("destination"),
-    InboundRow.text == bindparam("text"),
-    InboundRow.received_at >= bindparam("since", type_=InboundRow.received_at.type),
-).limit(1)
-"""Built once: every MO asks one of them (the statement and its cache key are reused)."""
-
-
-def _is_redelivery(
-    session: Session, message: InboundMessage, now: datetime, window: timedelta
-) -> bool:
-    """Same carrier message id, or the same text from the same number to the same code
-    within the window: the SMSC delivering again after a lost response."""
-    if message.carrier_message_id:
-        found = session.scalar(_SAME_MESSAGE_ID, {
-            "carrier": message.carrier, "message_id": message.carrier_message_id})
-    else:
-        found = session.scalar(_SAME_TEXT_LATELY, {
-            "source": message.source, "carrier": message.carrier,
-            "destination": message.destination, "text": message.text,
-            "since": now - window})
-    return found is not None
+def _load_subscribers(session: Session, msisdns: list[str]) -> dict[str, Subscriber]:
+    """The numbers' subscriber rows, locked for this transaction on PostgreSQL (in number
+    order, so two processes' batches take their locks in the same order)."""
+    found: dict[str, Subscriber] = {}
+    locking = session.get_bind().dialect.name == "postgresql"
+    for start in range(0, len(msisdns), _IN_CHUNK):
+        query = select(Subscriber).where(
+            Subscriber.msisdn.in_(msisdns[start:start + _IN_CHUNK])).order_by(Subscriber.msisdn)
+        if locking:
+            query = query.with_for_update()  # SQLite transactions are serialised (BEGIN IMMEDIATE)
+        found.update((row.msisdn, row) for row in session.scalars(query))
+    return found
 
 
 def load_subscriber(session: Session, msisdn: str) -> Subscriber | None:
     """The number's subscriber row, locked for this transaction on PostgreSQL."""
-    query = select(Subscriber).where(Subscriber.msisdn == msisdn)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()  # SQLite transactions are serialised (BEGIN IMMEDIATE)
-    return session.scalars(query).first()
+    return _load_subscribers(session, [msisdn]).get(msisdn)
+
+
+def _insert_inbound(session: Session, decisions: list[_Decision]) -> list[int]:
+    """One row per MO with its outcome, in the MOs' order; their ids in that order."""
+    table = InboundRow.__table__
+    rows = [{
+        "carrier": d.message.carrier,
+        "source_addr": d.message.source,
+        "destination_addr": d.message.destination,
+        "text": d.message.text,
+        "carrier_message_id": d.message.carrier_message_id,
+        "received_at": d.message.received_at,
+        "outcome": d.outcome,
+    } for d in decisions]
+    return _insert_returning_ids(session, table, rows)
+
+
+def _insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return [int(row_id) for row_id in session.scalars(statement, rows)]
+
+
+def _cancel_unsent(session: Session, decisions: list[_Decision]) -> None:
+    """Digest messages not yet sent to the numbers that unsubscribed are cancelled."""
+    gone = {d.subscriber.id: d.msisdn for d in decisions
+            if d.cancelled and d.subscriber is not None}
+    if not gone:
+        return
+    cancelled = cancel_for_subscribers(session, sorted(gone))
+    if cancelled:
+        log.info("%s unsubscribed: %d digest message(s) not yet sent are cancelled",
+                 ", ".join(sorted(gone.values())), cancelled)
+
+
+def _insert_events(
+    session: Session, decisions: list[_Decision], inbound_ids: list[int], now: datetime
+) -> None:
+    rows = []
+    for decision, inbound_id in zip(decisions, inbound_ids, strict=True):
+        if decision.transition is None or decision.subscriber is None:
+            continue
+        message, route = decision.message, decision.route
+        assert route is not None
+        rows.append({
+            "subscriber_id": decision.subscriber.id,
+            "msisdn": decision.msisdn,
+            "carrier": message.carrier,
+            "short_code": route.short_code,
+            "extension": route.extension,
+            "mo_text": message.text,
+            "carrier_message_id": message.carrier_message_id,
+            "inbound_id": inbound_id,
+            "old_status": decision.transition.old.value,
+            "new_status": decision.transition.new.value,
+            "outcome": decision.outcome,
+            "at": now,
+        })
+    if rows:
+        session.execute(insert(SubscriptionEvent.__table__), rows)
+
+
+def _queue_replies(
+    session: Session, decisions: list[_Decision], inbound_ids: list[int], now: datetime
+) -> list[MoResult]:
+    answered = [(d, inbound_id) for d, inbound_id in zip(decisions, inbound_ids, strict=True)
+                if d.reply_text is not None]
+    outbound_ids = _insert_returning_ids(session, OutboundMessage.__table__, [{
+        "carrier": d.message.carrier,
+        "kind": "reply",
+        "source_addr": d.reply_from,
+        "destination_addr": d.message.source,
+        "text": d.reply_text,
+        "segment_count": 0,
+        "status": "queued",
+        "in_reply_to": inbound_id,
+        "created_at": now,
+    } for d, inbound_id in answered]) if answered else []
+    replies = {inbound_id: QueuedReply(
+        outbound_id=outbound_id, carrier=d.message.carrier, source=d.reply_from,
+        destination=d.message.source, text=d.reply_text or "", link_id=d.message.link_id,
+    ) for (d, inbound_id), outbound_id in zip(answered, outbound_ids, strict=True)}
+    return [MoResult(inbound_id=inbound_id, outcome=d.outcome, reply=replies.get(inbound_id))
+            for d, inbound_id in zip(decisions, inbound_ids, strict=True)]
 
 
 def state_of(subscriber: Subscriber | None) -> SubscriptionState:
@@ -245,10 +393,10 @@ def state_of(subscriber: Subscriber | None) -> SubscriptionState:
     )
 
 
-def _new_subscriber(
-    session: Session, msisdn: str, message: InboundMessage, route: Route, now: datetime
-) -> Subscriber:
-    subscriber = Subscriber(
+def _new_subscriber(msisdn: str, message: InboundMessage, route: Route, now: datetime
+                    ) -> Subscriber:
+    """A row for a number the engine has not seen; written with the batch's other rows."""
+    return Subscriber(
         msisdn=msisdn,
         carrier=message.carrier,
         prefix_carrier=_mismatch(msisdn, message.carrier),
@@ -256,12 +404,10 @@ def _new_subscriber(
         extension=route.extension,
         status=Status.NONE.value,
         message_format="sms",
+        undeliverable_streak=0,
         created_at=now,
         updated_at=now,
     )
-    session.add(subscriber)
-    session.flush()
-    return subscriber
 
 
 def _mismatch(msisdn: str, carrier: str) -> str | None:
@@ -289,11 +435,6 @@ def _store_state(
     if state.status is Status.PENDING:
         subscriber.short_code = route.short_code
         subscriber.extension = route.extension
-
-
-def _set_outcome(session: Session, inbound_id: int, outcome: str) -> None:
-    table = InboundRow.__table__
-    session.execute(update(table).where(table.c.id == inbound_id).values(outcome=outcome))
 
 
 def _hours(window: timedelta) -> str:

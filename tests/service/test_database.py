@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, func, inspect, select
 
-from carriers.messages import DeliveryReceipt, InboundMessage, ReceiptState
+from carriers.messages import (
+    DeliveryReceipt,
+    InboundMessage,
+    ReceiptState,
+    SubmitOutcome,
+    SubmitResult,
+)
 from gateway.db.engine import (
     current_revision,
     ensure_schema_current,
@@ -17,9 +23,17 @@ from gateway.db.engine import (
     upgrade,
 )
 from gateway.db.models import InboundMessage as InboundRow
-from gateway.db.models import OutboundMessage, OutboundSegment
+from gateway.db.models import OutboundMessage, OutboundSegment, UnmatchedReceipt
+from gateway.dispatch.store import keep_unmatched
 from gateway.errors import SchemaOutOfDate
-from gateway.message_log import apply_receipt, record_inbound
+from gateway.message_log import (
+    SubmittedMessage,
+    apply_receipt,
+    apply_reply_receipts,
+    record_inbound,
+    record_submit_results,
+    record_submitted,
+)
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -101,3 +115,64 @@ def test_inbound_is_recorded(engine: Engine) -> None:
     with sessions.begin() as session:
         row = session.scalars(select(InboundRow).where(InboundRow.id == row_id)).one()
         assert (row.text, row.outcome) == ("退订", "stored")
+
+
+def _reply(engine: Engine, text: str = "x") -> int:
+    with make_session_factory(engine).begin() as session:
+        message = OutboundMessage(carrier="china_mobile", kind="reply", source_addr="10658000",
+                                  destination_addr="13800138000", text=text, segment_count=0,
+                                  status="queued", created_at=NOW)
+        session.add(message)
+        session.flush()
+        return message.id
+
+
+def _accepted(*message_ids: str) -> tuple[SubmitResult, ...]:
+    return tuple(SubmitResult(outcome=SubmitOutcome.ACCEPTED, message_id=m) for m in message_ids)
+
+
+def test_replies_results_and_their_receipts_in_one_batch(engine: Engine) -> None:
+    """Receipts written with their parts' results are applied as the parts are stored; the
+    others stay in the mapping for the receipt path."""
+    first, second, third = _reply(engine), _reply(engine), _reply(engine)
+    receipts = {("china_mobile", m): _receipt(m, state) for m, state in [
+        ("r1", ReceiptState.DELIVERED), ("r2", ReceiptState.DELIVERED),
+        ("s1", ReceiptState.UNDELIVERABLE), ("t1", ReceiptState.ENROUTE),
+        ("other", ReceiptState.DELIVERED)]}
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        statuses = record_submitted(session, [
+            SubmittedMessage(first, "china_mobile", _accepted("r1", "r2")),
+            SubmittedMessage(second, "china_mobile", _accepted("s1", "s2")),
+            SubmittedMessage(third, "china_mobile", (*_accepted("t1"), SubmitResult(
+                outcome=SubmitOutcome.PERMANENT, reason="0x0000000b"))),
+        ], NOW, receipts)
+    assert statuses == ["delivered", "submitted", "rejected"]
+    assert set(receipts) == {("china_mobile", "t1"), ("china_mobile", "other")}
+    with sessions() as session:
+        assert session.get(OutboundMessage, first).done_at is not None
+        parts = {s.smsc_message_id: (s.status, s.seqnum) for s in session.scalars(
+            select(OutboundSegment).where(OutboundSegment.outbound_id.in_([second, third])))}
+        assert parts == {"s1": ("undeliverable", 1), "s2": ("submitted", 2),
+                         "t1": ("submitted", 1), None: ("rejected", 2)}
+        assert session.get(OutboundMessage, second).segment_count == 2
+    with sessions.begin() as session:  # the second part's receipt finishes the second reply
+        left = apply_reply_receipts(session, [
+            _receipt("s2", ReceiptState.DELIVERED), _receipt("zz", ReceiptState.DELIVERED),
+            _receipt("r1", ReceiptState.ENROUTE)])
+    assert [r.message_id for r in left] == ["zz", "r1"]
+    with sessions() as session:
+        assert session.get(OutboundMessage, second).status == "undeliverable"
+
+
+def test_a_receipt_kept_before_its_reply_was_stored_is_applied_with_it(engine: Engine) -> None:
+    reply = _reply(engine)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        keep_unmatched(session, [_receipt("early", ReceiptState.DELIVERED)])
+    with sessions.begin() as session:
+        assert record_submit_results(session, reply, "china_mobile", _accepted("early"),
+                                     NOW) == "submitted"
+    with sessions() as session:
+        assert session.get(OutboundMessage, reply).status == "delivered"
+        assert session.scalar(select(func.count()).select_from(UnmatchedReceipt)) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,7 @@ from gateway.db.engine import make_session_factory
 from gateway.db.models import InboundMessage as InboundRow
 from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
 from gateway.subscriptions.machine import Status, replay
-from gateway.subscriptions.service import MoResult, handle_mo, make_settings
+from gateway.subscriptions.service import MoResult, handle_mo, handle_mos, make_settings
 from gateway.templating import make_environment, render_text
 from tests.conftest import REPO_ROOT
 
@@ -265,3 +266,80 @@ def test_random_mo_sequences_leave_state_matching_the_event_log(engine: Engine) 
                 assert replayed.status.value == subscriber.status
 
     check()
+
+
+def _everything_about(session: Any, prefix: str) -> dict[str, Any]:
+    """The rows MOs from numbers starting with ``prefix`` left, with the prefix taken out and
+    ids replaced by positions (so two runs on different numbers can be compared)."""
+    def local(number: str) -> str:
+        return number.replace(prefix, "", 1)
+
+    inbound = list(session.scalars(select(InboundRow).where(
+        InboundRow.source_addr.like(prefix + "%")).order_by(InboundRow.id)))
+    position = {row.id: index for index, row in enumerate(inbound)}
+    subscribers = list(session.scalars(select(Subscriber).where(
+        Subscriber.msisdn.like(prefix + "%")).order_by(Subscriber.msisdn)))
+    events = list(session.scalars(select(SubscriptionEvent).where(
+        SubscriptionEvent.msisdn.like(prefix + "%")).order_by(SubscriptionEvent.id)))
+    replies = list(session.scalars(select(OutboundMessage).where(
+        OutboundMessage.destination_addr.like(prefix + "%")).order_by(OutboundMessage.id)))
+    return {
+        "inbound": [(local(r.source_addr), r.text, local(r.carrier_message_id or ""),
+                     r.outcome) for r in inbound],
+        "subscribers": [(local(s.msisdn), s.status, s.carrier, s.short_code, s.extension,
+                         position.get(s.consent_inbound_id), s.consent_text,
+                         s.last_help_at is not None) for s in subscribers],
+        "events": [(local(e.msisdn), e.old_status, e.new_status, e.outcome,
+                    position[e.inbound_id]) for e in events],
+        "replies": [(local(r.destination_addr), r.source_addr, r.text,
+                     position[r.in_reply_to]) for r in replies],
+    }
+
+
+def test_mos_applied_in_batches_leave_what_one_by_one_leaves(engine: Engine) -> None:
+    """handle_mos over a batch = handle_mo over each MO in turn: state carried from one MO to
+    the next of the same number, re-deliveries within the batch, consent, help limits."""
+    sessions = make_session_factory(engine)
+    texts = [*_TEXTS, "帮助", "0000"]
+
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.sampled_from(range(4)), st.sampled_from(texts),
+                              st.sampled_from([None, "m1", "m2", "m3"]),
+                              st.sampled_from(["china_mobile", "china_unicom"])),
+                    min_size=1, max_size=30),
+           st.lists(st.integers(min_value=1, max_value=8), min_size=1, max_size=30))
+    def check(steps: list[tuple[int, str, str | None, str]], cuts: list[int]) -> None:
+        run = next(_runs)
+        one_prefix, batch_prefix = f"139{run % 10000:04d}", f"137{run % 10000:04d}"
+
+        def message(prefix: str, step: tuple[int, str, str | None, str]) -> InboundMessage:
+            index, text, message_id, carrier = step
+            return InboundMessage(
+                carrier=carrier, source=f"{prefix}{index:04d}", destination=CODES[carrier],
+                text=text, received_at=T0,
+                carrier_message_id=f"{prefix}-{message_id}" if message_id else None)
+
+        for step in steps:
+            with sessions.begin() as session:
+                handle_mo(session, message(one_prefix, step), settings=SETTINGS, render=render,
+                          now=T0)
+        start = 0
+        for cut in itertools.cycle(cuts):
+            if start >= len(steps):
+                break
+            with sessions.begin() as session:
+                handle_mos(session, [message(batch_prefix, s) for s in steps[start:start + cut]],
+                           settings=SETTINGS, render=render, now=T0)
+            start += cut
+        with sessions() as session:
+            assert _everything_about(session, batch_prefix) == _everything_about(
+                session, one_prefix)
+
+    check()
+
+
+def test_a_batch_with_no_mos_writes_nothing(engine: Engine) -> None:
+    with make_session_factory(engine).begin() as session:
+        assert handle_mos(session, [], settings=SETTINGS, render=render, now=T0) == []
+        assert session.scalar(select(func.count()).select_from(InboundRow)) == 0
