@@ -158,6 +158,7 @@ def serve_simulators(ports: dict[str, int], counts_file: Path, *, echo: bool = T
     from twisted.internet import reactor
 
     from carriers.simulator.smsc_service import SimulatedSmsc, SimulatorSettings
+    from gateway.gc_policy import tune_for_long_run
 
     parts: Counter[tuple[str, str]] = Counter()
 
@@ -185,6 +186,7 @@ def serve_simulators(ports: dict[str, int], counts_file: Path, *, echo: bool = T
             "parts_twice": twice, "parts_per_number": dict(histogram)}))
 
     reactor.addSystemEventTrigger("before", "shutdown", dump)
+    tune_for_long_run()  # as `sdgw run` does once its tree is built
     reactor.run()
 
 

@@ -6,7 +6,9 @@ is created here from :class:`GatewayConfig` and handed what it needs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
 import os
 import random
@@ -181,8 +183,17 @@ def subscription_settings(config: GatewayConfig) -> SubscriptionSettings:
 
 
 def reply_renderer(config: GatewayConfig) -> ReplyRenderer:
-    environment = make_environment(config.templates_path)
-    return lambda name, context: render_text(environment, name, **context)
+    """Replies are rendered from the templates as they were when the gateway started (edit
+    them, then restart), and each distinct (template, context) once: a reply's text depends
+    on nothing else, and an MO flood asks for the same few texts thousands of times."""
+    environment = make_environment(config.templates_path, auto_reload=False)
+
+    @functools.lru_cache(maxsize=1024)
+    def render(name: str, context_json: str) -> str:
+        return render_text(environment, name, **json.loads(context_json))
+
+    return lambda name, context: render(
+        name, json.dumps(context, ensure_ascii=False, sort_keys=True))
 
 
 def node_name(config: GatewayConfig, environ: Mapping[str, str], command: str = "run") -> str:

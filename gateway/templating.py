@@ -12,8 +12,10 @@ from typing import Any
 import jinja2
 
 
-def make_environment(directory: Path) -> jinja2.Environment:
+def make_environment(directory: Path, *, auto_reload: bool = True) -> jinja2.Environment:
+    """``auto_reload=False``: a template is read once (no file check on every use)."""
     return jinja2.Environment(
+        auto_reload=auto_reload,
         loader=jinja2.FileSystemLoader(str(directory)),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml")),

@@ -17,6 +17,7 @@ from gateway.config import GatewayConfig
 from gateway.db.engine import ensure_schema_current, make_engine
 from gateway.db.file_lock import hold_database
 from gateway.errors import GatewayError
+from gateway.gc_policy import tune_for_long_run
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def run_until_stopped(root: OrderedServices, what: str, *,
 
     reactor.callWhenRunning(start)
     reactor.addSystemEventTrigger("before", "shutdown", stop)
+    tune_for_long_run()  # the tree is built: freeze it out of the collector's scans
     reactor.run()
     log.info("%s stopped", what)
     if failures:  # one line a user can act on, e.g. which port is taken

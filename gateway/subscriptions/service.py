@@ -10,12 +10,12 @@ after the commit.  Nothing here talks to the network or reads a clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from carriers.messages import InboundMessage
@@ -132,13 +132,12 @@ def handle_mos(
     for decision in decisions:
         if decision.route is not None:
             _decide(decision, subscribers, settings, render, now)
-    session.add_all(row for row in subscribers.values() if row.id is None)
 
     inbound_ids = _insert_inbound(session, decisions)
     for decision, inbound_id in zip(decisions, inbound_ids, strict=True):
         if decision.consent and decision.subscriber is not None:
             decision.subscriber.consent_inbound_id = inbound_id
-    session.flush()  # new subscribers get their ids; changed ones are written
+    _write_subscribers(session, subscribers.values())
     _cancel_unsent(session, decisions)
     _insert_events(session, decisions, inbound_ids, now)
     return _queue_replies(session, decisions, inbound_ids, now)
@@ -152,7 +151,7 @@ class _Decision:
     outcome: str = ""
     msisdn: str = ""
     route: Route | None = None
-    subscriber: Subscriber | None = None
+    subscriber: _SubscriberRow | None = None
     transition: Transition | None = None
     cancelled: bool = False
     consent: bool = False
@@ -234,7 +233,7 @@ def _decide_route(
 
 
 def _decide(
-    decision: _Decision, subscribers: dict[str, Subscriber], settings: SubscriptionSettings,
+    decision: _Decision, subscribers: dict[str, _SubscriberRow], settings: SubscriptionSettings,
     render: ReplyRenderer, now: datetime,
 ) -> None:
     """The engine's answer to one routed MO, applied to the in-memory subscriber row (which
@@ -252,6 +251,7 @@ def _decide(
             return
         subscriber = subscriber or _new_subscriber(decision.msisdn, message, route, now)
         subscriber.last_help_at = now
+        subscriber.changed = True
         outcome = Outcome.HELP
     else:
         result = apply(state, command, now, confirm_window=settings.confirm_window)
@@ -259,6 +259,7 @@ def _decide(
         if result.transition is not None:
             subscriber = subscriber or _new_subscriber(decision.msisdn, message, route, now)
             _store_state(subscriber, result.state, message, route, now)
+            subscriber.changed = True
             decision.transition = result.transition
             decision.cancelled = result.transition.new is Status.CANCELLED
             if outcome is Outcome.WELCOME:
@@ -280,23 +281,81 @@ def _decide(
     decision.reply_text = render(f"sms/{outcome.value}.txt.j2", context)
 
 
-def _load_subscribers(session: Session, msisdns: list[str]) -> dict[str, Subscriber]:
+@dataclass(slots=True, kw_only=True)
+class _SubscriberRow:
+    """A number's subscriber row as the engine reads and changes it during a batch (plain
+    data: written back with the batch's other rows in multi-row statements)."""
+
+    id: int | None = None
+    msisdn: str
+    carrier: str
+    prefix_carrier: str | None
+    short_code: str
+    extension: str
+    status: str
+    pending_since: datetime | None = None
+    activated_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    consent_inbound_id: int | None = None
+    consent_text: str | None = None
+    consent_at: datetime | None = None
+    last_help_at: datetime | None = None
+    updated_at: datetime
+    created_at: datetime | None = None
+    """Set on a row this batch creates (written by INSERT, not UPDATE)."""
+    changed: bool = False
+
+
+_CHANGING = ("carrier", "prefix_carrier", "short_code", "extension", "status", "pending_since",
+             "activated_at", "cancelled_at", "consent_inbound_id", "consent_text", "consent_at",
+             "last_help_at", "updated_at")
+"""The columns the engine may change on an existing subscriber row."""
+_SUBSCRIBERS = Subscriber.__table__
+_READ_SUBSCRIBER = (_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.msisdn,
+                    *(_SUBSCRIBERS.c[name] for name in _CHANGING))
+_UPDATE_SUBSCRIBER = update(_SUBSCRIBERS).where(_SUBSCRIBERS.c.id == bindparam("b_id")).values(
+    {name: bindparam(f"b_{name}") for name in _CHANGING})
+
+
+def _load_subscribers(session: Session, msisdns: list[str]) -> dict[str, _SubscriberRow]:
     """The numbers' subscriber rows, locked for this transaction on PostgreSQL (in number
     order, so two processes' batches take their locks in the same order)."""
-    found: dict[str, Subscriber] = {}
+    found: dict[str, _SubscriberRow] = {}
     locking = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(msisdns), _IN_CHUNK):
-        query = select(Subscriber).where(
-            Subscriber.msisdn.in_(msisdns[start:start + _IN_CHUNK])).order_by(Subscriber.msisdn)
+        query = select(*_READ_SUBSCRIBER).where(
+            _SUBSCRIBERS.c.msisdn.in_(msisdns[start:start + _IN_CHUNK])
+        ).order_by(_SUBSCRIBERS.c.msisdn)
         if locking:
             query = query.with_for_update()  # SQLite transactions are serialised (BEGIN IMMEDIATE)
-        found.update((row.msisdn, row) for row in session.scalars(query))
+        found.update((row.msisdn, _SubscriberRow(**row._asdict()))
+                     for row in session.execute(query))
     return found
+
+
+def _write_subscribers(session: Session, rows: Iterable[_SubscriberRow]) -> None:
+    """New rows inserted (their ids set), changed ones updated: two statements at most."""
+    new = [row for row in rows if row.id is None]
+    changed = [row for row in rows if row.id is not None and row.changed]
+    if new:
+        ids = _insert_returning_ids(session, _SUBSCRIBERS, [{
+            "msisdn": row.msisdn, "message_format": "sms", "undeliverable_streak": 0,
+            "created_at": row.created_at, **{name: getattr(row, name) for name in _CHANGING},
+        } for row in new])
+        for row, row_id in zip(new, ids, strict=True):
+            row.id = row_id
+    if changed:
+        session.execute(_UPDATE_SUBSCRIBER, [
+            {"b_id": row.id, **{f"b_{name}": getattr(row, name) for name in _CHANGING}}
+            for row in changed])
 
 
 def load_subscriber(session: Session, msisdn: str) -> Subscriber | None:
     """The number's subscriber row, locked for this transaction on PostgreSQL."""
-    return _load_subscribers(session, [msisdn]).get(msisdn)
+    query = select(Subscriber).where(Subscriber.msisdn == msisdn)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()  # SQLite transactions are serialised (BEGIN IMMEDIATE)
+    return session.scalars(query).first()
 
 
 def _insert_inbound(session: Session, decisions: list[_Decision]) -> list[int]:
@@ -382,7 +441,7 @@ def _queue_replies(
             for d, inbound_id in zip(decisions, inbound_ids, strict=True)]
 
 
-def state_of(subscriber: Subscriber | None) -> SubscriptionState:
+def state_of(subscriber: Subscriber | _SubscriberRow | None) -> SubscriptionState:
     if subscriber is None:
         return SubscriptionState()
     return SubscriptionState(
@@ -394,17 +453,15 @@ def state_of(subscriber: Subscriber | None) -> SubscriptionState:
 
 
 def _new_subscriber(msisdn: str, message: InboundMessage, route: Route, now: datetime
-                    ) -> Subscriber:
+                    ) -> _SubscriberRow:
     """A row for a number the engine has not seen; written with the batch's other rows."""
-    return Subscriber(
+    return _SubscriberRow(
         msisdn=msisdn,
         carrier=message.carrier,
         prefix_carrier=_mismatch(msisdn, message.carrier),
         short_code=route.short_code,
         extension=route.extension,
         status=Status.NONE.value,
-        message_format="sms",
-        undeliverable_streak=0,
         created_at=now,
         updated_at=now,
     )
@@ -415,7 +472,8 @@ def _mismatch(msisdn: str, carrier: str) -> str | None:
     return by_prefix if by_prefix != carrier else None
 
 
-def store_state(subscriber: Subscriber, state: SubscriptionState, now: datetime) -> None:
+def store_state(subscriber: Subscriber | _SubscriberRow, state: SubscriptionState,
+                now: datetime) -> None:
     """Write a state machine decision's state onto the subscriber row."""
     subscriber.status = state.status.value
     subscriber.pending_since = state.pending_since
@@ -425,7 +483,7 @@ def store_state(subscriber: Subscriber, state: SubscriptionState, now: datetime)
 
 
 def _store_state(
-    subscriber: Subscriber, state: SubscriptionState, message: InboundMessage, route: Route,
+    subscriber: _SubscriberRow, state: SubscriptionState, message: InboundMessage, route: Route,
     now: datetime,
 ) -> None:
     store_state(subscriber, state, now)
