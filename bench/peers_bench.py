@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kannel-window", type=int, default=16,
                         help="Kannel's max-pending-submits")
     parser.add_argument("--window", type=int, default=256, help="sdgw's link window")
-    parser.add_argument("--mo-rate", type=float, default=100.0,
-                        help="MOs a second during the dispatch (the issue asks 500; see README)")
+    parser.add_argument("--mo-rate", type=float, default=500.0,
+                        help="MOs a second during the dispatch (issue 15's load)")
     parser.add_argument("--skip-kannel", action="store_true")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
