@@ -7,6 +7,7 @@ is stopped and back to 200 when it returns."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.console_gateway import RunningGateway, running_gateway, send_edition
@@ -214,3 +216,28 @@ def test_ready_is_503_while_a_simulator_is_stopped_and_200_when_it_returns(
         up = scrape(gateway)
         assert state(up, "china_telecom") == "bound"
         assert value(up, "sdgw_link_reconnects_total", carrier="china_telecom") == 1
+
+
+def test_sdgw_run_stops_promptly_with_its_metrics_refresher_running(tmp_path: Path) -> None:
+    """SIGTERM while the refresher's timer runs and a scrape was just answered: the process
+    exits 0 within seconds (every timer the operations services start is stopped)."""
+    with running_gateway(tmp_path, protocols=PROTOCOLS, edit=_edit) as gateway:
+        wait_for(gateway, "a read of the figures", lambda s: value(
+            s, "sdgw_figures_read_timestamp_seconds") > 0)
+        started = time.monotonic()
+        gateway.process.send_signal(signal.SIGTERM)
+        assert gateway.process.wait(timeout=20) == 0
+        assert time.monotonic() - started < 8.0, gateway.log.text[-3000:]
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(gateway.metrics_url + "/health", timeout=2)
+
+
+def test_metrics_can_be_refused_by_configuration(tmp_path: Path) -> None:
+    def refuse(text: str) -> str:
+        return text.replace("[metrics]\n", "[metrics]\nenabled = false\n")
+
+    with running_gateway(tmp_path, edit=refuse) as gateway:
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(gateway.metrics_url + "/metrics", timeout=2)
+        assert "metrics at" not in gateway.log.text
+        assert control(gateway, "china_mobile", "drop")["dropped"] == 1  # links still run
