@@ -759,6 +759,8 @@ signature = "山东手机报"
 timezone = "{ZONE.key}"
 [dispatch]
 schedule = false
+[metrics]
+enabled = false
 [console]
 host = "127.0.0.1"
 port = {console_port}

@@ -180,6 +180,7 @@ def run_campaign(options: CampaignOptions, folder: Path, database_url: str | Non
                   f"lease_seconds = {options.lease_seconds}\n"
                   'quiet_start = "00:00"\nquiet_end = "00:00"\n'),
         extra=(f"[console]\nport = {_free_port()}\n[content]\nport = {_free_port()}\n"
+               f"[metrics]\nport = {_free_port()}\n"
                f"[logging]\nlevel = \"info\"\n"))
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     env.pop("SDGW_NODE", None)  # restarts find their predecessor by the default node name

@@ -172,6 +172,19 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    enabled: bool = True
+    """Serve ``/metrics``, ``/health`` and ``/ready`` from ``sdgw run``."""
+    host: str = "127.0.0.1"
+    port: int = 9464
+    refresh_seconds: float = 15.0
+    """How often the figures read from the database (dispatch progress, the schema and
+    database checks, the scheduler's next runs) are read again, off the reactor."""
+    link_grace_seconds: float = 60.0
+    """How long an enabled link may be unbound (reconnecting) before ``/ready`` says 503."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoggingConfig:
     level: str = "info"
 
@@ -196,6 +209,7 @@ class GatewayConfig:
     editions: EditionsConfig = field(default_factory=lambda: EditionsConfig())
     content: ContentConfig = field(default_factory=lambda: ContentConfig())
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     path: Path = Path("config/gateway.toml")
     """The file this was read from (set by the loader, not a key)."""
@@ -533,6 +547,12 @@ def _check_editions(config: GatewayConfig, shown: str) -> None:
                  "stats_interval_seconds"):
         if getattr(console, attr) <= 0:
             raise ConfigError(shown, f"console.{attr}", "expected a number > 0")
+    metrics = config.metrics
+    _check_range(shown, "metrics.port", metrics.port, 1, 65535)
+    if not metrics.host.strip():
+        raise ConfigError(shown, "metrics.host", "expected an address to listen on")
+    _check_range(shown, "metrics.refresh_seconds", metrics.refresh_seconds, 0.1, 3600)
+    _check_range(shown, "metrics.link_grace_seconds", metrics.link_grace_seconds, 0, 86400)
     if not content.base_url.startswith(("http://", "https://")):
         raise ConfigError(shown, "content.base_url", 'expected a URL starting with "http://"')
 

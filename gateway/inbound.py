@@ -26,6 +26,7 @@ from carriers.messages import (
     Lane,
     MessagePart,
     OutboundMessage,
+    SubmitOutcome,
     SubmitResult,
     TextCoding,
 )
@@ -102,6 +103,11 @@ class InboundProcessor:
         self._reply_codings = {carrier: sending_codings(protocol)
                                for carrier, protocol in (link_protocols or {}).items()}
         self.on_mo_handled: Callable[[MoResult], None] | None = None
+        self.observe_mo: Callable[[str, str], None] | None = None
+        """Told (carrier, outcome) of every MO handled (the metrics count them)."""
+        self.observe_reply: Callable[[str, str], None] | None = None
+        """Told (carrier, outcome) of every reply submitted: ``accepted`` when every part
+        was, else the first other part's outcome."""
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.seconds(), UTC)
@@ -110,15 +116,17 @@ class InboundProcessor:
         if isinstance(message, DeliveryReceipt):
             return self._receipts(message)
         stored = self._mos.add(message)
-        stored.addCallback(self._after_commit)
+        stored.addCallback(self._after_commit, message.carrier)
         return stored
 
     def _handle_batch(self, session: Session, messages: list[InboundMessage]) -> list[MoResult]:
         return handle_mos(session, messages, settings=self._settings, render=self._render,
                           now=self._now())
 
-    def _after_commit(self, result: MoResult) -> MoResult:
+    def _after_commit(self, result: MoResult, carrier: str) -> MoResult:
         log.info("MO #%d handled: %s", result.inbound_id, result.outcome)
+        if self.observe_mo is not None:
+            self.observe_mo(carrier, result.outcome)
         if result.reply is not None:
             # Not chained: the MO is acknowledged now; the reply goes out on its own.
             self.send_reply(result.reply)
@@ -143,6 +151,10 @@ class InboundProcessor:
 
         def record(results: list[SubmitResult]) -> defer.Deferred[str]:
             status = ", ".join(sorted({r.outcome.value for r in results}))
+            if self.observe_reply is not None:
+                refused = [r.outcome.value for r in results
+                           if r.outcome is not SubmitOutcome.ACCEPTED]
+                self.observe_reply(reply.carrier, refused[0] if refused else "accepted")
             stored = self._submitted(SubmittedMessage(reply.outbound_id, reply.carrier,
                                                       tuple(results)))
             return stored.addCallback(lambda _: status)

@@ -42,7 +42,9 @@ from carriers.deferreds import fire_within
 from carriers.link.api import UnreadableMessage
 from carriers.link.channel import PeerError
 from carriers.link.events import CloseConnection, InboundAnswer, MessageReceived, Unbound
+from carriers.link.status import LinkStatus
 from carriers.link.transport import CarrierLinkService, InboundHandler, ReconnectPolicy
+from carriers.messages import DeliveryReceipt
 from carriers.sgip.client import SgipClientSession, SgipClientSettings
 from carriers.sgip.listener import (
     ListenerEvent,
@@ -192,10 +194,13 @@ class SgipListenerService(service.Service):
         numbers: SequenceGenerator | None = None,
         max_unacknowledged: int = 1000,
         allowed_addresses: frozenset[str] = frozenset(),
+        status: LinkStatus | None = None,
     ) -> None:
-        """Above ``max_unacknowledged`` MOs and reports of one connection handed up and not
-        answered, that connection is not read (TCP then holds the SMG back) until half of
-        them are answered. ``allowed_addresses``: the peers accepted (empty: any)."""
+        """``status``: the carrier link's status, told of every MO and report (SGIP's
+        submit link shares it). Above ``max_unacknowledged`` MOs and reports of one
+        connection handed up and not answered, that connection is not read (TCP then holds
+        the SMG back) until half of them are answered. ``allowed_addresses``: the peers
+        accepted (empty: any)."""
         self.allowed_addresses = allowed_addresses
         if max_unacknowledged < 1:
             raise ValueError("max_unacknowledged must be at least 1")
@@ -215,6 +220,8 @@ class SgipListenerService(service.Service):
         self._next_connection = 1
         self._all_closed: defer.Deferred[None] | None = None
         self._listening_waiters: list[defer.Deferred[None]] = []
+        self.status = status if status is not None else LinkStatus(
+            carrier=carrier, protocol="sgip")
         self.binds = 0
         self.received = 0
         """MOs and reports handed to ``on_inbound``."""
@@ -316,6 +323,10 @@ class SgipListenerService(service.Service):
             connection.flush()
             return
         self.received += 1
+        if isinstance(message, DeliveryReceipt):
+            self.status.on_receipt(message.state.value)
+        else:
+            self.status.on_mo()
         try:
             stored = self._on_inbound(message)
         except Exception:  # the handler blew up before giving a Deferred
@@ -385,6 +396,10 @@ class SgipCarrierLink(service.MultiService):
         return self.link.binds
 
     @property
+    def status(self) -> LinkStatus:
+        return self.link.status
+
+    @property
     def throttled(self) -> int:
         return self.link.throttled
 
@@ -451,6 +466,6 @@ def build_sgip_link(
         settings=config.listener_settings(config.resolved_smg_password()),
         translator=translator, clock=parts.clock, on_inbound=parts.on_inbound,
         numbers=numbers, max_unacknowledged=config.max_unacknowledged,
-        allowed_addresses=frozenset(config.allowed_smg_addresses),
+        allowed_addresses=frozenset(config.allowed_smg_addresses), status=link.status,
     )
     return SgipCarrierLink(link=link, listener=listener)

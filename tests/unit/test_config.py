@@ -61,6 +61,15 @@ def test_default_config_is_valid() -> None:
          "newspaper.timezone", "IANA time zone"),
         ('timezone = "Asia/Shanghai"', 'timezone = ""',
          "newspaper.timezone", "IANA time zone"),
+        ("port = 9464", "port = 0", "metrics.port", "from 1 to 65535"),
+        ("port = 9464", 'port = "9464"', "metrics.port", "an integer"),
+        ("refresh_seconds = 15", "refresh_seconds = 0", "metrics.refresh_seconds", "from 0.1"),
+        ("link_grace_seconds = 60", "link_grace_seconds = -1", "metrics.link_grace_seconds",
+         "from 0"),
+        ("refresh_seconds = 15", "refresh_seconds = 15\nrefresh = 3", "metrics.refresh",
+         "unknown key"),
+        ('host = "127.0.0.1"\nport = 9464', 'host = ""\nport = 9464', "metrics.host",
+         "an address"),
     ],
 )
 def test_mistakes_name_file_key_and_expectation(
@@ -73,6 +82,13 @@ def test_mistakes_name_file_key_and_expectation(
     assert message.startswith(f"{path}: {key}: "), message
     assert expected in message
     assert "\n" not in message
+
+
+def test_metrics_defaults_and_the_shipped_configs_ports() -> None:
+    metrics = load_config(DEFAULT).metrics
+    assert (metrics.enabled, metrics.host, metrics.port) == (True, "127.0.0.1", 9464)
+    native = load_config(REPO_ROOT / "config" / "native.toml").metrics
+    assert native.port == 9465  # both can run at once
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
