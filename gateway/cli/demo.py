@@ -98,7 +98,7 @@ def demo_command(args: argparse.Namespace) -> int:
     if args.subscribers < 1:
         raise GatewayError("demo: --subscribers must be at least 1")
     config = load(args)
-    setup_logging("warning")
+    setup_logging("warning", config.logging.format)
     demo_database = dataclasses.replace(
         config, database=dataclasses.replace(config.database, url="sqlite:///../var/demo.db"))
     return run_demo(demo_database, DemoOptions(subscribers_per_carrier=args.subscribers,

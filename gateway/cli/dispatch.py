@@ -48,7 +48,7 @@ def dispatch_command(args: argparse.Namespace) -> int:
         return 0
     if args.edition is None:
         raise GatewayError("dispatch: give --edition ID to send, or `status` to look")
-    setup_logging(config.logging.level)
+    setup_logging(config.logging.level, config.logging.format)
     code = run_dispatch(config, args.edition, ignore_quiet_hours=args.ignore_quiet_hours)
     if code != 2:
         print_status(make_session_factory(engine), args.edition,
