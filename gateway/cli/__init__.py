@@ -163,9 +163,22 @@ def _subscriptions_parser(commands: Any) -> None:
         "subscriptions.event_retention_days ago (default 183). The engine never deletes "
         "events; this command is the only thing that does. Also deletes delivery receipts "
         "that matched nothing and are older than dispatch.unmatched_receipt_days (default 7; "
-        "a running gateway purges those itself every 10 minutes).")
+        "a running gateway purges those itself every 10 minutes). Deletes in batches, each "
+        "in a transaction of its own, showing progress on stderr; --dry-run only counts.")
     purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    purge.add_argument("--batch", type=_positive_int, default=5000, metavar="N",
+                       help="rows deleted per transaction (default 5000)")
     purge.set_defaults(handler="subscriptions:purge_command")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def _editions_parser(commands: Any) -> None:
