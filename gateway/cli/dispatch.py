@@ -206,7 +206,7 @@ def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse, *,
             for carrier, (total, still_open) in sorted(counts.items()):
                 if carrier not in bars:
                     bars[carrier] = display.add(f"dispatch {carrier}", total=total,
-                                                unit="deliveries")
+                                                unit="deliveries", completed=total - still_open)
                 bars[carrier].update(completed=total - still_open, total=total)
             if statuses <= {"done"}:
                 return 0

@@ -86,10 +86,12 @@ class DispatchProgress:
         for carrier in sorted(counts):
             total, still_open = counts[carrier]
             bar = self.bars.get(carrier)
-            if bar is None:
-                bar = self.bars[carrier] = self._display.add(
-                    f"dispatch {carrier}", total=total, unit="deliveries")
-            bar.update(completed=total - still_open, total=total)
+            if bar is None:  # what was done before it appeared is not in its rate
+                self.bars[carrier] = self._display.add(
+                    f"dispatch {carrier}", total=total, unit="deliveries",
+                    completed=total - still_open)
+            else:
+                bar.update(completed=total - still_open, total=total)
 
     def pause(self) -> None:
         """Stop reading (the process is stopping: the pool may be gone before a read)."""

@@ -79,11 +79,13 @@ class ProgressTask:
     """One bar: ``total`` items (unknown when None), of which ``completed`` are done."""
 
     def __init__(self, display: CommandProgress, task_id: TaskID, description: str,
-                 unit: str) -> None:
+                 unit: str, completed: float = 0) -> None:
         self._display = display
         self.id = task_id
         self.description = description
         self.unit = unit
+        self.baseline = completed
+        """Done before this display began watching (a dispatch resumed): not in the rate."""
         self.started = time.monotonic()
         self.finished_at: float | None = None
         self.plain_lines = 0
@@ -124,7 +126,7 @@ class ProgressTask:
         done = _count(task.completed)
         now = self.finished_at or time.monotonic()
         elapsed = max(now - self.started, 1e-9)
-        average = task.completed / elapsed
+        average = (task.completed - self.baseline) / elapsed
         if self.finished_at is not None:
             return (f"progress: {self.description} done: {done}{unit} in {elapsed:.1f}s "
                     f"({average:,.1f}/s)")
@@ -191,10 +193,12 @@ class CommandProgress:
 
     # -- tasks ------------------------------------------------------------------------------
 
-    def add(self, description: str, *, total: float | None = None, unit: str = ""
-            ) -> ProgressTask:
-        task_id = self.progress.add_task(description, total=total, unit=unit)
-        task = ProgressTask(self, task_id, description, unit)
+    def add(self, description: str, *, total: float | None = None, unit: str = "",
+            completed: float = 0) -> ProgressTask:
+        """A new bar; ``completed``: already done when it appears (not counted in its rate)."""
+        task_id = self.progress.add_task(description, total=total, unit=unit,
+                                         completed=completed)
+        task = ProgressTask(self, task_id, description, unit, completed)
         with self._lock:
             self._tasks.append(task)
         return task
