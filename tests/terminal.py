@@ -34,6 +34,13 @@ def sdgw_on_terminal(config: Path, *args: str, env: dict[str, str] | None = None
                      stdout_on_terminal: bool = False, timeout: float = 120) -> Finished:
     """``python -m gateway --config CONFIG ARGS`` with stderr on a pseudo-terminal (a
     ``COLUMNS``×``ROWS`` xterm), stdout on a pipe unless ``stdout_on_terminal``."""
+    return run_on_terminal([sys.executable, "-m", "gateway", "--config", str(config), *args],
+                           env=env, stdout_on_terminal=stdout_on_terminal, timeout=timeout)
+
+
+def run_on_terminal(argv: list[str], *, env: dict[str, str] | None = None,
+                    stdout_on_terminal: bool = False, timeout: float = 120) -> Finished:
+    """``argv`` (from the repository root) with stderr on a pseudo-terminal."""
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
     environment = {key: value for key, value in (env or os.environ).items()
@@ -41,7 +48,7 @@ def sdgw_on_terminal(config: Path, *args: str, env: dict[str, str] | None = None
                                   "LINES", "SDGW_PROGRESS_EVERY")}
     environment.update(TERM="xterm-256color", PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--config", str(config), *args], cwd=REPO_ROOT,
+        argv, cwd=REPO_ROOT,
         env=environment, stdin=subprocess.DEVNULL, stderr=terminal,
         stdout=terminal if stdout_on_terminal else subprocess.PIPE)
     os.close(terminal)

@@ -262,7 +262,7 @@ class CommandProgress:
                 tasks = [task for task in self._tasks if task.finished_at is None]
             for task in tasks:
                 completed = task.completed
-                if last.get(task.id) == completed and completed:
+                if last.get(task.id) == completed:
                     continue  # nothing moved since the last line
                 last[task.id] = completed
                 task.plain_lines += 1

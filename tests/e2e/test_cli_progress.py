@@ -30,7 +30,13 @@ from tests.e2e.test_dispatch_lifecycle import (  # noqa: F401  (children: a fixt
     start_smsc,
 )
 from tests.service.test_purge import seed_ended_subscriptions
-from tests.terminal import CLEAR_LINE, HIDE_CURSOR, SHOW_CURSOR, sdgw_on_terminal
+from tests.terminal import (
+    CLEAR_LINE,
+    HIDE_CURSOR,
+    SHOW_CURSOR,
+    run_on_terminal,
+    sdgw_on_terminal,
+)
 
 ESCAPE = "\x1b"
 FILES = 40
@@ -202,3 +208,14 @@ def test_demo_on_a_terminal_shows_each_step(tmp_path: Path) -> None:
         assert _bar_drawn(screen, description, done), (description, screen[-3000:])
     assert "total" in finished.stdout and "messages/s" in finished.stdout
     assert ESCAPE not in finished.stdout
+
+
+def test_a_benchmark_on_a_terminal_shows_its_progress() -> None:
+    finished = run_on_terminal(
+        [sys.executable, "-m", "bench.link_bench", "--messages", "2000", "--rounds", "1",
+         "--protocols", "smpp,cmpp", "--codec-seconds", "0.05"],
+        env=_env(PYTHONPATH=str(REPO_ROOT)), timeout=180)
+    assert finished.code == 0, finished.terminal[-3000:]
+    assert _bar_drawn(finished.terminal, "codec cases", "6/6 cases"), finished.terminal
+    assert _bar_drawn(finished.terminal, "link rounds", "2/2 rounds"), finished.terminal
+    assert ESCAPE not in finished.stdout and "CMPP / SMPP" in finished.stdout
