@@ -105,6 +105,15 @@ def _db_parser(commands: Any) -> None:
     current = db_commands.add_parser("current", help="show the schema revision",
                                      description="Print the database's and the code's revision.")
     current.set_defaults(handler="db:current_command")
+    backup = db_commands.add_parser(
+        "backup", help="copy the SQLite database to a file, safely while the gateway runs",
+        description="Copy the SQLite database (database.url) to PATH with SQLite's online "
+        "backup API: one consistent snapshot, taken without stopping the gateway or holding "
+        "up its writes, checked, and written under a temporary name first. For PostgreSQL "
+        "use pg_dump.")
+    backup.add_argument("path", metavar="PATH", help="the backup file to write")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    backup.set_defaults(handler="db:backup_command")
 
 
 def _config_parser(commands: Any) -> None:
