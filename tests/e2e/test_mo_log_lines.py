@@ -22,7 +22,7 @@ from gateway.app import build_gateway
 from gateway.config import load_config
 from gateway.db.engine import make_engine, make_session_factory, upgrade
 from gateway.db.models import InboundMessage, OutboundMessage, Subscriber
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, free_port
 from tests.e2e.test_cli_run import LogReader, _env, sdgw, write_config
 from tests.e2e.test_link_against_simulator import wait_for
 from tests.log_records import as_json, as_text, assert_no_whole_number, traffic
@@ -31,12 +31,22 @@ NUMBER = "13012345678"
 CODE = "106558000678"
 
 
+def _config(tmp_path: Path, *, json_lines: bool = False) -> Path:
+    """test_cli_run's configuration, its content server on a free port too (not 8081)."""
+    path = write_config(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    if json_lines:
+        text = '[logging]\nformat = "json"\n' + text
+    path.write_text(text + f"\n[content]\nport = {free_port()}\n", encoding="utf-8")
+    return path
+
+
 @pytest_twisted.ensureDeferred
 async def test_mo_and_reply_lines_carry_carrier_masked_number_and_ids(
         tmp_path: Path, monkeypatch: Any, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("TEST_SDGW_PASSWORD", "pw-1234")
     caplog.set_level(logging.INFO, logger="gateway.inbound")
-    config = load_config(write_config(tmp_path))
+    config = load_config(_config(tmp_path))
     engine = make_engine(config.database_url)
     upgrade(engine)
     sessions = make_session_factory(engine)
@@ -84,9 +94,7 @@ async def test_mo_and_reply_lines_carry_carrier_masked_number_and_ids(
 
 
 def test_sdgw_run_logs_json_lines(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
-    text = config.read_text(encoding="utf-8")
-    config.write_text('[logging]\nformat = "json"\n' + text, encoding="utf-8")
+    config = _config(tmp_path, json_lines=True)
     assert sdgw(config, "db", "upgrade").returncode == 0
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "--config", str(config), "run"],
