@@ -29,6 +29,7 @@ from gateway.errors import ConfigError
 DEFAULT_CONFIG_PATH = Path("config/gateway.toml")
 CONFIG_ENV_VAR = "SDGW_CONFIG"
 CARRIER_NAMES = ("china_mobile", "china_unicom", "china_telecom")
+LOG_FORMATS = ("text", "json")
 RECEIPT_STATS = ("DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN")
 
 
@@ -187,6 +188,9 @@ class MetricsConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoggingConfig:
     level: str = "info"
+    format: str = "text"
+    """``text``: one readable line per record; ``json``: one JSON object per line (time,
+    level, logger, message and the record's fields: carrier, number, ids …)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -315,6 +319,9 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
     level = config.logging.level.lower()
     if level not in ("debug", "info", "warning", "error"):
         raise ConfigError(shown, "logging.level", "expected debug, info, warning or error")
+    if config.logging.format not in LOG_FORMATS:
+        raise ConfigError(shown, "logging.format",
+                          f'expected "text" or "json", got {config.logging.format!r}')
     _check_editions(config, shown)
 
 

@@ -30,10 +30,12 @@ from carriers.messages import (
     SubmitResult,
     TextCoding,
 )
+from carriers.numbers import mask_msisdn
 from gateway.db.batch_writer import BatchWriter
 from gateway.db.models import OutboundMessage as OutboundRow
 from gateway.db.threads import DatabaseThreads
 from gateway.editions.segmentation import DEFAULT_CODINGS, segment_text
+from gateway.log_format import fields
 from gateway.message_log import SubmittedMessage, record_submitted
 from gateway.subscriptions.service import (
     MoResult,
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 
 MO_BATCH = 200
 """MOs applied in one transaction at most (see :func:`handle_mos`)."""
+
+_REFUSED = frozenset({"invalid_number", "unknown_service"})
+"""MO outcomes logged as warnings: the MO reached no subscriber."""
 
 
 class Link(Protocol):
@@ -124,7 +129,15 @@ class InboundProcessor:
                           now=self._now())
 
     def _after_commit(self, result: MoResult, carrier: str) -> MoResult:
-        log.info("MO #%d handled: %s", result.inbound_id, result.outcome)
+        log.log(logging.WARNING if result.outcome in _REFUSED else logging.INFO,
+                "MO #%d on %s from %s: %s%s", result.inbound_id, result.carrier,
+                mask_msisdn(result.number), result.outcome,
+                f" ({result.detail})" if result.detail else "",
+                extra=fields("mo", carrier=result.carrier, number=result.number,
+                             message_id=result.inbound_id, subscriber_id=result.subscriber_id,
+                             carrier_message_id=result.carrier_message_id or None,
+                             outcome=result.outcome,
+                             reply_id=result.reply.outbound_id if result.reply else None))
         if self.observe_mo is not None:
             self.observe_mo(carrier, result.outcome)
         if result.reply is not None:
@@ -137,7 +150,8 @@ class InboundProcessor:
     def send_reply(self, reply: QueuedReply) -> defer.Deferred[str]:
         link = self._links.get(reply.carrier)
         if link is None:
-            log.error("no link for %s; reply #%d stays queued", reply.carrier, reply.outbound_id)
+            log.error("no link for %s; reply #%d stays queued", reply.carrier, reply.outbound_id,
+                      extra=self._reply_fields(reply, "queued"))
             return defer.succeed("queued")
         message = OutboundMessage(
             source=reply.source,
@@ -160,15 +174,24 @@ class InboundProcessor:
             return stored.addCallback(lambda _: status)
 
         def report(status: str) -> str:
-            log.info("reply #%d to %s: %s", reply.outbound_id, reply.destination, status)
+            log.info("reply #%d on %s to %s: %s", reply.outbound_id, reply.carrier,
+                     mask_msisdn(reply.destination), status,
+                     extra=self._reply_fields(reply, status, parts=len(message.parts)))
             return status
 
         def failed(failure: Any) -> str:
-            log.error("reply #%d to %s could not be recorded: %s", reply.outbound_id,
-                      reply.destination, failure.getErrorMessage())
+            log.error("reply #%d on %s to %s could not be recorded: %s", reply.outbound_id,
+                      reply.carrier, mask_msisdn(reply.destination), failure.getErrorMessage(),
+                      extra=self._reply_fields(reply, "error"))
             return "error"
 
         return sent.addCallback(record).addCallback(report).addErrback(failed)
+
+    @staticmethod
+    def _reply_fields(reply: QueuedReply, outcome: str, **more: Any) -> dict[str, Any]:
+        return fields("reply", carrier=reply.carrier, number=reply.destination,
+                      message_id=reply.outbound_id, subscriber_id=reply.subscriber_id,
+                      in_reply_to=reply.in_reply_to, outcome=outcome, **more)
 
     def _record_submitted(self, submitted: SubmittedMessage) -> defer.Deferred[list[str]]:
         now = self._now()
@@ -187,7 +210,8 @@ class InboundProcessor:
                 OutboundRow.status == "queued", OutboundRow.created_at < before,
             ).order_by(OutboundRow.id)).all()
             return [QueuedReply(outbound_id=r.id, carrier=r.carrier, source=r.source_addr,
-                                destination=r.destination_addr, text=r.text) for r in rows]
+                                destination=r.destination_addr, text=r.text,
+                                in_reply_to=r.in_reply_to) for r in rows]
 
         def send_all(replies: list[QueuedReply]) -> int:
             for reply in replies:

@@ -61,6 +61,7 @@ from carriers.messages import (
     SubmitOutcome,
     SubmitResult,
 )
+from carriers.numbers import mask_msisdn
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ class CarrierLinkService(service.Service):
         )
         self.binds = 0
         self.throttled = 0
+        """Throttling episodes (each logged once, with the pause it starts)."""
         self.max_unacknowledged = max_unacknowledged
         self._unacknowledged = 0
         """Inbound messages of the current connection handed up and not yet answered."""
@@ -216,7 +218,8 @@ class CarrierLinkService(service.Service):
 
     def startService(self) -> None:
         super().startService()
-        log.info("%s link: connecting to %s", self.carrier, self.peer or "the carrier")
+        log.info("%s link: connecting to %s", self.carrier, self.peer or "the carrier",
+                 extra=self._fields("link_connecting"))
         self.status.on_started(self._now())
         self._client.startService()
 
@@ -358,13 +361,20 @@ class CarrierLinkService(service.Service):
             self._client.stopService()
         elif was_bound or self.running:
             log.warning("%s link: connection lost (%s); reconnecting", self.carrier,
-                        reason.getErrorMessage())
+                        reason.getErrorMessage(),
+                        extra=self._fields("reconnect", reason=reason.getErrorMessage(),
+                                           was_bound=was_bound, binds=self.binds))
         self._schedule()
 
     # -- internals -----------------------------------------------------------------------
 
     def _now(self) -> float:
         return self._clock.seconds()
+
+    def _fields(self, event: str, **values: object) -> dict[str, object]:
+        """The ``extra=`` of a log line about this link (see ``gateway/log_format.py``)."""
+        return {"event": event, "carrier": self.carrier, "protocol": self.protocol,
+                "peer": self.peer, **values}
 
     def _wants_connection(self) -> bool:
         """The session's optional ``wants_connection`` (absent: always)."""
@@ -379,7 +389,8 @@ class CarrierLinkService(service.Service):
         self._idle = False
         self.status.on_connecting(self._now())
         log.info("%s link: %s; connecting to %s", self.carrier,
-                 "work queued" if work else "asked to bind", self.peer or "the carrier")
+                 "work queued" if work else "asked to bind", self.peer or "the carrier",
+                 extra=self._fields("link_connecting"))
         self._client.startService()
 
     def _flush(self) -> None:
@@ -436,19 +447,23 @@ class CarrierLinkService(service.Service):
                 self.binds += 1
                 status.on_bound(self._now())
                 log.info("%s link: bound to %s (%s)", self.carrier, self.peer or "the carrier",
-                         event.peer_id)
+                         event.peer_id, extra=self._fields("link_bound", binds=self.binds))
                 waiters, self._bound_waiters = self._bound_waiters, []
                 for waiter in waiters:
                     waiter.callback(None)
             elif isinstance(event, BindRefused):
                 refusal = self.translator.login_status_name(event.status)
                 status.on_error(f"login refused: {refusal}", self._now())
-                log.error("%s link: login refused: %s", self.carrier, refusal)
+                log.error("%s link: login refused: %s", self.carrier, refusal,
+                          extra=self._fields("login_refused", status=event.status))
             elif isinstance(event, Throttled):
                 self.throttled += 1
                 status.on_throttled(event.pause, self._now())
-                log.info("%s link: carrier said %s; pausing %.2fs", self.carrier,
-                         self.translator.status_name(event.status), event.pause)
+                status_name = self.translator.status_name(event.status)
+                log.info("%s link: carrier said %s; pausing %.2fs (throttling episode %d)",
+                         self.carrier, status_name, event.pause, self.throttled,
+                         extra=self._fields("throttled", status=status_name, pause=event.pause,
+                                            episodes=self.throttled))
             elif isinstance(event, PeerError):
                 status.on_error(f"bad PDU: {event.reason}", self._now())
                 log.warning("%s link: bad PDU from %s: %s; pdu=%s", self.carrier,
@@ -471,7 +486,9 @@ class CarrierLinkService(service.Service):
                                       received_at=datetime.fromtimestamp(self._now(), UTC))
         except UnreadableMessage as exc:
             log.warning("%s link: unreadable message from %s refused: %s", self.carrier,
-                        translator.sender_of(event.pdu), exc)
+                        mask_msisdn(translator.sender_of(event.pdu)), exc,
+                        extra=self._fields("inbound_unreadable",
+                                           number=mask_msisdn(translator.sender_of(event.pdu))))
             self.session.acknowledge(event, InboundAnswer.UNREADABLE)
             self._flush()
             return
@@ -495,7 +512,9 @@ class CarrierLinkService(service.Service):
 
         def refuse(failure: Failure) -> None:
             log.error("%s link: could not store inbound message from %s: %s", self.carrier,
-                      translator.sender_of(event.pdu), failure.getErrorMessage())
+                      mask_msisdn(translator.sender_of(event.pdu)), failure.getErrorMessage(),
+                      extra=self._fields("inbound_not_stored",
+                                         number=mask_msisdn(translator.sender_of(event.pdu))))
             self.session.acknowledge(event, InboundAnswer.NOT_STORED)
             self._answered(received_on)
             self._flush()

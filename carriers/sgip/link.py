@@ -45,6 +45,7 @@ from carriers.link.events import CloseConnection, InboundAnswer, MessageReceived
 from carriers.link.status import LinkStatus
 from carriers.link.transport import CarrierLinkService, InboundHandler, ReconnectPolicy
 from carriers.messages import DeliveryReceipt
+from carriers.numbers import mask_msisdn
 from carriers.sgip.client import SgipClientSession, SgipClientSettings
 from carriers.sgip.listener import (
     ListenerEvent,
@@ -318,7 +319,7 @@ class SgipListenerService(service.Service):
                 received_at=datetime.fromtimestamp(self._now(), UTC))
         except UnreadableMessage as exc:
             log.warning("%s listener: unreadable message from %s refused: %s", self.carrier,
-                        self.translator.sender_of(event.pdu), exc)
+                        mask_msisdn(self.translator.sender_of(event.pdu)), exc)
             session.acknowledge(event, InboundAnswer.UNREADABLE)
             connection.flush()
             return
@@ -340,7 +341,7 @@ class SgipListenerService(service.Service):
 
         def refuse(failure: Failure) -> None:
             log.error("%s listener: could not store inbound message from %s: %s",
-                      self.carrier, self.translator.sender_of(event.pdu),
+                      self.carrier, mask_msisdn(self.translator.sender_of(event.pdu)),
                       failure.getErrorMessage())
             session.acknowledge(event, InboundAnswer.NOT_STORED)
             self._answered(connection)

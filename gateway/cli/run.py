@@ -10,7 +10,7 @@ from gateway.cli.reactor import process_gateway, run_until_stopped
 
 def run_command(args: argparse.Namespace) -> int:
     config = load(args)
-    setup_logging(config.logging.level)
+    setup_logging(config.logging.level, config.logging.format)
     gateway, lost = process_gateway(config, "run", with_simulators=not args.no_simulators,
                                     with_metrics=config.metrics.enabled)
     run_until_stopped(gateway.root, f"gateway for {config.newspaper.name}")
