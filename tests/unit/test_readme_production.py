@@ -1,8 +1,9 @@
 """The README's "Running in production" as far as it can be checked here: every sdgw command
 it gives parses and has ``--help``, its configuration snippets load on top of
-config/native.toml, the files it names exist, the scrape target and probes are the metrics
-defaults, and logrotate accepts its snippet. (The shell sequence itself was run on a fresh
-clone as root: useradd, PostgreSQL, backups; systemctl needs a booted systemd.)"""
+config/native.toml, the files it names exist, the scrape target and probes are where
+config/native.toml serves metrics, and logrotate accepts its snippet. (The shell sequence
+itself was run on a fresh clone as root: useradd, PostgreSQL, backups; systemctl needs a
+booted systemd.)"""
 
 from __future__ import annotations
 
@@ -144,13 +145,16 @@ def test_the_configuration_snippets_load_on_native_toml(
     assert load_config(path).database_url == "postgresql+psycopg://sdgw@127.0.0.1:5432/sdgw"
 
 
-def test_scrape_target_and_probes_are_the_metrics_defaults() -> None:
+def test_scrape_target_and_probes_are_where_the_native_configuration_serves_them() -> None:
+    # The section's /etc/sdgw/gateway.toml is a copy of config/native.toml.
+    metrics = load_config(REPO_ROOT / "config" / "native.toml").metrics
+    address = f"{metrics.host}:{metrics.port}"
     (scrape,) = _blocks("yaml")
-    assert re.search(r'targets: \["127\.0\.0\.1:9464"\]', scrape)
+    assert f'targets: ["{address}"]' in scrape
     assert "metrics_path: /metrics" in scrape
     probes = "".join(_blocks("sh"))
-    assert "curl -fsS http://127.0.0.1:9464/health" in probes
-    assert "curl -fsS http://127.0.0.1:9464/ready" in probes
+    assert f"curl -fsS http://{address}/health" in probes
+    assert f"curl -fsS http://{address}/ready" in probes
 
 
 def test_logrotate_accepts_the_snippet(tmp_path: Path) -> None:
