@@ -18,11 +18,19 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
-from twisted.internet import defer, error
+from twisted.internet import defer, error, protocol
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
+from twisted.web.client import (
+    Agent,
+    FileBodyProducer,
+    HTTPConnectionPool,
+    PotentialDataLoss,
+    ResponseDone,
+)
 from twisted.web.http_headers import Headers
+from twisted.web.iweb import UNKNOWN_LENGTH
 
 from carriers.messages import SubmitOutcome, SubmitResult
 from carriers.mm7 import statuses
@@ -133,12 +141,11 @@ class Mm7Client:
                                           FileBodyProducer(io.BytesIO(body)))
             pending.addTimeout(self.settings.timeout, self._clock)
             response = await pending
-            if response.length is not None and response.length > MAX_RESPONSE_BYTES:
-                response.deliverBody(_Discard())
-                return _transient(f"HTTP {response.code}: answer of {response.length} octets")
-            reading = readBody(response)
+            reading = read_body(response, MAX_RESPONSE_BYTES)
             reading.addTimeout(self.settings.timeout, self._clock)
             answer = await reading
+        except BodyTooLarge as exc:
+            return _transient(f"HTTP exchange failed: {exc}")
         except (defer.TimeoutError, defer.CancelledError):
             return _transient(f"no answer within {self.settings.timeout:g}s")
         except (error.ConnectError, error.ConnectionClosed, error.DNSLookupError) as exc:
@@ -183,14 +190,42 @@ def _reason(exc: Exception) -> str:
     return str(exc) or exc.__class__.__name__
 
 
-class _Discard:
-    """A protocol that drops a body it was handed."""
+class BodyTooLarge(Exception):
+    """An HTTP answer longer than the reader's limit (its reading was stopped)."""
 
-    def makeConnection(self, transport: Any) -> None:
-        transport.stopProducing()
+
+class _CappedBody(protocol.Protocol):
+    def __init__(self, limit: int, done: defer.Deferred[bytes]) -> None:
+        self._limit = limit
+        self._done = done
+        self._chunks: list[bytes] = []
+        self._size = 0
 
     def dataReceived(self, data: bytes) -> None:
-        pass
+        if self._done.called:
+            return
+        self._size += len(data)
+        if self._size > self._limit:
+            self._done.errback(BodyTooLarge(f"answer over {self._limit} octets"))
+            self.transport.stopProducing()
+            return
+        self._chunks.append(data)
 
-    def connectionLost(self, reason: Failure) -> None:
-        pass
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._done.called:
+            return
+        if reason.check(ResponseDone, PotentialDataLoss):
+            self._done.callback(b"".join(self._chunks))
+        else:
+            self._done.errback(reason)
+
+
+def read_body(response: Any, limit: int) -> defer.Deferred[bytes]:
+    """A response's body, at most ``limit`` octets (checked by its length first, then as it
+    streams); :class:`BodyTooLarge` beyond."""
+    if response.length is not UNKNOWN_LENGTH and response.length > limit:
+        response.deliverBody(_CappedBody(0, defer.Deferred()))
+        return defer.fail(BodyTooLarge(f"answer of {response.length} octets"))
+    done: defer.Deferred[bytes] = defer.Deferred()
+    response.deliverBody(_CappedBody(limit, done))
+    return done

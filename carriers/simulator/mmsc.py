@@ -33,10 +33,11 @@ from typing import Any
 from twisted.application import service
 from twisted.internet import defer
 from twisted.web import http, resource, server
-from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
+from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
 from carriers.mm7 import statuses
+from carriers.mm7.client import read_body
 from carriers.mm7.codec import (
     MmStatus,
     build_deliver_request,
@@ -105,6 +106,8 @@ class SimulatedMmsc(service.Service):
         self._pool.maxPersistentPerHost = REPORT_CONCURRENCY
         self._agent = Agent(reactor, pool=self._pool, connectTimeout=10)
         self.received: deque[ReceivedMms] = deque(maxlen=KEEP_RECEIVED)
+        self.reported: deque[tuple[str, str, MmStatus]] = deque(maxlen=KEEP_RECEIVED)
+        """(message id, recipient, MMStatus) of every report the gateway took."""
         self.counters = {"submits": 0, "accepted": 0, "throttled": 0, "refused": 0,
                          "timeouts": 0, "errors": 0, "malformed": 0, "reports_sent": 0,
                          "reports_failed": 0, "mo_sent": 0}
@@ -234,6 +237,7 @@ class SimulatedMmsc(service.Service):
             code, mm7_status = result
             if code == 200 and mm7_status == statuses.SUCCESS:
                 self.counters["reports_sent"] += 1
+                self.reported.append((message_id, recipient, status))
             elif tries < REPORT_TRIES and self.running:
                 self._later(self.settings.report_delay + tries, self._report, message_id,
                             recipient, sender, release, tries + 1)
@@ -276,7 +280,7 @@ class SimulatedMmsc(service.Service):
                 response = await self._agent.request(
                     b"POST", self.settings.gateway_url.encode(), Headers(headers),
                     FileBodyProducer(io.BytesIO(body)))
-                answer = await readBody(response)
+                answer = await read_body(response, 256 * 1024)
             except Exception as exc:  # the gateway is down or went away: counted, retried
                 log.info("simulated MMSC (%s): posting %s failed: %s", self.settings.carrier,
                          operation[:-3] + "Req", exc)

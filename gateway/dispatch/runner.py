@@ -123,7 +123,7 @@ class DispatchRunner:
         than over their link as WAP Push."""
         self._database = database
         self._links = links
-        self._mms_senders = mms_senders or {}
+        self._mms_senders = mms_senders if mms_senders is not None else {}
         self.settings = settings
         self._clock = clock
         self._paused: set[int] = set()
