@@ -151,6 +151,10 @@ class Mm7Client:
         except (error.ConnectError, error.ConnectionClosed, error.DNSLookupError) as exc:
             return _transient(f"connection failed: {exc.__class__.__name__}")
         except Exception as exc:  # ResponseFailed and friends wrap the reason in a list
+            reasons = getattr(exc, "reasons", None) or []
+            if any(isinstance(r, Failure) and r.check(defer.CancelledError, defer.TimeoutError)
+                   for r in reasons):
+                return _transient(f"no answer within {self.settings.timeout:g}s")
             return _transient(f"HTTP exchange failed: {_reason(exc)}")
         return classify_answer(response.code, answer)
 
