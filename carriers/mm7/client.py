@@ -35,7 +35,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 from carriers.messages import SubmitOutcome, SubmitResult
 from carriers.mm7 import statuses
 from carriers.mm7.codec import SubmitRequest, build_submit_request, parse_submit_response
-from carriers.mm7.mime import build_request_body
+from carriers.mm7.mime import RequestTemplate, build_request_body
 from carriers.mm7.soap import Mm7Error
 
 log = logging.getLogger(__name__)
@@ -81,10 +81,11 @@ class Mm7Client:
             token = base64.b64encode(f"{settings.username}:{settings.password}".encode())
             self._headers[b"Authorization"] = [b"Basic " + token]
 
-    def submit(self, request: SubmitRequest, content: Message | None) -> defer.Deferred[
-            SubmitResult]:
-        """Post one SubmitReq (with ``content`` as its MMS) once a window slot and the rate
-        allow; fires with its result (never fails)."""
+    def submit(self, request: SubmitRequest, content: RequestTemplate | Message | None
+               ) -> defer.Deferred[SubmitResult]:
+        """Post one SubmitReq (with ``content`` as its MMS: a template built once for many
+        requests, or one MIME part) once a window slot and the rate allow; fires with its
+        result (never fails)."""
         return defer.ensureDeferred(self._submit(request, content))
 
     def abandon_queued(self) -> None:
@@ -102,12 +103,15 @@ class Mm7Client:
             return self._pool.closeCachedConnections()
         return defer.succeed(None)
 
-    async def _submit(self, request: SubmitRequest, content: Message | None) -> SubmitResult:
+    async def _submit(self, request: SubmitRequest, content: RequestTemplate | Message | None
+                      ) -> SubmitResult:
         await self._window.acquire()
         try:
             if self._abandoned or not await self._pace():
                 return SubmitResult(outcome=SubmitOutcome.NOT_SENT, reason="MM7 client stopped")
-            content_type, body = build_request_body(build_submit_request(request), content)
+            envelope = build_submit_request(request)
+            content_type, body = (content.render(envelope) if isinstance(content, RequestTemplate)
+                                  else build_request_body(envelope, content))
             return await self._post(content_type, body)
         finally:
             self._window.release()

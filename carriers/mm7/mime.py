@@ -8,7 +8,7 @@ from __future__ import annotations
 import email.policy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.mime.application import MIMEApplication
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -21,7 +21,9 @@ from carriers.mm7.soap import Mm7Error
 SOAP_CONTENT_ID = "mm7-soap"
 CONTENT_ID = "mms-content"
 _HTTP = email.policy.HTTP
-_PARSER = BytesParser(policy=email.policy.HTTP)
+_PARSER = BytesParser(policy=email.policy.compat32)
+"""compat32 reads a 40 KB MMS about five times faster than the header-registry policies."""
+_ENVELOPE_SLOT = b"<!--sdgw:mm7-envelope-->"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,7 +97,30 @@ def build_request_body(envelope: bytes, content: Message | None) -> tuple[str, b
     flat = outer.as_bytes(policy=_HTTP)
     head, _, body = flat.partition(b"\r\n\r\n")
     content_type = _PARSER.parsebytes(head + b"\r\n\r\n")["Content-Type"]
-    return str(content_type), body
+    return " ".join(str(content_type).split()), body
+
+
+class RequestTemplate:
+    """:func:`build_request_body` for many requests with the same content: the email package
+    builds the whole multipart once, with a slot where the SOAP part's payload goes, and each
+    request puts its envelope in the slot (the MIME is the email package's; serialising a
+    40 KB MMS for every subscriber would cost ~10 ms each)."""
+
+    def __init__(self, content: Message) -> None:
+        self.content_type, body = build_request_body(_ENVELOPE_SLOT, content)
+        head, slot, tail = body.partition(_ENVELOPE_SLOT)
+        if not slot or _ENVELOPE_SLOT in tail:
+            raise ValueError("the envelope slot is not in the serialised body exactly once")
+        self._head, self._tail = head, tail
+        self._boundary = self.content_type.partition('boundary="')[2].partition('"')[0]
+        self._content = content
+
+    def render(self, envelope: bytes) -> tuple[str, bytes]:
+        """The Content-Type and body with ``envelope`` as the SOAP part."""
+        if self._boundary.encode() in envelope or b"\r" in envelope:
+            return build_request_body(envelope, self._content)  # cannot go in the slot as is
+        # Line ends as the generator writes them (policy HTTP: CRLF).
+        return self.content_type, self._head + envelope.replace(b"\n", b"\r\n") + self._tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +145,8 @@ def parse_request_body(content_type: str, body: bytes) -> ParsedBody:
     except (ValueError, TypeError, UnicodeError, LookupError) as exc:
         raise Mm7Error(f"unreadable multipart body: {exc}",
                        status=statuses.MESSAGE_FORMAT_CORRUPT) from None
-    if not message.is_multipart():
-        raise Mm7Error("multipart/related without parts", status=statuses.MESSAGE_FORMAT_CORRUPT)
-    parts = list(message.iter_parts()) if isinstance(message, EmailMessage) else []
+    payload = message.get_payload() if message.is_multipart() else None
+    parts = [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
     if not parts:
         raise Mm7Error("multipart/related without parts", status=statuses.MESSAGE_FORMAT_CORRUPT)
     start = _cid(message.get_param("start", header="content-type"))

@@ -17,7 +17,6 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from typing import Any
 
 from twisted.internet import defer
@@ -25,7 +24,7 @@ from twisted.internet import defer
 from carriers.messages import MessagePart, OutboundMessage, SubmitOutcome, SubmitResult, TextCoding
 from carriers.mm7.client import Mm7Client
 from carriers.mm7.codec import SubmitRequest
-from carriers.mm7.mime import content_message
+from carriers.mm7.mime import RequestTemplate, content_message
 from gateway.db.threads import DatabaseThreads
 from gateway.editions.mms_content import MmsContentError, read_retrieve_conf
 from gateway.editions.stored import load_mms_pdu
@@ -60,7 +59,7 @@ class Mm7SenderSettings:
 @dataclass(frozen=True, slots=True)
 class _Edition:
     subject: str
-    content: Message
+    content: RequestTemplate
 
 
 class Mm7Sender:
@@ -96,7 +95,8 @@ class Mm7Sender:
             return False
         if len(self._editions) >= 4:
             self._editions.pop(next(iter(self._editions)))
-        self._editions[edition_id] = _Edition(content.subject, content_message(content))
+        self._editions[edition_id] = _Edition(content.subject,
+                                             RequestTemplate(content_message(content)))
         log.info("edition #%d: %s's MMS over MM7 (%d parts, %d octets)", edition_id, carrier,
                  len(content.parts), content.size)
         return True

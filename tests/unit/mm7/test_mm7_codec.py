@@ -28,6 +28,7 @@ from carriers.mm7.codec import (
 from carriers.mm7.mime import (
     ContentPart,
     MmsContent,
+    RequestTemplate,
     build_request_body,
     content_message,
     parse_request_body,
@@ -222,3 +223,17 @@ def test_bad_requests_carry_the_status_to_answer(data: bytes, status: int) -> No
     with pytest.raises(Mm7Error) as caught:
         parse_mmsc_request(data)
     assert caught.value.status == status
+
+
+def test_template_body_equals_the_email_package_body() -> None:
+    """The per-edition template gives the same MIME as building each body in full."""
+    mms = content_message(content())
+    template = RequestTemplate(mms)
+    for number in ("13912345678", "13800000001"):
+        envelope = build_submit_request(submit_request(recipients=(number,)))
+        full_type, full = build_request_body(envelope, mms)
+        fast_type, fast = template.render(envelope)
+        boundary = lambda t: t.partition('boundary="')[2].partition('"')[0]  # noqa: E731
+        assert fast == full.replace(boundary(full_type).encode(), boundary(fast_type).encode())
+        parsed = parse_request_body(fast_type, fast)
+        assert parse_submit_request(parsed.envelope).recipients == (number,)
