@@ -95,9 +95,6 @@ class Mm7Client:
             if not waiter.called:
                 waiter.callback(None)
 
-    def resume(self) -> None:
-        self._abandoned = False
-
     def close(self) -> defer.Deferred[None]:
         if self._pool is not None:
             return self._pool.closeCachedConnections()

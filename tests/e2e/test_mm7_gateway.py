@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twisted.internet import reactor, task
 
+from carriers.mm7.codec import MmStatus
 from gateway.app import build_gateway
 from gateway.articles import iter_article_files
 from gateway.articles.ingest import ingest_file
@@ -25,10 +26,11 @@ from gateway.db.dispatch_models import Delivery, DeliveryPart
 from gateway.db.engine import make_engine, upgrade
 from gateway.db.models import InboundMessage, Subscriber
 from gateway.editions.build import build_edition, edition_settings
-from gateway.mm7_service import REPORT_STATES
 from tests.conftest import REPO_ROOT
 
 NUMBER = "13912345678"
+EXPECTED = {MmStatus.RETRIEVED: "delivered", MmStatus.EXPIRED: "expired",
+            MmStatus.REJECTED: "rejected", MmStatus.INDETERMINATE: "unknown"}
 
 
 async def until(database: Any, predicate: Any, timeout: float = 20.0) -> None:
@@ -90,7 +92,7 @@ async def test_sd_as_mms_then_the_edition_over_mm7(tmp_path: Path) -> None:
             return (session.scalar(select(Delivery.status)),
                     session.scalar(select(DeliveryPart.message_id)))
 
-        assert await database.transaction(stored) == (REPORT_STATES[status].value,
+        assert await database.transaction(stored) == (EXPECTED[status],
                                                       f"mm7:{message_id}")
     finally:
         await gateway.root.stopService()
