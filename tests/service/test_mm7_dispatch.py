@@ -142,7 +142,7 @@ async def test_mms_edition_over_mm7_with_reports(engine: Engine, rig: Mm7Rig) ->
         message_id, status = reported[number]
         expected = EXPECTED[status]
         assert stored[number] == (expected, [(f"mm7:{message_id}", expected)]), number
-    assert {status for _, status in reported.values()} >= {MmStatus.RETRIEVED}
+    assert len({status for _, status in reported.values()}) >= 3  # the mix was exercised
     for number in sms:
         assert stored[number][0] == "submitted"  # the fake link sends no receipts
 
