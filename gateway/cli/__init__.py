@@ -143,6 +143,9 @@ def _sim_parser(commands: Any) -> None:
     serve.add_argument("--carrier", required=True, choices=CARRIER_NAMES)
     serve.add_argument("--port", type=int, help="SMPP port (default: from the config)")
     serve.add_argument("--control-port", type=int, help="control port (default: from config)")
+    serve.add_argument("--mmsc", action="store_true",
+                       help="run the carrier's simulated MMSC (MM7) instead: it posts reports "
+                       "and MO MMS to the configured [mm7_endpoint]")
     serve.set_defaults(handler="sim:serve_command")
 
 

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 
 from gateway.cli.common import EXIT_OK, check_number, load, setup_logging
-from gateway.config import CarrierConfig
+from gateway.config import CarrierConfig, GatewayConfig
 from gateway.errors import GatewayError
 
 
@@ -24,12 +24,30 @@ def serve_command(args: argparse.Namespace) -> int:
     from gateway.cli.reactor import installed_reactor, run_until_stopped
 
     carrier = config.carrier(args.carrier)
+    if getattr(args, "mmsc", False):
+        return _serve_mmsc(args, config)
     if carrier.simulator is None:
         raise GatewayError(f"{config.path}: carriers.{args.carrier}.simulator: not configured")
     root = OrderedServices()
     build_simulator(args.carrier, carrier, reactor=installed_reactor(), parent=root,
                     port=args.port, control_port=args.control_port)
     run_until_stopped(root, f"{args.carrier} simulator")
+    return EXIT_OK
+
+
+def _serve_mmsc(args: argparse.Namespace, config: GatewayConfig) -> int:
+    from gateway.app import OrderedServices
+    from gateway.cli.reactor import installed_reactor, run_until_stopped
+    from gateway.mm7_service import build_mmsc
+
+    mm7 = config.carrier(args.carrier).mm7
+    if mm7 is None or mm7.simulator is None:
+        raise GatewayError(f"{config.path}: carriers.{args.carrier}.mms.mm7.simulator: not "
+                           'configured (and mms.mode = "mm7")')
+    root = OrderedServices()
+    build_mmsc(args.carrier, config, reactor=installed_reactor(), port=args.port,
+               control_port=args.control_port).setServiceParent(root)
+    run_until_stopped(root, f"{args.carrier} simulated MMSC")
     return EXIT_OK
 
 
