@@ -25,6 +25,7 @@ bench: $(STAMP)  ## the benchmarks in bench/ (print their figures; the last take
 	$(PY) -m bench.link_bench
 	$(PY) -m bench.edition_bench
 	$(PY) -m bench.dispatch_bench
+	$(PY) -m bench.mm7_bench
 	$(PY) -m bench.kill_campaign
 	$(PY) -m bench.console_bench
 

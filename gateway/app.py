@@ -31,6 +31,7 @@ from carriers.messages import DeliveryReceipt, InboundMessage
 from carriers.protocols import PROTOCOLS, LinkParts, SimulatorParts
 from carriers.simulator.carrier_service import SimulatedCarrier
 from carriers.simulator.control import control_site
+from carriers.simulator.mmsc import SimulatedMmsc
 from carriers.simulator.server_events import ServerSettings
 from carriers.simulator.smsc_service import SimulatorSettings
 from gateway.config import CarrierConfig, GatewayConfig
@@ -47,6 +48,13 @@ from gateway.editions.build import edition_settings
 from gateway.editions.content_server import build_content_service
 from gateway.errors import ConfigError
 from gateway.inbound import InboundProcessor
+from gateway.mm7_service import (
+    build_endpoint,
+    build_mmsc,
+    build_senders,
+    endpoint_handlers,
+    mm7_carriers,
+)
 from gateway.operations.inbound_figures import InboundFigures
 from gateway.operations.link_board import LinkBoard
 from gateway.operations.service import Operations, operations_service
@@ -119,6 +127,8 @@ class Gateway:
     board: LinkBoard | None = None
     inbound_figures: InboundFigures | None = None
     operations: Operations | None = None
+    mmscs: dict[str, SimulatedMmsc] = field(default_factory=dict)
+    """Simulated MMSCs (MM7) by carrier."""
 
 
 def simulator_settings(carrier: str, config: CarrierConfig) -> SimulatorSettings:
@@ -276,9 +286,11 @@ def build_gateway(
     )
     database.setServiceParent(root)
     gateway = Gateway(root=root, database=database)
+    mm7_senders = build_senders(config, database=database, reactor=reactor)
     runner = DispatchRunner(
         database=database, links=gateway.links, clock=reactor,
         settings=dispatch_settings(config, lease.claim, quiet=quiet_hours),
+        mms_senders=mm7_senders,
     )
     processor = InboundProcessor(
         database=database,
@@ -303,11 +315,20 @@ def build_gateway(
                 gateway.simulators[carrier] = build_simulator(
                     carrier, carrier_config, reactor=reactor, parent=root
                 )
+        for carrier, carrier_config in mm7_carriers(config).items():
+            mm7 = carrier_config.mm7
+            if mm7 is not None and mm7.simulator is not None and mm7.simulator.enabled:
+                gateway.mmscs[carrier] = build_mmsc(carrier, config, reactor=reactor)
+                gateway.mmscs[carrier].setServiceParent(root)
     if with_content:
         reader = read_pool(config, engine, reactor)  # the console's kind: reads beside the writer
         reader.setServiceParent(root)
         content = build_content_service(config, reader, reactor)
         content.setServiceParent(root)
+    if mm7_senders:  # the MMSCs' reports and MO MMS come in here
+        build_endpoint(config, endpoint_handlers(store_receipt=runner.store_receipt,
+                                                 handle_mo=handler, clock=reactor),
+                       senders=mm7_senders).setServiceParent(root)
     share = 1.0 / config.dispatch.cluster_size
     for carrier, carrier_config in config.carriers.items():
         link = build_link(carrier, carrier_config, reactor=reactor, on_inbound=handler,

@@ -12,6 +12,8 @@ only entry point and it is called by the composition root.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import os
 import re
 import tomllib
 import types
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from carriers.link.config import LinkConfig, MissingSecret
+from carriers.mm7.soap import RELEASES as MM7_RELEASES
 from carriers.protocols import PROTOCOLS
 from gateway.errors import ConfigError
 
@@ -76,14 +79,117 @@ class SimulatorConfig:
     lets the gateway reconcile parts whose submit result was lost."""
 
 
+MM7_REPORT_STATUSES = ("Retrieved", "Expired", "Rejected", "Indeterminate", "Forwarded",
+                       "Deferred", "Unrecognised", "Unreachable")
+MMS_MODES = ("wap_push", "mm7")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MmscSimulatorConfig:
+    """A simulated MMSC for this carrier (MM7), started by ``sdgw run`` and the demo."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int
+    """Where it takes SubmitReqs (the carrier's ``mms.mm7.url`` points here)."""
+    control_port: int
+    """Its loopback HTTP control endpoint (``POST /mo`` injects an MO MMS)."""
+    tps: float = 0.0
+    """Its own submit cap (MM7 4006 "Service unavailable" above it); 0 = none."""
+    report_delay: float = 1.0
+    """Seconds before it posts a DeliveryReportReq to the gateway's MM7 endpoint."""
+    report_mix: dict[str, float] = field(default_factory=lambda: {
+        "Retrieved": 0.9, "Expired": 0.04, "Rejected": 0.03, "Indeterminate": 0.03})
+    timeout_rate: float = 0.0
+    """Share of submits it never answers."""
+    error_rate: float = 0.0
+    """Share of submits answered HTTP 500 with a SOAP Fault (MM7 3000 Server Error)."""
+    malformed_rate: float = 0.0
+    """Share of submits answered with malformed XML."""
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mm7Config:
+    """How the gateway reaches the carrier's MMSC over MM7 (``mms.mode = "mm7"``)."""
+
+    url: str
+    """The MMSC's MM7 URL (HTTP POST)."""
+    release: str = "REL-6-MM7-1-4"
+    """The MM7 schema release whose namespace and MM7Version the requests carry."""
+    vasp_id: str
+    vas_id: str = ""
+    service_code: str = ""
+    sender_address: str = ""
+    """The short code the MMS is from; empty = the carrier's short code."""
+    username: str = ""
+    password: str = ""
+    password_env: str = ""
+    """The name of an environment variable holding the password (wins)."""
+    timeout: float = 30.0
+    """Seconds to wait for a SubmitRsp; a submit not answered in time is retried."""
+    rate: float = 50.0
+    """Submissions per second at most; 0 lifts the cap."""
+    window: int = 16
+    """Submissions in flight without a response."""
+    simulator: MmscSimulatorConfig | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MmsConfig:
+    mode: str = "wap_push"
+    """``"wap_push"`` (the gateway's WAP Push notification over SMS, content from its own
+    content server) or ``"mm7"`` (each MMS submitted to the carrier's MMSC over MM7)."""
+    mm7: Mm7Config | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mm7EndpointConfig:
+    """The gateway's own MM7 endpoint: delivery reports and MO MMS from the MMSCs."""
+
+    host: str = "127.0.0.1"
+    port: int = 8082
+    path: str = "/mm7"
+    username: str = ""
+    password: str = ""
+    password_env: str = ""
+    allowed_addresses: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    """IP addresses of the MMSCs that may post here; others get HTTP 403."""
+    max_body_bytes: int = 2_000_000
+    """Larger requests get HTTP 413 (by Content-Length before reading, and while reading)."""
+
+    def resolved_password(self) -> str:
+        return _secret(self.password, self.password_env, "mm7_endpoint.password_env")
+
+
+def _secret(value: str, variable: str, key: str) -> str:
+    if variable:
+        found = os.environ.get(variable)
+        if found is None:
+            raise ConfigError("environment", variable, f"not set (named by {key})")
+        return found
+    return value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CarrierConfig:
     short_code: str
     link: LinkConfig
     simulator: SimulatorConfig | None = None
+    mms: MmsConfig = field(default_factory=MmsConfig)
     quiet_start: str | None = None
     """Override of dispatch.quiet_start for this carrier (HH:MM)."""
     quiet_end: str | None = None
+
+    @property
+    def mm7(self) -> Mm7Config | None:
+        """The MM7 settings when this carrier's MMS go over MM7, else None."""
+        return self.mms.mm7 if self.mms.mode == "mm7" else None
+
+    def mm7_password(self) -> str:
+        mm7 = self.mms.mm7
+        assert mm7 is not None
+        return _secret(mm7.password, mm7.password_env, "mms.mm7.password_env")
 
     def resolved_secret(self) -> str:
         """The link's password or shared secret, read from the environment variable the
@@ -215,6 +321,7 @@ class GatewayConfig:
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    mm7_endpoint: Mm7EndpointConfig = field(default_factory=Mm7EndpointConfig)
     path: Path = Path("config/gateway.toml")
     """The file this was read from (set by the loader, not a key)."""
 
@@ -304,7 +411,9 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
                     raise ConfigError(shown, f"{key}.simulator.receipt_mix.{stat}", "expected >= 0")
             if sim.receipt_mix and sum(sim.receipt_mix.values()) <= 0:
                 raise ConfigError(shown, f"{key}.simulator.receipt_mix", "expected a positive sum")
+        _check_mms(carrier.mms, shown, f"{key}.mms")
     _check_dispatch(config, shown)
+    _check_mm7_endpoint(config, shown)
     _check_range(shown, "ingest.max_bytes", config.ingest.max_bytes, 1, 1_000_000_000)
     subs = config.subscriptions
     for attr in ("confirm_window_hours", "help_period_minutes", "duplicate_window_seconds"):
@@ -368,6 +477,65 @@ _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 def _check_range(shown: str, key: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
         raise ConfigError(shown, key, f"expected a value from {low} to {high}, got {value}")
+
+
+def _check_mms(mms: MmsConfig, shown: str, key: str) -> None:
+    if mms.mode not in MMS_MODES:
+        raise ConfigError(shown, f"{key}.mode", 'expected "wap_push" or "mm7"')
+    mm7 = mms.mm7
+    if mm7 is None:
+        if mms.mode == "mm7":
+            raise ConfigError(shown, f"{key}.mm7", 'missing; required when mode = "mm7"')
+        return
+    if not mm7.url.startswith(("http://", "https://")):
+        raise ConfigError(shown, f"{key}.mm7.url", 'expected a URL starting with "http://"')
+    if mm7.release not in MM7_RELEASES:
+        raise ConfigError(shown, f"{key}.mm7.release",
+                          f"expected one of {sorted(MM7_RELEASES)}")
+    if not mm7.vasp_id:
+        raise ConfigError(shown, f"{key}.mm7.vasp_id", "expected a VASP id")
+    if mm7.timeout <= 0:
+        raise ConfigError(shown, f"{key}.mm7.timeout", "expected seconds > 0")
+    if mm7.rate < 0:
+        raise ConfigError(shown, f"{key}.mm7.rate", "expected >= 0")
+    _check_range(shown, f"{key}.mm7.window", mm7.window, 1, 10_000)
+    sim = mm7.simulator
+    if sim is None:
+        return
+    _check_range(shown, f"{key}.mm7.simulator.port", sim.port, 1, 65535)
+    _check_range(shown, f"{key}.mm7.simulator.control_port", sim.control_port, 1, 65535)
+    for status, weight in sim.report_mix.items():
+        if status not in MM7_REPORT_STATUSES:
+            raise ConfigError(shown, f"{key}.mm7.simulator.report_mix.{status}",
+                              f"unknown MMStatus; expected one of {MM7_REPORT_STATUSES}")
+        if weight < 0:
+            raise ConfigError(shown, f"{key}.mm7.simulator.report_mix.{status}", "expected >= 0")
+    if sim.report_mix and sum(sim.report_mix.values()) <= 0:
+        raise ConfigError(shown, f"{key}.mm7.simulator.report_mix", "expected a positive sum")
+    for attr in ("timeout_rate", "error_rate", "malformed_rate"):
+        value = getattr(sim, attr)
+        if not 0 <= value <= 1:
+            raise ConfigError(shown, f"{key}.mm7.simulator.{attr}", "expected 0 to 1")
+    if sim.report_delay < 0 or sim.tps < 0:
+        raise ConfigError(shown, f"{key}.mm7.simulator", "expected report_delay and tps >= 0")
+
+
+def _check_mm7_endpoint(config: GatewayConfig, shown: str) -> None:
+    endpoint = config.mm7_endpoint
+    _check_range(shown, "mm7_endpoint.port", endpoint.port, 1, 65535)
+    _check_range(shown, "mm7_endpoint.max_body_bytes", endpoint.max_body_bytes, 1024,
+                 100_000_000)
+    if not endpoint.path.startswith("/"):
+        raise ConfigError(shown, "mm7_endpoint.path", 'expected a path starting with "/"')
+    for index, address in enumerate(endpoint.allowed_addresses):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ConfigError(shown, f"mm7_endpoint.allowed_addresses[{index}]",
+                              f"expected an IP address, got {address!r}") from None
+    if any(c.mm7 is not None for c in config.carriers.values()) and not endpoint.username:
+        raise ConfigError(shown, "mm7_endpoint.username",
+                          'missing; required when a carrier has mms.mode = "mm7"')
 
 
 # -- generic dataclass builder ------------------------------------------------

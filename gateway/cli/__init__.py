@@ -141,6 +141,9 @@ def _sim_parser(commands: Any) -> None:
     mo.add_argument("--wait", type=float, default=5.0,
                     help="seconds to wait for replies (default 5)")
     mo.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    mo.add_argument("--mms", action="store_true",
+                    help="send it as an MO MMS (MM7 DeliverReq) through the carrier's simulated "
+                    "MMSC (carriers.C.mms.mm7.simulator); the reply still comes by SMS")
     mo.set_defaults(handler="sim:mo_command")
     serve = sim_commands.add_parser(
         "serve", help="run one simulated SMSC on its own",
@@ -149,6 +152,9 @@ def _sim_parser(commands: Any) -> None:
     serve.add_argument("--carrier", required=True, choices=CARRIER_NAMES)
     serve.add_argument("--port", type=int, help="SMPP port (default: from the config)")
     serve.add_argument("--control-port", type=int, help="control port (default: from config)")
+    serve.add_argument("--mmsc", action="store_true",
+                       help="run the carrier's simulated MMSC (MM7) instead: it posts reports "
+                       "and MO MMS to the configured [mm7_endpoint]")
     serve.set_defaults(handler="sim:serve_command")
 
 

@@ -26,7 +26,7 @@ from gateway.cli.common import EXIT_FAILED, EXIT_OK, load, setup_logging
 from gateway.cli.dispatch_progress import CountingThreads, DispatchProgress
 from gateway.cli.progress import CommandProgress
 from gateway.cli.reactor import CannotStart, installed_reactor, run_until_stopped, stop_reactor
-from gateway.config import GatewayConfig, SimulatorConfig
+from gateway.config import GatewayConfig, MmsConfig, SimulatorConfig
 from gateway.console.auth import add_operator
 from gateway.console.rollup import refresh
 from gateway.console.service import rollup_settings
@@ -76,13 +76,31 @@ def demo_config(config: GatewayConfig, *, configured_ports: bool = False) -> Gat
         simulator = simulator or _default_simulator(port)
         simulator = dataclasses.replace(simulator, enabled=True, host="127.0.0.1", port=port,
                                         control_port=control, receipt_delay=0.2, seed=42)
-        carriers[name] = dataclasses.replace(carrier, link=link, simulator=simulator)
+        carriers[name] = dataclasses.replace(carrier, link=link, simulator=simulator,
+                                             mms=_demo_mms(carrier.mms, configured_ports))
     if configured_ports:
         return dataclasses.replace(config, carriers=carriers)
     content_port = _free_port()
     content = dataclasses.replace(config.content, host="127.0.0.1", port=content_port,
                                   base_url=f"http://127.0.0.1:{content_port}")
-    return dataclasses.replace(config, carriers=carriers, content=content)
+    endpoint = dataclasses.replace(config.mm7_endpoint, host="127.0.0.1", port=_free_port())
+    return dataclasses.replace(config, carriers=carriers, content=content,
+                               mm7_endpoint=endpoint)
+
+
+def _demo_mms(mms: MmsConfig, configured_ports: bool) -> MmsConfig:
+    """MM7 through its simulated MMSC with quick reports (on free ports unless
+    ``configured_ports``)."""
+    mm7 = mms.mm7
+    if mms.mode != "mm7" or mm7 is None or mm7.simulator is None:
+        return mms
+    sim = mm7.simulator
+    port, control = ((sim.port, sim.control_port) if configured_ports
+                     else (_free_port(), _free_port()))
+    sim = dataclasses.replace(sim, enabled=True, host="127.0.0.1", port=port,
+                              control_port=control, report_delay=0.2, seed=42)
+    return dataclasses.replace(mms, mm7=dataclasses.replace(
+        mm7, url=f"http://127.0.0.1:{port}/mm7", simulator=sim))
 
 
 def _default_simulator(port: int) -> SimulatorConfig:

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 from gateway.cli.common import EXIT_OK, check_number, load, setup_logging
+from gateway.config import CarrierConfig, GatewayConfig
 from gateway.errors import GatewayError
 
 
@@ -23,6 +24,8 @@ def serve_command(args: argparse.Namespace) -> int:
     from gateway.cli.reactor import installed_reactor, run_until_stopped
 
     carrier = config.carrier(args.carrier)
+    if getattr(args, "mmsc", False):
+        return _serve_mmsc(args, config)
     if carrier.simulator is None:
         raise GatewayError(f"{config.path}: carriers.{args.carrier}.simulator: not configured")
     root = OrderedServices()
@@ -32,10 +35,28 @@ def serve_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve_mmsc(args: argparse.Namespace, config: GatewayConfig) -> int:
+    from gateway.app import OrderedServices
+    from gateway.cli.reactor import installed_reactor, run_until_stopped
+    from gateway.mm7_service import build_mmsc
+
+    mm7 = config.carrier(args.carrier).mm7
+    if mm7 is None or mm7.simulator is None:
+        raise GatewayError(f"{config.path}: carriers.{args.carrier}.mms.mm7.simulator: not "
+                           'configured (and mms.mode = "mm7")')
+    root = OrderedServices()
+    build_mmsc(args.carrier, config, reactor=installed_reactor(), port=args.port,
+               control_port=args.control_port).setServiceParent(root)
+    run_until_stopped(root, f"{args.carrier} simulated MMSC")
+    return EXIT_OK
+
+
 def mo_command(args: argparse.Namespace) -> int:
     check_number("--wait", args.wait, 0, 3600)
     config = load(args)
     carrier = config.carrier(args.carrier)
+    if getattr(args, "mms", False):
+        return _mms_mo(args, carrier)
     if carrier.simulator is None:
         raise GatewayError(f"carriers.{args.carrier}.simulator is not configured; "
                            "there is no control endpoint to send the MO through")
@@ -66,4 +87,31 @@ def mo_command(args: argparse.Namespace) -> int:
     for reply in replies:
         parts = f" [{reply['parts']} parts]" if reply.get("parts", 1) > 1 else ""
         print(f"MT  {reply['from']} → {reply['to']}{parts}: {reply['text']}")
+    return EXIT_OK
+
+
+def _mms_mo(args: argparse.Namespace, carrier: CarrierConfig) -> int:
+    """The MO as an MMS through the carrier's simulated MMSC (its control endpoint)."""
+    mm7 = carrier.mms.mm7
+    if carrier.mms.mode != "mm7" or mm7 is None or mm7.simulator is None:
+        raise GatewayError(f"carriers.{args.carrier}.mms.mm7.simulator is not configured; "
+                           "there is no simulated MMSC to send the MO MMS through")
+    destination = args.destination or carrier.short_code
+    url = f"http://127.0.0.1:{mm7.simulator.control_port}/mo"
+    body = json.dumps({"from": args.source, "to": destination, "text": args.text}).encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=args.wait + 10) as response:
+            answer = json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise GatewayError(f"no simulated MMSC control endpoint at {url} ({reason}); is "
+                           "`sdgw run` running?") from None
+    if args.json:
+        print(json.dumps(answer, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"MO MMS  {args.source} → {destination} ({args.carrier}): {args.text}")
+    print(f"gateway answered HTTP {answer.get('status')}, MM7 status {answer.get('mm7_status')}"
+          f" (the reply goes back by SMS: `sdgw subscribers --number {args.source}`)")
     return EXIT_OK

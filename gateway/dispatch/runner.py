@@ -37,7 +37,7 @@ from gateway.db.dispatch_models import Dispatch
 from gateway.db.edition_models import EditionRender, EditionRenderSegment
 from gateway.db.threads import DatabaseThreads
 from gateway.db.times import as_utc
-from gateway.dispatch import store
+from gateway.dispatch import mm7_sender, store
 from gateway.dispatch.quiet_hours import QuietHours
 from gateway.editions.build import freeze_edition
 from gateway.log_format import fields
@@ -49,6 +49,17 @@ log = logging.getLogger(__name__)
 
 class Link(Protocol):
     def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]: ...
+
+
+class MmsSender(Protocol):
+    """Where a carrier's MMS deliveries go instead of its link (MM7: ``mm7_sender.py``)."""
+
+    async def prepare(self, edition_id: int) -> bool: ...
+
+    def submit(self, edition_id: int, message: OutboundMessage
+               ) -> defer.Deferred[list[SubmitResult]]: ...
+
+    def abandon_queued(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,9 +118,13 @@ class DispatchRunner:
     def __init__(
         self, *, database: DatabaseThreads, links: Mapping[str, Link],
         settings: DispatchSettings, clock: IReactorTime,
+        mms_senders: Mapping[str, MmsSender] | None = None,
     ) -> None:
+        """``mms_senders``: carriers whose ``mms`` deliveries go to an MMSC (MM7) rather
+        than over their link as WAP Push."""
         self._database = database
         self._links = links
+        self._mms_senders = mms_senders if mms_senders is not None else {}
         self.settings = settings
         self._clock = clock
         self._paused: set[int] = set()
@@ -149,6 +164,8 @@ class DispatchRunner:
             abandon = getattr(link, "abandon_queued", None)
             if abandon is not None:
                 abandon()
+        for sender in self._mms_senders.values():
+            sender.abandon_queued()
         running = list(self._running.values())
         done = defer.DeferredList(running, consumeErrors=True) if running else defer.succeed(None)
         return done.addCallback(lambda _: None)
@@ -238,6 +255,11 @@ class DispatchRunner:
 
         dispatch, parts = await self._database.transaction(load)
         carrier = dispatch.carrier
+        mms_sender = self._mms_senders.get(carrier)
+        if mms_sender is not None and await mms_sender.prepare(dispatch.edition_id):
+            parts[(carrier, "mms")] = mm7_sender.MM7_PART  # one submit: the whole MMS
+        else:
+            mms_sender = None
         formats = {fmt for (c, fmt) in parts if c == carrier} | {"sms", "mms"}
         parts_total = {fmt: len(parts.get((carrier, fmt)) or parts.get((carrier, "sms")) or ())
                        for fmt in formats}
@@ -369,10 +391,13 @@ class DispatchRunner:
                             session, ids, node=settings.node))
                     break
                 references = tuple(store.part_reference(row.id, n) for n in numbers)
-                submitted = link.submit(OutboundMessage(
+                outbound = OutboundMessage(
                     source=row.source_addr, destination=row.msisdn,
                     parts=tuple(message_parts[n - 1] for n in numbers), lane=Lane.BULK,
-                    references=None if None in references else references))  # type: ignore[arg-type]
+                    references=None if None in references else references)  # type: ignore[arg-type]
+                submitted = (mms_sender.submit(dispatch.edition_id, outbound)
+                             if mms_sender is not None and row.message_format == "mms"
+                             else link.submit(outbound))
                 # The slot is held until the result is stored, so what is "sending" in the
                 # database is at most max_ahead plus the marked chunk. A batch that cannot be
                 # written is logged by the writer; its rows stay "sending" and are settled as
