@@ -179,6 +179,8 @@ def subscription_settings(config: GatewayConfig) -> SubscriptionSettings:
         confirm_window=timedelta(hours=subs.confirm_window_hours),
         help_period=timedelta(minutes=subs.help_period_minutes),
         duplicate_window=timedelta(seconds=subs.duplicate_window_seconds),
+        sms_only_carriers=[name for name, c in config.carriers.items() if not c.mms.enabled],
+        sms_only_prefixes={name: c.mms.sms_only_prefixes for name, c in config.carriers.items()},
     )
 
 

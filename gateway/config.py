@@ -76,10 +76,23 @@ class SimulatorConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MmsConfig:
+    """``carriers.<carrier>.mms``: the carrier's MMS edition."""
+
+    enabled: bool = True
+    """Subscribers of this carrier may choose the MMS edition (``CX``); false = SMS only
+    (a ``CX`` gets a reply explaining it)."""
+    sms_only_prefixes: list[str] = field(default_factory=list)
+    """Number prefixes (national numbers, e.g. ``"1703"``) set up for SMS only on this
+    carrier: a ``CX`` from one of them gets the same explanation."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CarrierConfig:
     short_code: str
     link: LinkConfig
     simulator: SimulatorConfig | None = None
+    mms: MmsConfig = field(default_factory=MmsConfig)
     quiet_start: str | None = None
     """Override of dispatch.quiet_start for this carrier (HH:MM)."""
     quiet_end: str | None = None
@@ -286,6 +299,10 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
                     raise ConfigError(shown, f"{key}.simulator.receipt_mix.{stat}", "expected >= 0")
             if sim.receipt_mix and sum(sim.receipt_mix.values()) <= 0:
                 raise ConfigError(shown, f"{key}.simulator.receipt_mix", "expected a positive sum")
+        for index, prefix in enumerate(carrier.mms.sms_only_prefixes):
+            if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 11):
+                raise ConfigError(shown, f"{key}.mms.sms_only_prefixes[{index}]",
+                                  f"expected 1 to 11 digits of a national number, got {prefix!r}")
     _check_dispatch(config, shown)
     _check_range(shown, "ingest.max_bytes", config.ingest.max_bytes, 1, 1_000_000_000)
     subs = config.subscriptions
