@@ -39,6 +39,7 @@ from gateway.console.web import Console
 from gateway.db.engine import make_session_factory
 from gateway.db.threads import DatabaseThreads
 from gateway.dispatch import leases
+from gateway.dispatch.mms_notifications import MmsNotificationSettings
 from gateway.dispatch.quiet_hours import QuietHours, parse_clock
 from gateway.dispatch.runner import DispatchRunner, DispatchSettings
 from gateway.dispatch.scheduler import EditionScheduler
@@ -238,6 +239,8 @@ def dispatch_settings(config: GatewayConfig, node: str, *, quiet: bool = True
         retry_initial=d.retry_initial_seconds, retry_max=d.retry_max_seconds,
         deadline=timedelta(hours=d.deadline_hours), flag_after=d.flag_after, quiet=quiet_hours,
         uncertain_wait=d.uncertain_wait_seconds, uncertain_policy=d.uncertain,
+        mms=MmsNotificationSettings(base_url=config.content.base_url,
+                                    expiry=timedelta(hours=config.editions.mms_expiry_hours)),
     )
 
 
@@ -296,7 +299,7 @@ def build_gateway(
     if with_content:
         reader = read_pool(config, engine, reactor)  # the console's kind: reads beside the writer
         reader.setServiceParent(root)
-        content = build_content_service(config, reader, reactor)
+        content = build_content_service(config, reader, database, reactor)
         content.setServiceParent(root)
     share = 1.0 / config.dispatch.cluster_size
     for carrier, carrier_config in config.carriers.items():

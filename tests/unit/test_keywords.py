@@ -175,8 +175,8 @@ def test_unsubscribe_all_forms(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["CX", "cx", "Cx", "ＣＸ", " cx。", "【CX】", "CX 彩信版", "cx,please", "彩信", " 彩信！",
-             "彩信版", "彩信版。"]
+    "text", ["CX", "cx", "Cx", "ＣＸ", " cx。", "【CX】", "CX 彩信版", "cx,please", "彩信",
+             " 彩信！", "彩信版", "彩信版。"]
 )
 def test_mms_format_forms(text: str) -> None:
     assert kind(text) is K.CHOOSE_MMS

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from gateway.states import MessageFormat
 from gateway.subscriptions import help_allowed
 from gateway.subscriptions.keywords import Command, CommandKind
-from gateway.states import MessageFormat
 from gateway.subscriptions.machine import (
     TRANSITIONS,
     Decision,
