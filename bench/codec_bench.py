@@ -15,6 +15,7 @@ from typing import Any
 
 from carriers.smpp.codec import decode, encode
 from carriers.smpp.pdus import SubmitSm
+from gateway.cli.progress import CommandProgress
 
 __all__ = ["main", "measure_codecs", "sample_submit_sm"]
 
@@ -134,11 +135,15 @@ def measure_codecs(seconds_per_case: float = 2.0) -> dict[str, float]:
     """
     results: dict[str, float] = {}
     codecs = {"sdgw": _our_operations(), "smpp.pdu3": _jasmin_operations()}
-    for codec_name, operations in codecs.items():
-        if operations is None:
-            continue
-        for operation_name, operation in operations.items():
-            results[f"{codec_name}.{operation_name}"] = _rate(operation, seconds_per_case)
+    cases = sum(len(operations) for operations in codecs.values() if operations is not None)
+    with CommandProgress() as display:
+        measured = display.add("codec cases", total=cases, unit="cases")
+        for codec_name, operations in codecs.items():
+            if operations is None:
+                continue
+            for operation_name, operation in operations.items():
+                results[f"{codec_name}.{operation_name}"] = _rate(operation, seconds_per_case)
+                measured.advance()
     if codecs["smpp.pdu3"] is not None:
         for operation_name in ("encode", "decode", "pair"):
             results[f"ratio.{operation_name}"] = (

@@ -71,6 +71,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.dispatch_bench import CARRIERS, CODES, _free_port
+from gateway.cli.progress import CommandProgress
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SHARES = {"china_mobile": 0.60, "china_unicom": 0.25, "china_telecom": 0.15}
@@ -349,20 +350,29 @@ def seed(url: str, subscribers: int, days: int, messages: int, deliveries: int |
     sink = Sink(url)
     watch = Stopwatch()
     started = time.perf_counter()
-    with watch.timing("editions (+ articles, renders, dispatches, stats)"):
-        latest = seed_editions(sink, watch, calendar, plan)
-    with watch.timing("subscribers"):
-        subscribed = seed_subscribers(sink, watch, calendar, plan, latest["cutoff"])
-    with watch.timing("subscription_events"):
-        seed_events(sink, watch, calendar, plan, subscribed)
-    with watch.timing("inbound_messages + outbound_messages + outbound_segments"):
-        seed_messages(sink, watch, calendar, plan, messages, subscribed.history_index)
-    with watch.timing("deliveries (latest edition)"):
-        seed_deliveries(sink, watch, calendar, plan, subscribed, latest, deliveries)
-    with watch.timing("audit_log"):
-        seed_audit(sink, watch, calendar)
-    with watch.timing("finishing (WAL / sequences, ANALYZE)"):
-        sink.finish()
+    with CommandProgress() as display:  # on stderr, which the parent leaves to the terminal
+        steps = display.add("seed steps", total=7, unit="steps")
+        with watch.timing("editions (+ articles, renders, dispatches, stats)"):
+            latest = seed_editions(sink, watch, calendar, plan)
+        steps.advance()
+        with watch.timing("subscribers"):
+            subscribed = seed_subscribers(sink, watch, calendar, plan, latest["cutoff"])
+        steps.advance()
+        with watch.timing("subscription_events"):
+            seed_events(sink, watch, calendar, plan, subscribed)
+        steps.advance()
+        with watch.timing("inbound_messages + outbound_messages + outbound_segments"):
+            seed_messages(sink, watch, calendar, plan, messages, subscribed.history_index)
+        steps.advance()
+        with watch.timing("deliveries (latest edition)"):
+            seed_deliveries(sink, watch, calendar, plan, subscribed, latest, deliveries)
+        steps.advance()
+        with watch.timing("audit_log"):
+            seed_audit(sink, watch, calendar)
+        steps.advance()
+        with watch.timing("finishing (WAL / sequences, ANALYZE)"):
+            sink.finish()
+        steps.advance()
     history = subscribed.history_index if subscribed.history_index is not None else 0
     return {
         "seconds": watch.seconds, "rows": watch.rows, "inserting": watch.inserting,
@@ -759,6 +769,8 @@ signature = "山东手机报"
 timezone = "{ZONE.key}"
 [dispatch]
 schedule = false
+[metrics]
+enabled = false
 [console]
 host = "127.0.0.1"
 port = {console_port}
@@ -802,14 +814,17 @@ def measure_pages(base: str, seeded: dict[str, Any]
         "/export/daily.csv?days=90", "/export/editions.csv", "/health",
     ]
     results = []
-    for path in pages:
-        admin.request(path)  # warm-up
-        answers = [admin.request(path) for _ in range(REPEATS)]
-        times = [a.ms for a in answers]
-        results.append({"page": path, "median_ms": statistics.median(times),
-                        "max_ms": max(times), "bytes": len(answers[-1].body),
-                        "status": answers[-1].status,
-                        "ok": all(a.status == 200 for a in answers)})
+    with CommandProgress() as display:
+        timed = display.add("pages timed", total=len(pages), unit="pages")
+        for path in pages:
+            admin.request(path)  # warm-up
+            answers = [admin.request(path) for _ in range(REPEATS)]
+            times = [a.ms for a in answers]
+            results.append({"page": path, "median_ms": statistics.median(times),
+                            "max_ms": max(times), "bytes": len(answers[-1].body),
+                            "status": answers[-1].status,
+                            "ok": all(a.status == 200 for a in answers)})
+            timed.advance()
     export_path = f"/export/messages.csv?since={quoted(_local(now - timedelta(days=1)))}"
     export = admin.request(export_path, timeout=600)
     seen = viewer.request("/")
@@ -911,10 +926,11 @@ def _child(*args: str) -> list[str]:
 
 
 def _phase(env: dict[str, str], phase: str, **extra: Any) -> dict[str, Any]:
+    """Run a phase in a child; its stderr (progress, and the reason if it fails) is ours."""
     done = subprocess.run(_child("--phase", phase, "--args", json.dumps(extra)), check=False,
-                          capture_output=True, text=True, env=env)
+                          stdout=subprocess.PIPE, text=True, env=env)
     if done.returncode != 0:
-        raise SystemExit(f"phase {phase} failed:\n{done.stderr[-4000:]}")
+        raise SystemExit(f"phase {phase} failed (exit {done.returncode}; its stderr is above)")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

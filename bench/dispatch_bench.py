@@ -5,8 +5,8 @@ Run with ``.venv/bin/python -m bench.dispatch_bench [--subscribers N]``. Each ph
 a process of its own (a Twisted reactor runs once per process, and the peak RSS printed is
 the dispatching gateway's alone):
 
-1. the bare link throughput of ``bench.link_bench`` (one link, simulator in another process),
-   measured in this run with the same window;
+1. the bare link throughput of ``bench.link_bench`` (one SMPP link and its simulator, each in
+   a process of its own), measured in this run with the same window;
 2. seeding: N active subscribers spread over the three carriers, and a built edition whose
    SMS digest is two segments per carrier;
 3. the three simulators in one child process, counting every part they accept per number;
@@ -15,11 +15,14 @@ the dispatching gateway's alone):
 
 It prints elapsed time, segments/s, the gateway's peak RSS, the ratio of segments/s to the
 bare link figure, and checks that every subscriber got exactly one copy (both parts, once).
+Progress (seeding, then each carrier's dispatch and the receipts, read from the database) is
+shown on stderr: live on a terminal, else a line every ``SDGW_PROGRESS_EVERY`` seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -30,6 +33,9 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from bench.link_bench import measure_links
+from gateway.cli.progress import CommandProgress, ProgressTask
 
 CARRIERS = ("china_mobile", "china_unicom", "china_telecom")
 PREFIX = {"china_mobile": "138", "china_unicom": "130", "china_telecom": "133"}
@@ -126,6 +132,8 @@ def seed(config_path: Path, subscribers: int, carriers: tuple[str, ...] = CARRIE
         edition_id = edition.id
     activated = now - timedelta(days=1)
     chunk = 20_000
+    display = CommandProgress().start()
+    seeding = display.add("seed subscribers", total=subscribers, unit="subscribers")
     for start in range(0, subscribers, chunk):
         rows = []
         for n in range(start, min(start + chunk, subscribers)):
@@ -138,6 +146,9 @@ def seed(config_path: Path, subscribers: int, carriers: tuple[str, ...] = CARRIE
             })
         with sessions.begin() as session:
             session.execute(insert(Subscriber), rows)
+        seeding.advance(len(rows))
+    seeding.finish()
+    display.close()
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
         try:
@@ -242,6 +253,69 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     task.react(lambda _r: defer.ensureDeferred(main()))
 
 
+class DispatchWatch:
+    """Each carrier's deliveries handled of its total, then the receipts (deliveries no longer
+    waiting for one), read from the database on a read-only connection (the gateway's writer
+    is never waited for) and shown on ``display``."""
+
+    def __init__(self, config_path: Path, edition_id: int, display: CommandProgress) -> None:
+        from gateway.config import load_config
+        from gateway.db.engine import make_engine, make_session_factory
+
+        self._engine = make_engine(load_config(config_path).database_url, read_only=True)
+        self._sessions = make_session_factory(self._engine)
+        self._edition_id = edition_id
+        self._display = display
+        self.bars: dict[str, ProgressTask] = {}
+
+    def read(self) -> None:
+        from sqlalchemy import func, select
+
+        from gateway.db.dispatch_models import Delivery, Dispatch
+        from gateway.dispatch.store import open_counts
+
+        with self._sessions() as session:
+            counts = open_counts(session, self._edition_id)
+            waiting = session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.dispatch_id.in_(select(Dispatch.id).where(
+                    Dispatch.edition_id == self._edition_id)),
+                Delivery.status == "submitted")) or 0
+        for carrier, (total, still_open) in sorted(counts.items()):
+            bar = self.bars.get(carrier)
+            if bar is None:
+                self.bars[carrier] = bar = self._display.add(
+                    f"dispatch {carrier}", total=total, unit="deliveries",
+                    completed=total - still_open)
+            bar.update(completed=total - still_open)
+            if not still_open:
+                bar.finish()
+        if counts and all(still_open == 0 for _, still_open in counts.values()):
+            everyone = sum(total for total, _ in counts.values())
+            if "receipts" not in self.bars:
+                self.bars["receipts"] = self._display.add("receipts", total=everyone,
+                                                          unit="deliveries")
+            self.bars["receipts"].update(completed=everyone - waiting)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def watch_dispatch(config_path: Path, edition_id: int, process: subprocess.Popen[bytes],
+                   *, period: float = 2.0) -> None:
+    """Show the dispatch's progress (:class:`DispatchWatch`) every ``period`` seconds until
+    ``process`` ends, then once more."""
+    with CommandProgress() as display:
+        watch = DispatchWatch(config_path, edition_id, display)
+        try:
+            while process.poll() is None:
+                watch.read()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=period)
+            watch.read()
+        finally:
+            watch.close()
+
+
 def _child(*args: str) -> list[str]:
     return [sys.executable, "-m", "bench.dispatch_bench", *args]
 
@@ -268,28 +342,23 @@ def main(argv: list[str] | None = None) -> None:
                              receipt_delay=extra.get("receipt_delay", 1.0))
         elif args.phase == "gateway":
             run_gateway(Path(extra["config"]), extra["edition"], Path(extra["result"]))
-        elif args.phase == "link":
-            from bench.link_bench import measure_link
-
-            print(json.dumps(measure_link(extra["messages"], window=extra["window"])))
         return
 
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     with tempfile.TemporaryDirectory(prefix="sdgw-bench-") as folder_name:
         folder = Path(folder_name)
         print(f"bare link: {args.link_messages:,} submits, window {args.window} …", flush=True)
-        link = json.loads(subprocess.run(
-            _child("--phase", "link", "--args", json.dumps(
-                {"messages": args.link_messages, "window": args.window})),
-            check=True, capture_output=True, text=True, env=env).stdout.strip().splitlines()[-1])
+        # bench.link_bench's measurement: one SMPP link and its simulator, one round.
+        link = measure_links(args.link_messages, window=args.window, rounds=1,
+                             protocols=("smpp",))["smpp"][0]
         ports = {carrier: _free_port() for carrier in CARRIERS}
         config = write_config(folder, ports, args.window)
         print(f"seeding {args.subscribers:,} subscribers …", flush=True)
         seeded_at = time.perf_counter()
-        edition_id = int(subprocess.run(
+        edition_id = int(subprocess.run(  # its stderr is ours: the seeding's progress
             _child("--phase", "seed", "--args", json.dumps(
                 {"config": str(config), "subscribers": args.subscribers})),
-            check=True, capture_output=True, text=True, env=env).stdout.strip())
+            check=True, stdout=subprocess.PIPE, text=True, env=env).stdout.strip())
         seed_s = time.perf_counter() - seeded_at
         counts_file, result_file = folder / "counts.json", folder / "result.json"
         simulators = subprocess.Popen(
@@ -299,9 +368,12 @@ def main(argv: list[str] | None = None) -> None:
         try:
             time.sleep(1.5)
             print("dispatching …", flush=True)
-            subprocess.run(_child("--phase", "gateway", "--args", json.dumps(
+            gateway = subprocess.Popen(_child("--phase", "gateway", "--args", json.dumps(
                 {"config": str(config), "edition": edition_id, "result": str(result_file)})),
-                check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            watch_dispatch(config, edition_id, gateway)
+            if gateway.returncode:
+                raise SystemExit(f"the gateway phase failed (exit {gateway.returncode})")
         finally:
             simulators.send_signal(signal.SIGTERM)
             simulators.wait(timeout=120)

@@ -24,6 +24,7 @@ import jinja2
 from sqlalchemy import Engine, event, func, select
 
 from gateway.articles.ingest import ingest_file
+from gateway.cli.progress import CommandProgress, ProgressTask
 from gateway.db.engine import make_engine, make_session_factory, upgrade
 from gateway.db.models import Subscriber
 from gateway.editions.build import EditionSettings, build_edition
@@ -57,7 +58,8 @@ def settings() -> EditionSettings:
     )
 
 
-def seed_subscribers(engine: Engine, up_to: int) -> float:
+def seed_subscribers(engine: Engine, up_to: int, progress: ProgressTask | None = None
+                     ) -> float:
     """Add subscriber rows until there are ``up_to``; the seconds it took."""
     sessions = make_session_factory(engine)
     with sessions.begin() as session:
@@ -80,12 +82,16 @@ def seed_subscribers(engine: Engine, up_to: int) -> float:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if progress is not None:
+                progress.update(completed=start + len(rows), total=up_to)
         connection.commit()
         # Fold the seeding out of the write-ahead log, so both runs read the same way.
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
     seconds = time.perf_counter() - started
+    if progress is not None:
+        progress.finish()
     os.sync()  # let the kernel write the seeded pages out now, not during the timed builds
     return seconds
 
@@ -145,7 +151,11 @@ def main(argv: list[str] | None = None) -> None:
                 ingest_file(session, path, now=NOW)
         rows = []
         for count in (1, args.subscribers):
-            seeded = seed_subscribers(engine, count)
+            # The display is shown while seeding only: its refresh thread stays out of the
+            # timed builds.
+            with CommandProgress() as display:
+                seeded = seed_subscribers(engine, count, display.add(
+                    "seed subscribers", total=count, unit="subscribers"))
             times, statements, renders, octets = timed_builds(engine, args.repeat)
             rows.append((count, seeded, times, statements, renders, octets))
         engine.dispose()

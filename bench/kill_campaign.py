@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.dispatch_bench import CARRIERS, _free_port, write_config
+from gateway.cli.progress import CommandProgress
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -180,6 +181,7 @@ def run_campaign(options: CampaignOptions, folder: Path, database_url: str | Non
                   f"lease_seconds = {options.lease_seconds}\n"
                   'quiet_start = "00:00"\nquiet_end = "00:00"\n'),
         extra=(f"[console]\nport = {_free_port()}\n[content]\nport = {_free_port()}\n"
+               f"[metrics]\nport = {_free_port()}\n"
                f"[logging]\nlevel = \"info\"\n"))
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     env.pop("SDGW_NODE", None)  # restarts find their predecessor by the default node name
@@ -205,7 +207,8 @@ def run_campaign(options: CampaignOptions, folder: Path, database_url: str | Non
     logs = folder / "gateway.log"
     try:
         time.sleep(1.5)
-        with open(logs, "ab") as log_file:
+        with open(logs, "ab") as log_file, CommandProgress() as display:
+            lives = display.add("kill campaign", total=options.kills, unit="kills")
             for life in range(options.kills):
                 name = "dispatch" if life % 2 == 0 else "run"
                 offset = logs.stat().st_size
@@ -234,12 +237,16 @@ def run_campaign(options: CampaignOptions, folder: Path, database_url: str | Non
                 if log:
                     print(f"  life {life + 1:>2} ({name:<8}) {lifetime:4.1f}s: "
                           f"'sending' left per dispatch {sending}", flush=True)
+                lives.advance()
+            lives.finish()
+            final = display.add("last sdgw dispatch", total=1, unit="runs")
             final_started = time.monotonic()
-            final = subprocess.run(commands["dispatch"], env=env, cwd=REPO, stdout=log_file,
-                                   stderr=log_file, timeout=options.final_timeout)
+            last = subprocess.run(commands["dispatch"], env=env, cwd=REPO, stdout=log_file,
+                                  stderr=log_file, timeout=options.final_timeout)
+            final.advance()
             result.final_seconds = time.monotonic() - final_started
-            if final.returncode != 0:
-                raise RuntimeError(f"the last sdgw dispatch exited {final.returncode}; "
+            if last.returncode != 0:
+                raise RuntimeError(f"the last sdgw dispatch exited {last.returncode}; "
                                    f"see {logs}")
         time.sleep(1.0)
     finally:

@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from bench.codec_bench import measure_codecs
+from gateway.cli.progress import CommandProgress
 
 PROTOCOLS = ("smpp", "cmpp", "smgp", "sgip")
 LOGIN = {"smpp": "bench", "cmpp": "901234", "smgp": "bench", "sgip": "bench"}
@@ -118,6 +119,8 @@ def measure_links(messages: int, *, window: int = 1000, rounds: int = 2,
         for protocol, port in ports.items()
     }
     figures: dict[str, list[dict[str, float]]] = {protocol: [] for protocol in protocols}
+    display = CommandProgress().start()
+    turns = display.add("link rounds", total=rounds * len(protocols), unit="rounds")
     try:
         for port in ports.values():
             _wait_for_port(port)
@@ -133,7 +136,10 @@ def measure_links(messages: int, *, window: int = 1000, rounds: int = 2,
                 carrier_cpu = _cpu_seconds(children[protocol].pid) - carrier_cpu
                 round_["carrier_us"] = carrier_cpu / messages * 1e6
                 figures[protocol].append(round_)
+                turns.advance()
+        turns.finish()
     finally:
+        display.close()
         for child in children.values():
             child.terminate()
             child.wait(timeout=10)

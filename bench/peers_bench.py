@@ -37,7 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.dispatch_bench import _free_port, write_config
+from bench.dispatch_bench import DispatchWatch, _free_port, write_config
+from gateway.cli.progress import CommandProgress
 
 CARRIER = "china_mobile"
 SHORT_CODE = "10658000"
@@ -172,7 +173,7 @@ def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
         [sys.executable, "-m", "bench.dispatch_bench", "--phase", "seed", "--args",
          json.dumps({"config": str(config), "subscribers": subscribers,
                      "carriers": [CARRIER]})],
-        check=True, capture_output=True, text=True, env=env).stdout.strip())
+        check=True, stdout=subprocess.PIPE, text=True, env=env).stdout.strip())  # progress
     seed_s = time.perf_counter() - seeded_at
     stats_file, result_file = folder / "sdgw-sink.json", folder / "sdgw-result.json"
     sink = start_sink(port, stats_file, mo_rate=mo_rate, bulk_expected=PARTS * subscribers,
@@ -190,9 +191,17 @@ def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
                 env=env, stdout=subprocess.DEVNULL, stderr=log)
             peak_kb = 0
             cpu_before = _children_cpu_s()
-            while gateway.poll() is None:
-                peak_kb = max(peak_kb, tree_rss_kb(gateway.pid))
-                time.sleep(0.2)
+            with CommandProgress() as display:
+                watch = DispatchWatch(config, edition_id, display)
+                read_at = 0.0
+                while gateway.poll() is None:
+                    peak_kb = max(peak_kb, tree_rss_kb(gateway.pid))
+                    if time.monotonic() - read_at >= 2.0:  # counts every 2 s, RSS every 0.2 s
+                        watch.read()
+                        read_at = time.monotonic()
+                    time.sleep(0.2)
+                watch.read()
+                watch.close()
             cpu_s = _children_cpu_s() - cpu_before
         if gateway.returncode != 0:
             tail = (folder / "gateway.log").read_text(errors="replace")[-3000:]
@@ -229,8 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kannel-window", type=int, default=16,
                         help="Kannel's max-pending-submits")
     parser.add_argument("--window", type=int, default=256, help="sdgw's link window")
-    parser.add_argument("--mo-rate", type=float, default=100.0,
-                        help="MOs a second during the dispatch (the issue asks 500; see README)")
+    parser.add_argument("--mo-rate", type=float, default=500.0,
+                        help="MOs a second during the dispatch (issue 15's load)")
     parser.add_argument("--skip-kannel", action="store_true")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)

@@ -1,11 +1,13 @@
 """Chinese mobile numbers (MSISDNs): normalisation and the MIIT prefix table.
 
-Two pure functions:
+Pure functions:
 
 - :func:`normalise_msisdn` turns what a user or a carrier wrote (``+86 138-0013-8000``,
   ``0086 13800138000``, full-width digits …) into the 11-digit national number, or
   raises :class:`InvalidNumber` saying why it is not one.
 - :func:`prefix_carrier` names the carrier that was *assigned* the number's range.
+- :func:`mask_msisdn` hides the middle of a number (``138****8000``), the one form a number
+  takes where it is shown to someone who need not see it whole: logs, viewers' console pages.
 
 Since number portability (携号转网, 27 Nov 2019) a prefix no longer tells which
 carrier serves a subscriber: the carrier whose link delivered the MO is the
@@ -26,6 +28,7 @@ __all__ = [
     "VIRTUAL_OPERATOR_PREFIXES",
     "InvalidNumber",
     "is_virtual_operator",
+    "mask_msisdn",
     "normalise_msisdn",
     "prefix_carrier",
 ]
@@ -175,3 +178,14 @@ def prefix_carrier(msisdn: str) -> str | None:
 def is_virtual_operator(msisdn: str) -> bool:
     """Whether the number's range was assigned to a virtual operator (MVNO)."""
     return _matching_prefix(normalise_msisdn(msisdn)) in VIRTUAL_OPERATOR_PREFIXES
+
+
+def mask_msisdn(number: str) -> str:
+    """``13800138000`` → ``138****8000``: the first three and the last four characters kept,
+    whatever the number's form (``+86****8000``); seven characters or fewer are all hidden,
+    and the empty text stays empty. Not normalised first: an invalid number is masked too."""
+    if not number:
+        return number
+    if len(number) <= 7:
+        return "*" * len(number)
+    return number[:3] + "****" + number[-4:]

@@ -48,6 +48,9 @@ from gateway.editions.build import edition_settings
 from gateway.editions.content_server import build_content_service
 from gateway.errors import ConfigError
 from gateway.inbound import InboundProcessor
+from gateway.operations.inbound_figures import InboundFigures
+from gateway.operations.link_board import LinkBoard
+from gateway.operations.service import Operations, operations_service
 from gateway.subscriptions.service import ReplyRenderer, SubscriptionSettings, make_settings
 from gateway.templating import make_environment, render_text
 
@@ -114,6 +117,9 @@ class Gateway:
     scheduler: EditionScheduler | None = None
     console: Console | None = None
     simulators: dict[str, SimulatedCarrier] = field(default_factory=dict)
+    board: LinkBoard | None = None
+    inbound_figures: InboundFigures | None = None
+    operations: Operations | None = None
 
 
 def simulator_settings(carrier: str, config: CarrierConfig) -> SimulatorSettings:
@@ -259,9 +265,12 @@ def build_gateway(
     command: str = "run",
     exclusive: bool = False,
     on_lease_lost: Callable[[], object] | None = None,
+    with_metrics: bool = False,
 ) -> Gateway:
     """The service tree of a gateway. Takes this process's dispatch lease at once (see
-    :func:`take_lease`; ``exclusive`` when the caller holds the SQLite file lock)."""
+    :func:`take_lease`; ``exclusive`` when the caller holds the SQLite file lock).
+    ``with_metrics``: serve ``/metrics``, ``/health`` and ``/ready`` on ``metrics.host:port``
+    (``sdgw run`` passes ``metrics.enabled``)."""
     lease = take_lease(config, engine, command=command, now=reactor.seconds(),
                        environ=os.environ if environ is None else environ, exclusive=exclusive)
     root = OrderedServices()
@@ -287,6 +296,9 @@ def build_gateway(
         link_protocols={name: c.link.protocol for name, c in config.carriers.items()},
     )
     gateway.inbound = processor
+    gateway.inbound_figures = figures = InboundFigures()
+    processor.observe_mo = figures.mo_handled
+    processor.observe_reply = figures.reply_sent
     handler = inbound_handler(gateway) if inbound_handler is not None else processor
     started = datetime.fromtimestamp(reactor.seconds(), UTC)
     # Simulators start before links so the first connection attempt finds them.
@@ -310,6 +322,11 @@ def build_gateway(
         link.when_bound().addCallback(
             lambda _, carrier=carrier: processor.resend_queued(carrier, started)
         )
+    zone = ZoneInfo(config.newspaper.timezone)
+    gateway.board = LinkBoard(
+        links=gateway.links, simulators=gateway.simulators,
+        tps_caps={name: c.link.tps * share for name, c in config.carriers.items()},
+        day_start=lambda now: _day_start(now, zone))
     dispatch = DispatchService(
         runner=runner, database=database, edition_settings=edition_settings(config),
         receipt_timeout=timedelta(hours=config.dispatch.receipt_timeout_hours), clock=reactor,
@@ -334,6 +351,23 @@ def build_gateway(
             config, engine=engine, writer=database, reactor=reactor,
             subscription_settings=subscription_settings(config),
             render_reply=reply_renderer(config),
-            send_reply=processor.send_reply, set_paused=runner.set_paused)
+            send_reply=processor.send_reply, set_paused=runner.set_paused,
+            link_board=gateway.board)
         console_service.setServiceParent(root)
+    if with_metrics:
+        metrics = config.metrics
+        ops_reader = read_pool(config, engine, reactor)
+        gateway.operations = Operations(
+            board=gateway.board, inbound=figures, writer=database, reader=ops_reader,
+            clock=reactor, refresh_seconds=metrics.refresh_seconds,
+            link_grace_seconds=metrics.link_grace_seconds, scheduler=gateway.scheduler,
+            keep_finished=timedelta(hours=config.dispatch.receipt_timeout_hours))
+        operations_service(gateway.operations, reader=ops_reader, host=metrics.host,
+                           port=metrics.port, reactor=reactor).setServiceParent(root)
     return gateway
+
+
+def _day_start(now: float, zone: ZoneInfo) -> float:
+    """When the day of ``now`` began in ``zone`` (Unix time)."""
+    local = datetime.fromtimestamp(now, zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()

@@ -29,6 +29,7 @@ from gateway.errors import ConfigError
 DEFAULT_CONFIG_PATH = Path("config/gateway.toml")
 CONFIG_ENV_VAR = "SDGW_CONFIG"
 CARRIER_NAMES = ("china_mobile", "china_unicom", "china_telecom")
+LOG_FORMATS = ("text", "json")
 RECEIPT_STATS = ("DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN")
 
 
@@ -185,8 +186,24 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsConfig:
+    enabled: bool = True
+    """Serve ``/metrics``, ``/health`` and ``/ready`` from ``sdgw run``."""
+    host: str = "127.0.0.1"
+    port: int = 9464
+    refresh_seconds: float = 15.0
+    """How often the figures read from the database (dispatch progress, the schema and
+    database checks, the scheduler's next runs) are read again, off the reactor."""
+    link_grace_seconds: float = 60.0
+    """How long an enabled link may be unbound (reconnecting) before ``/ready`` says 503."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoggingConfig:
     level: str = "info"
+    format: str = "text"
+    """``text``: one readable line per record; ``json``: one JSON object per line (time,
+    level, logger, message and the record's fields: carrier, number, ids …)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,6 +226,7 @@ class GatewayConfig:
     editions: EditionsConfig = field(default_factory=lambda: EditionsConfig())
     content: ContentConfig = field(default_factory=lambda: ContentConfig())
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     path: Path = Path("config/gateway.toml")
     """The file this was read from (set by the loader, not a key)."""
@@ -318,6 +336,9 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
     level = config.logging.level.lower()
     if level not in ("debug", "info", "warning", "error"):
         raise ConfigError(shown, "logging.level", "expected debug, info, warning or error")
+    if config.logging.format not in LOG_FORMATS:
+        raise ConfigError(shown, "logging.format",
+                          f'expected "text" or "json", got {config.logging.format!r}')
     _check_editions(config, shown)
 
 
@@ -550,6 +571,12 @@ def _check_editions(config: GatewayConfig, shown: str) -> None:
                  "stats_interval_seconds"):
         if getattr(console, attr) <= 0:
             raise ConfigError(shown, f"console.{attr}", "expected a number > 0")
+    metrics = config.metrics
+    _check_range(shown, "metrics.port", metrics.port, 1, 65535)
+    if not metrics.host.strip():
+        raise ConfigError(shown, "metrics.host", "expected an address to listen on")
+    _check_range(shown, "metrics.refresh_seconds", metrics.refresh_seconds, 0.1, 3600)
+    _check_range(shown, "metrics.link_grace_seconds", metrics.link_grace_seconds, 0, 86400)
     if not content.base_url.startswith(("http://", "https://")):
         raise ConfigError(shown, "content.base_url", 'expected a URL starting with "http://"')
 

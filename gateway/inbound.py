@@ -26,13 +26,16 @@ from carriers.messages import (
     Lane,
     MessagePart,
     OutboundMessage,
+    SubmitOutcome,
     SubmitResult,
     TextCoding,
 )
+from carriers.numbers import mask_msisdn
 from gateway.db.batch_writer import BatchWriter
 from gateway.db.models import OutboundMessage as OutboundRow
 from gateway.db.threads import DatabaseThreads
 from gateway.editions.segmentation import DEFAULT_CODINGS, segment_text
+from gateway.log_format import fields
 from gateway.message_log import SubmittedMessage, record_submitted
 from gateway.subscriptions.service import (
     MoResult,
@@ -46,6 +49,9 @@ log = logging.getLogger(__name__)
 
 MO_BATCH = 200
 """MOs applied in one transaction at most (see :func:`handle_mos`)."""
+
+_REFUSED = frozenset({"invalid_number", "unknown_service"})
+"""MO outcomes logged as warnings: the MO reached no subscriber."""
 
 
 class Link(Protocol):
@@ -102,6 +108,11 @@ class InboundProcessor:
         self._reply_codings = {carrier: sending_codings(protocol)
                                for carrier, protocol in (link_protocols or {}).items()}
         self.on_mo_handled: Callable[[MoResult], None] | None = None
+        self.observe_mo: Callable[[str, str], None] | None = None
+        """Told (carrier, outcome) of every MO handled (the metrics count them)."""
+        self.observe_reply: Callable[[str, str], None] | None = None
+        """Told (carrier, outcome) of every reply submitted: ``accepted`` when every part
+        was, else the first other part's outcome."""
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.seconds(), UTC)
@@ -110,15 +121,25 @@ class InboundProcessor:
         if isinstance(message, DeliveryReceipt):
             return self._receipts(message)
         stored = self._mos.add(message)
-        stored.addCallback(self._after_commit)
+        stored.addCallback(self._after_commit, message.carrier)
         return stored
 
     def _handle_batch(self, session: Session, messages: list[InboundMessage]) -> list[MoResult]:
         return handle_mos(session, messages, settings=self._settings, render=self._render,
                           now=self._now())
 
-    def _after_commit(self, result: MoResult) -> MoResult:
-        log.info("MO #%d handled: %s", result.inbound_id, result.outcome)
+    def _after_commit(self, result: MoResult, carrier: str) -> MoResult:
+        log.log(logging.WARNING if result.outcome in _REFUSED else logging.INFO,
+                "MO #%d on %s from %s: %s%s", result.inbound_id, result.carrier,
+                mask_msisdn(result.number), result.outcome,
+                f" ({result.detail})" if result.detail else "",
+                extra=fields("mo", carrier=result.carrier, number=result.number,
+                             message_id=result.inbound_id, subscriber_id=result.subscriber_id,
+                             carrier_message_id=result.carrier_message_id or None,
+                             outcome=result.outcome,
+                             reply_id=result.reply.outbound_id if result.reply else None))
+        if self.observe_mo is not None:
+            self.observe_mo(carrier, result.outcome)
         if result.reply is not None:
             # Not chained: the MO is acknowledged now; the reply goes out on its own.
             self.send_reply(result.reply)
@@ -129,7 +150,8 @@ class InboundProcessor:
     def send_reply(self, reply: QueuedReply) -> defer.Deferred[str]:
         link = self._links.get(reply.carrier)
         if link is None:
-            log.error("no link for %s; reply #%d stays queued", reply.carrier, reply.outbound_id)
+            log.error("no link for %s; reply #%d stays queued", reply.carrier, reply.outbound_id,
+                      extra=self._reply_fields(reply, "queued"))
             return defer.succeed("queued")
         message = OutboundMessage(
             source=reply.source,
@@ -143,20 +165,33 @@ class InboundProcessor:
 
         def record(results: list[SubmitResult]) -> defer.Deferred[str]:
             status = ", ".join(sorted({r.outcome.value for r in results}))
+            if self.observe_reply is not None:
+                refused = [r.outcome.value for r in results
+                           if r.outcome is not SubmitOutcome.ACCEPTED]
+                self.observe_reply(reply.carrier, refused[0] if refused else "accepted")
             stored = self._submitted(SubmittedMessage(reply.outbound_id, reply.carrier,
                                                       tuple(results)))
             return stored.addCallback(lambda _: status)
 
         def report(status: str) -> str:
-            log.info("reply #%d to %s: %s", reply.outbound_id, reply.destination, status)
+            log.info("reply #%d on %s to %s: %s", reply.outbound_id, reply.carrier,
+                     mask_msisdn(reply.destination), status,
+                     extra=self._reply_fields(reply, status, parts=len(message.parts)))
             return status
 
         def failed(failure: Any) -> str:
-            log.error("reply #%d to %s could not be recorded: %s", reply.outbound_id,
-                      reply.destination, failure.getErrorMessage())
+            log.error("reply #%d on %s to %s could not be recorded: %s", reply.outbound_id,
+                      reply.carrier, mask_msisdn(reply.destination), failure.getErrorMessage(),
+                      extra=self._reply_fields(reply, "error"))
             return "error"
 
         return sent.addCallback(record).addCallback(report).addErrback(failed)
+
+    @staticmethod
+    def _reply_fields(reply: QueuedReply, outcome: str, **more: Any) -> dict[str, Any]:
+        return fields("reply", carrier=reply.carrier, number=reply.destination,
+                      message_id=reply.outbound_id, subscriber_id=reply.subscriber_id,
+                      in_reply_to=reply.in_reply_to, outcome=outcome, **more)
 
     def _record_submitted(self, submitted: SubmittedMessage) -> defer.Deferred[list[str]]:
         now = self._now()
@@ -175,7 +210,8 @@ class InboundProcessor:
                 OutboundRow.status == "queued", OutboundRow.created_at < before,
             ).order_by(OutboundRow.id)).all()
             return [QueuedReply(outbound_id=r.id, carrier=r.carrier, source=r.source_addr,
-                                destination=r.destination_addr, text=r.text) for r in rows]
+                                destination=r.destination_addr, text=r.text,
+                                in_reply_to=r.in_reply_to) for r in rows]
 
         def send_all(replies: list[QueuedReply]) -> int:
             for reply in replies:

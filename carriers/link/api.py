@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from twisted.internet import defer
 
 from carriers.link.events import InboundAnswer, LinkState, MessageReceived, SessionEvent
+from carriers.link.status import LinkStatus
 from carriers.messages import (
     DeliveryReceipt,
     InboundMessage,
@@ -133,6 +134,11 @@ class CarrierLink(Protocol):
     paused_reading: int
     name: str
     running: int
+
+    @property
+    def status(self) -> LinkStatus:
+        """The link's state and figures (:mod:`carriers.link.status`)."""
+        ...
 
     def submit(self, message: OutboundMessage) -> defer.Deferred[list[SubmitResult]]:
         """Queue every part of ``message``; fires with one classified result per part."""

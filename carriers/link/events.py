@@ -8,7 +8,7 @@ protocol's own; the link's translator names them and says which are worth a retr
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from carriers.link.channel import PeerError
@@ -50,6 +50,9 @@ class BindRefused:
 class SubmitAccepted:
     token: int
     message_id: str
+    latency: float = field(default=0.0, compare=False)
+    """Seconds from writing the submit to reading its response (for the link's status;
+    not part of what the event says, so not compared)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,9 @@ class SubmitRejected:
 
     token: int
     status: int
+    latency: float | None = field(default=None, compare=False)
+    """Seconds from writing the submit to reading its response, as for
+    :class:`SubmitAccepted`; None when not measured."""
 
 
 @dataclass(frozen=True, slots=True)

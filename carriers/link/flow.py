@@ -38,6 +38,8 @@ class QueuedSubmit:
     """The encoded submit; its sequence number is patched in when it is sent."""
     lane: Lane
     throttle_retries: int = 0
+    sent_at: float = 0.0
+    """When it was last written (its response's latency is measured from here)."""
 
 
 @dataclass(slots=True)
@@ -171,6 +173,7 @@ class FlowControl:
                     break
                 self._tokens -= 1.0
             item = lane.popleft()
+            item.sent_at = now
             in_flight[send(item.frame)] = _InFlight(item, deadline)
             sent = True
         if sent:

@@ -284,9 +284,10 @@ class ClientSession:
         self, item: QueuedSubmit, *, accepted: bool, throttled: bool, status: int,
         message_id: str, now: float,
     ) -> None:
+        latency = now - item.sent_at
         if accepted:
             self._flow.accepted()
-            self._events.append(SubmitAccepted(item.token, message_id))
+            self._events.append(SubmitAccepted(item.token, message_id, latency))
             return
         if throttled:
             pause = self._flow.throttled(item, now)
@@ -294,7 +295,7 @@ class ClientSession:
                 if pause:
                     self._events.append(Throttled(status, pause))
                 return
-        self._events.append(SubmitRejected(item.token, status))
+        self._events.append(SubmitRejected(item.token, status, latency))
 
     def _logged_out(self, *, by_peer: bool) -> None:
         """The logout finished (or the peer logged us out)."""

@@ -32,6 +32,7 @@ from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from carriers.deferreds import fire_within
 from carriers.link.api import LinkSession, MessageTranslator, UnreadableMessage
@@ -51,6 +52,7 @@ from carriers.link.events import (
     Throttled,
     Unbound,
 )
+from carriers.link.status import LinkStatus
 from carriers.messages import (
     DeliveryReceipt,
     InboundMessage,
@@ -59,6 +61,7 @@ from carriers.messages import (
     SubmitOutcome,
     SubmitResult,
 )
+from carriers.numbers import mask_msisdn
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,23 @@ class _LinkProtocol(protocol.Protocol):
         self.link._connection_lost(self, reason)
 
 
+@implementer(IStreamClientEndpoint)
+class _RecordingEndpoint:
+    """The link's endpoint, telling the link's status about every failed connection
+    attempt (``ClientService`` retries those on its own, so the link never sees them)."""
+
+    def __init__(self, endpoint: IStreamClientEndpoint, link: CarrierLinkService) -> None:
+        self._endpoint = endpoint
+        self._link = link
+
+    def connect(self, factory: protocol.Factory) -> defer.Deferred[Any]:
+        def failed(failure: Failure) -> Failure:
+            self._link.status.on_connect_failed(failure.getErrorMessage(), self._link._now())
+            return failure
+
+        return self._endpoint.connect(factory).addErrback(failed)
+
+
 class _LinkFactory(protocol.Factory):
     noisy = False
 
@@ -146,13 +166,18 @@ class CarrierLinkService(service.Service):
         rng: random.Random | None = None,
         peer: str = "",
         max_unacknowledged: int = 1000,
+        status: LinkStatus | None = None,
     ) -> None:
+        """``status``: where the link records its state and figures (default: a new
+        :class:`~carriers.link.status.LinkStatus`; SGIP shares one with its listener)."""
         if max_unacknowledged < 1:
             raise ValueError("max_unacknowledged must be at least 1")
         self.carrier = carrier
         self.peer = peer
         self.protocol = translator.protocol
         self.setName(f"{self.protocol}-link:{carrier}")
+        self.status = status if status is not None else LinkStatus(
+            carrier=carrier, protocol=self.protocol, peer=peer)
         self.session = session
         self.translator = translator
         self._clock = clock
@@ -168,7 +193,7 @@ class CarrierLinkService(service.Service):
         policy = reconnect or ReconnectPolicy()
         jitter_source = rng or random.Random()
         self._client = ClientService(
-            endpoint,
+            _RecordingEndpoint(endpoint, self),
             _LinkFactory(self),
             retryPolicy=backoffPolicy(
                 initialDelay=policy.initial_delay,
@@ -180,6 +205,7 @@ class CarrierLinkService(service.Service):
         )
         self.binds = 0
         self.throttled = 0
+        """Throttling episodes (each logged once, with the pause it starts)."""
         self.max_unacknowledged = max_unacknowledged
         self._unacknowledged = 0
         """Inbound messages of the current connection handed up and not yet answered."""
@@ -192,7 +218,9 @@ class CarrierLinkService(service.Service):
 
     def startService(self) -> None:
         super().startService()
-        log.info("%s link: connecting to %s", self.carrier, self.peer or "the carrier")
+        log.info("%s link: connecting to %s", self.carrier, self.peer or "the carrier",
+                 extra=self._fields("link_connecting"))
+        self.status.on_started(self._now())
         self._client.startService()
 
     def stopService(self) -> defer.Deferred[None]:
@@ -208,6 +236,7 @@ class CarrierLinkService(service.Service):
         waiter = fire_within(closed, limit, self._clock)
 
         def stop_client(_: object) -> defer.Deferred[None]:
+            self.status.on_disconnected(self._now(), closed=True)
             return self._client.stopService()
 
         return waiter.addBoth(stop_client)
@@ -310,8 +339,14 @@ class CarrierLinkService(service.Service):
         self._bulk_held = False
         self.session.hold_bulk(False, self._now())
         was_bound = self.session.is_bound
-        self._dispatch(self.session.connection_lost(self._now()))
-        if self.session.state is LinkState.CLOSED:
+        now = self._now()
+        self._dispatch(self.session.connection_lost(now))
+        closed = self.session.state is LinkState.CLOSED
+        idle = not closed and self.running and not self._wants_connection()
+        if not closed and not idle:
+            self.status.on_error(f"connection lost: {reason.getErrorMessage()}", now)
+        self.status.on_disconnected(now, idle=idle, closed=closed)
+        if closed:
             log.info("%s link: closed", self.carrier)
             if not self._closed.called:
                 self._closed.callback(None)
@@ -326,13 +361,20 @@ class CarrierLinkService(service.Service):
             self._client.stopService()
         elif was_bound or self.running:
             log.warning("%s link: connection lost (%s); reconnecting", self.carrier,
-                        reason.getErrorMessage())
+                        reason.getErrorMessage(),
+                        extra=self._fields("reconnect", reason=reason.getErrorMessage(),
+                                           was_bound=was_bound, binds=self.binds))
         self._schedule()
 
     # -- internals -----------------------------------------------------------------------
 
     def _now(self) -> float:
         return self._clock.seconds()
+
+    def _fields(self, event: str, **values: object) -> dict[str, object]:
+        """The ``extra=`` of a log line about this link (see ``gateway/log_format.py``)."""
+        return {"event": event, "carrier": self.carrier, "protocol": self.protocol,
+                "peer": self.peer, **values}
 
     def _wants_connection(self) -> bool:
         """The session's optional ``wants_connection`` (absent: always)."""
@@ -345,8 +387,10 @@ class CarrierLinkService(service.Service):
         if work and not self._wants_connection():
             return  # nothing was really queued (every part refused at once)
         self._idle = False
+        self.status.on_connecting(self._now())
         log.info("%s link: %s; connecting to %s", self.carrier,
-                 "work queued" if work else "asked to bind", self.peer or "the carrier")
+                 "work queued" if work else "asked to bind", self.peer or "the carrier",
+                 extra=self._fields("link_connecting"))
         self._client.startService()
 
     def _flush(self) -> None:
@@ -377,37 +421,51 @@ class CarrierLinkService(service.Service):
             entry[0].resolve(entry[1], result)
 
     def _dispatch(self, events: list[SessionEvent]) -> None:
+        status = self.status
         for event in events:
             if isinstance(event, SubmitAccepted):
+                status.on_accepted(event.latency)
                 self._resolve(event.token, SubmitResult(
                     outcome=SubmitOutcome.ACCEPTED, message_id=event.message_id))
             elif isinstance(event, SubmitRejected):
+                outcome = self.translator.classify(event.status)
+                status.on_refused(outcome.value, event.latency)
                 self._resolve(event.token, SubmitResult(
-                    outcome=self.translator.classify(event.status), status=event.status,
+                    outcome=outcome, status=event.status,
                     reason=self.translator.status_name(event.status)))
             elif isinstance(event, SubmitUnanswered):
+                status.on_refused(SubmitOutcome.UNANSWERED.value)
                 self._resolve(event.token, SubmitResult(
                     outcome=SubmitOutcome.UNANSWERED, reason=event.reason))
             elif isinstance(event, SubmitNotSent):
+                status.on_refused(SubmitOutcome.NOT_SENT.value)
                 self._resolve(event.token, SubmitResult(
                     outcome=SubmitOutcome.NOT_SENT, reason="link shut down"))
             elif isinstance(event, MessageReceived):
                 self._receive(event)
             elif isinstance(event, Bound):
                 self.binds += 1
+                status.on_bound(self._now())
                 log.info("%s link: bound to %s (%s)", self.carrier, self.peer or "the carrier",
-                         event.peer_id)
+                         event.peer_id, extra=self._fields("link_bound", binds=self.binds))
                 waiters, self._bound_waiters = self._bound_waiters, []
                 for waiter in waiters:
                     waiter.callback(None)
             elif isinstance(event, BindRefused):
-                log.error("%s link: login refused: %s", self.carrier,
-                          self.translator.login_status_name(event.status))
+                refusal = self.translator.login_status_name(event.status)
+                status.on_error(f"login refused: {refusal}", self._now())
+                log.error("%s link: login refused: %s", self.carrier, refusal,
+                          extra=self._fields("login_refused", status=event.status))
             elif isinstance(event, Throttled):
                 self.throttled += 1
-                log.info("%s link: carrier said %s; pausing %.2fs", self.carrier,
-                         self.translator.status_name(event.status), event.pause)
+                status.on_throttled(event.pause, self._now())
+                status_name = self.translator.status_name(event.status)
+                log.info("%s link: carrier said %s; pausing %.2fs (throttling episode %d)",
+                         self.carrier, status_name, event.pause, self.throttled,
+                         extra=self._fields("throttled", status=status_name, pause=event.pause,
+                                            episodes=self.throttled))
             elif isinstance(event, PeerError):
+                status.on_error(f"bad PDU: {event.reason}", self._now())
                 log.warning("%s link: bad PDU from %s: %s; pdu=%s", self.carrier,
                             self.peer or "the carrier", event.reason, event.frame_hex or "-")
             elif isinstance(event, Unbound):
@@ -415,6 +473,8 @@ class CarrierLinkService(service.Service):
                          "by the carrier" if event.by_peer else "by us")
             elif isinstance(event, CloseConnection):
                 log.info("%s link: closing connection: %s", self.carrier, event.reason)
+                if self.running:
+                    status.on_error(f"closing connection: {event.reason}", self._now())
                 if self._protocol is not None and self._protocol.transport is not None:
                     self._flush()
                     self._protocol.transport.loseConnection()
@@ -426,10 +486,16 @@ class CarrierLinkService(service.Service):
                                       received_at=datetime.fromtimestamp(self._now(), UTC))
         except UnreadableMessage as exc:
             log.warning("%s link: unreadable message from %s refused: %s", self.carrier,
-                        translator.sender_of(event.pdu), exc)
+                        mask_msisdn(translator.sender_of(event.pdu)), exc,
+                        extra=self._fields("inbound_unreadable",
+                                           number=mask_msisdn(translator.sender_of(event.pdu))))
             self.session.acknowledge(event, InboundAnswer.UNREADABLE)
             self._flush()
             return
+        if isinstance(message, DeliveryReceipt):
+            self.status.on_receipt(message.state.value)
+        else:
+            self.status.on_mo()
         received_on = self._protocol
         self._unacknowledged += 1
         try:
@@ -446,7 +512,9 @@ class CarrierLinkService(service.Service):
 
         def refuse(failure: Failure) -> None:
             log.error("%s link: could not store inbound message from %s: %s", self.carrier,
-                      translator.sender_of(event.pdu), failure.getErrorMessage())
+                      mask_msisdn(translator.sender_of(event.pdu)), failure.getErrorMessage(),
+                      extra=self._fields("inbound_not_stored",
+                                         number=mask_msisdn(translator.sender_of(event.pdu))))
             self.session.acknowledge(event, InboundAnswer.NOT_STORED)
             self._answered(received_on)
             self._flush()

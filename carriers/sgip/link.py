@@ -42,7 +42,10 @@ from carriers.deferreds import fire_within
 from carriers.link.api import UnreadableMessage
 from carriers.link.channel import PeerError
 from carriers.link.events import CloseConnection, InboundAnswer, MessageReceived, Unbound
+from carriers.link.status import LinkStatus
 from carriers.link.transport import CarrierLinkService, InboundHandler, ReconnectPolicy
+from carriers.messages import DeliveryReceipt
+from carriers.numbers import mask_msisdn
 from carriers.sgip.client import SgipClientSession, SgipClientSettings
 from carriers.sgip.listener import (
     ListenerEvent,
@@ -192,10 +195,13 @@ class SgipListenerService(service.Service):
         numbers: SequenceGenerator | None = None,
         max_unacknowledged: int = 1000,
         allowed_addresses: frozenset[str] = frozenset(),
+        status: LinkStatus | None = None,
     ) -> None:
-        """Above ``max_unacknowledged`` MOs and reports of one connection handed up and not
-        answered, that connection is not read (TCP then holds the SMG back) until half of
-        them are answered. ``allowed_addresses``: the peers accepted (empty: any)."""
+        """``status``: the carrier link's status, told of every MO and report (SGIP's
+        submit link shares it). Above ``max_unacknowledged`` MOs and reports of one
+        connection handed up and not answered, that connection is not read (TCP then holds
+        the SMG back) until half of them are answered. ``allowed_addresses``: the peers
+        accepted (empty: any)."""
         self.allowed_addresses = allowed_addresses
         if max_unacknowledged < 1:
             raise ValueError("max_unacknowledged must be at least 1")
@@ -215,6 +221,8 @@ class SgipListenerService(service.Service):
         self._next_connection = 1
         self._all_closed: defer.Deferred[None] | None = None
         self._listening_waiters: list[defer.Deferred[None]] = []
+        self.status = status if status is not None else LinkStatus(
+            carrier=carrier, protocol="sgip")
         self.binds = 0
         self.received = 0
         """MOs and reports handed to ``on_inbound``."""
@@ -311,11 +319,15 @@ class SgipListenerService(service.Service):
                 received_at=datetime.fromtimestamp(self._now(), UTC))
         except UnreadableMessage as exc:
             log.warning("%s listener: unreadable message from %s refused: %s", self.carrier,
-                        self.translator.sender_of(event.pdu), exc)
+                        mask_msisdn(self.translator.sender_of(event.pdu)), exc)
             session.acknowledge(event, InboundAnswer.UNREADABLE)
             connection.flush()
             return
         self.received += 1
+        if isinstance(message, DeliveryReceipt):
+            self.status.on_receipt(message.state.value)
+        else:
+            self.status.on_mo()
         try:
             stored = self._on_inbound(message)
         except Exception:  # the handler blew up before giving a Deferred
@@ -329,7 +341,7 @@ class SgipListenerService(service.Service):
 
         def refuse(failure: Failure) -> None:
             log.error("%s listener: could not store inbound message from %s: %s",
-                      self.carrier, self.translator.sender_of(event.pdu),
+                      self.carrier, mask_msisdn(self.translator.sender_of(event.pdu)),
                       failure.getErrorMessage())
             session.acknowledge(event, InboundAnswer.NOT_STORED)
             self._answered(connection)
@@ -383,6 +395,10 @@ class SgipCarrierLink(service.MultiService):
     @property
     def binds(self) -> int:
         return self.link.binds
+
+    @property
+    def status(self) -> LinkStatus:
+        return self.link.status
 
     @property
     def throttled(self) -> int:
@@ -451,6 +467,6 @@ def build_sgip_link(
         settings=config.listener_settings(config.resolved_smg_password()),
         translator=translator, clock=parts.clock, on_inbound=parts.on_inbound,
         numbers=numbers, max_unacknowledged=config.max_unacknowledged,
-        allowed_addresses=frozenset(config.allowed_smg_addresses),
+        allowed_addresses=frozenset(config.allowed_smg_addresses), status=link.status,
     )
     return SgipCarrierLink(link=link, listener=listener)

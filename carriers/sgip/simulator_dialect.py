@@ -312,6 +312,18 @@ class SimulatedSgipSmg(SimulatedCarrier):
             stopped.append(stopping)
         return defer.DeferredList(stopped).addCallback(lambda _: None)
 
+    def stop_accepting(self) -> defer.Deferred[None]:
+        """The SMG goes away: its connection back to the SP's listener too."""
+        stopped = [super().stop_accepting()]
+        if self._callback.running:
+            stopped.append(self._callback.stopService())
+        return defer.DeferredList(stopped).addCallback(lambda _: None)
+
+    def start_accepting(self) -> None:
+        super().start_accepting()
+        if self.running and not self._callback.running:
+            self._callback.startService()
+
     def _callback_session(self) -> CallbackServerSession:
         return CallbackServerSession(self._callback_settings, sp_login=self._sp_login,
                                      clock=self._clock)

@@ -372,8 +372,9 @@ class SimulatedCarrier(service.Service):
         for connection in list(self._connections):
             if connection.transport is not None:
                 connection.transport.loseConnection()
-        if self._listening is not None:
-            return defer.maybeDeferred(self._listening.stopListening)
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            return defer.maybeDeferred(listening.stopListening)
         return None
 
     @property
@@ -381,6 +382,32 @@ class SimulatedCarrier(service.Service):
         if self._listening is None:
             return self._port_number
         return self._listening.getHost().port  # type: ignore[no-any-return]
+
+    @property
+    def accepting(self) -> bool:
+        """Listening for clients (False before start, after stop or :meth:`stop_accepting`)."""
+        return self._listening is not None
+
+    def stop_accepting(self) -> defer.Deferred[None]:
+        """Fault: the carrier goes away — close the port and cut every client; the
+        service keeps running, and :meth:`start_accepting` opens the same port again."""
+        listening, self._listening = self._listening, None
+        if listening is None:
+            return defer.succeed(None)
+        self._port_number = listening.getHost().port  # type: ignore[attr-defined]
+        self.drop_connections()
+        log.info("%s simulator: stopped accepting on %s:%d", self.settings.carrier,
+                 self._host, self._port_number)
+        return defer.maybeDeferred(listening.stopListening)
+
+    def start_accepting(self) -> None:
+        """Open the port again after :meth:`stop_accepting` (nothing if already open)."""
+        if self._listening is not None or not self.running:
+            return
+        self._listening = self._reactor.listenTCP(
+            self._port_number, _ServerFactory(self), interface=self._host)
+        log.info("%s simulator: accepting again on %s:%d", self.settings.carrier,
+                 self._host, self.port)
 
     @property
     def protocol(self) -> str:

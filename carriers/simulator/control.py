@@ -13,6 +13,9 @@ Protocol-neutral: it works the same whatever the simulated carrier speaks (SMPP,
                    {"parts": {"<to>": {"<udh hex or ''>": count}}, "accepted": total}.
 ``POST /faults``   {"refuse_binds"?, "response_delay"?, "withhold_responses"?}.
 ``POST /drop``     cuts every client connection.
+``POST /stop``     stops accepting: closes the port and cuts every client (the carrier is
+                   gone; the control endpoint stays up).
+``POST /start``    accepts again on the same port.
 ``POST /garbage``  {"hex"}: writes raw bytes to every client.
 """
 
@@ -115,6 +118,7 @@ class _JsonResource(resource.Resource):
             "protocol": sim.protocol,
             "port": sim.port,
             "bound_clients": sim.bound_clients,
+            "accepting": sim.accepting,
             "counters": sim.counters,
         })
 
@@ -127,6 +131,15 @@ class _JsonResource(resource.Resource):
                 return self._faults(request, body)
             if request.path == b"/drop":
                 return _reply(request, 200, {"dropped": self.simulator.drop_connections()})
+            if request.path == b"/stop":
+                self.simulator.stop_accepting()
+                return _reply(request, 200, {"accepting": self.simulator.accepting})
+            if request.path == b"/start":
+                try:
+                    self.simulator.start_accepting()
+                except OSError as exc:  # the port was taken meanwhile
+                    return _reply(request, 409, {"error": str(exc)})
+                return _reply(request, 200, {"accepting": self.simulator.accepting})
             if request.path == b"/garbage":
                 data = bytes.fromhex(_field(body, "hex", str))
                 return _reply(request, 200, {"sent_to": self.simulator.send_garbage(data)})

@@ -105,6 +105,15 @@ def _db_parser(commands: Any) -> None:
     current = db_commands.add_parser("current", help="show the schema revision",
                                      description="Print the database's and the code's revision.")
     current.set_defaults(handler="db:current_command")
+    backup = db_commands.add_parser(
+        "backup", help="copy the SQLite database to a file, safely while the gateway runs",
+        description="Copy the SQLite database (database.url) to PATH with SQLite's online "
+        "backup API: one consistent snapshot, taken without stopping the gateway or holding "
+        "up its writes, checked, and written under a temporary name first. For PostgreSQL "
+        "use pg_dump.")
+    backup.add_argument("path", metavar="PATH", help="the backup file to write")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    backup.set_defaults(handler="db:backup_command")
 
 
 def _config_parser(commands: Any) -> None:
@@ -163,9 +172,22 @@ def _subscriptions_parser(commands: Any) -> None:
         "subscriptions.event_retention_days ago (default 183). The engine never deletes "
         "events; this command is the only thing that does. Also deletes delivery receipts "
         "that matched nothing and are older than dispatch.unmatched_receipt_days (default 7; "
-        "a running gateway purges those itself every 10 minutes).")
+        "a running gateway purges those itself every 10 minutes). Deletes in batches, each "
+        "in a transaction of its own, showing progress on stderr; --dry-run only counts.")
     purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    purge.add_argument("--batch", type=_positive_int, default=5000, metavar="N",
+                       help="rows deleted per transaction (default 5000)")
     purge.set_defaults(handler="subscriptions:purge_command")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def _editions_parser(commands: Any) -> None:

@@ -67,13 +67,14 @@ def check_number(option: str, value: float | None, low: float, high: float | Non
     raise GatewayError(f"{option} {value:g}: expected a number {wanted}{also}")
 
 
-def setup_logging(level: str) -> None:
-    """Log to stderr at ``level``, Twisted's log included."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def setup_logging(level: str, layout: str = "text") -> None:
+    """Log to stderr at ``level`` in ``layout`` (``logging.format``: text lines or JSON
+    lines), Twisted's log included."""
+    from gateway.log_format import formatter_for
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter_for(layout))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     # Alembic announces its context on every schema check; that is not news to an operator.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # Twisted is imported by the commands that run the reactor, not by every command.

@@ -23,6 +23,8 @@ from gateway.app import Gateway, build_gateway
 from gateway.articles import iter_article_files
 from gateway.articles.ingest import ingest_file
 from gateway.cli.common import EXIT_FAILED, EXIT_OK, load, setup_logging
+from gateway.cli.dispatch_progress import CountingThreads, DispatchProgress
+from gateway.cli.progress import CommandProgress
 from gateway.cli.reactor import CannotStart, installed_reactor, run_until_stopped, stop_reactor
 from gateway.config import GatewayConfig, SimulatorConfig
 from gateway.console.auth import add_operator
@@ -32,6 +34,7 @@ from gateway.db.dispatch_models import Delivery, DeliveryPart
 from gateway.db.engine import make_engine, upgrade
 from gateway.db.file_lock import hold_database
 from gateway.db.models import Subscriber
+from gateway.db.threads import DatabaseThreads
 from gateway.editions.build import build_edition, edition_settings
 from gateway.errors import GatewayError
 from gateway.states import DeliveryGroup, DeliveryStatus, SubscriptionStatus, group_counts
@@ -98,7 +101,7 @@ def demo_command(args: argparse.Namespace) -> int:
     if args.subscribers < 1:
         raise GatewayError("demo: --subscribers must be at least 1")
     config = load(args)
-    setup_logging("warning")
+    setup_logging("warning", config.logging.format)
     demo_database = dataclasses.replace(
         config, database=dataclasses.replace(config.database, url="sqlite:///../var/demo.db"))
     return run_demo(demo_database, DemoOptions(subscribers_per_carrier=args.subscribers,
@@ -118,10 +121,14 @@ def run_demo(config: GatewayConfig, options: DemoOptions) -> int:
                             with_console=options.serve, environ={"SDGW_NODE": "demo"},
                             command="demo", exclusive=True)
     result: dict[str, int] = {"code": EXIT_FAILED}
+    counting = CountingThreads(config.database_url, reactor=reactor)
+    counting.setServiceParent(gateway.root)
+    display = CommandProgress()
 
     def tell() -> None:
         result["told"] = 1
-        defer.ensureDeferred(_story(reactor, config, gateway, options, result))
+        defer.ensureDeferred(_story(reactor, config, gateway, options, result,
+                                    display=display, counting=counting))
 
     def interrupted() -> None:
         """SIGTERM or Ctrl-C in the middle of the story: the gateway stops (loops give back
@@ -131,7 +138,8 @@ def run_demo(config: GatewayConfig, options: DemoOptions) -> int:
             result["code"] = EXIT_OK
 
     try:
-        run_until_stopped(gateway.root, "demo gateway", then=tell, on_stop=interrupted)
+        with display:
+            run_until_stopped(gateway.root, "demo gateway", then=tell, on_stop=interrupted)
     except CannotStart as exc:  # e.g. a port already in use
         print(f"demo failed: could not start the gateway: {exc.reason}")
         return EXIT_FAILED
@@ -139,9 +147,11 @@ def run_demo(config: GatewayConfig, options: DemoOptions) -> int:
 
 
 async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options: DemoOptions,
-                 result: dict[str, int]) -> None:
+                 result: dict[str, int], *, display: CommandProgress,
+                 counting: DatabaseThreads) -> None:
     """The story on the running ``gateway``; then stop the reactor, unless ``--serve`` keeps
-    the gateway running (until SIGTERM or Ctrl-C)."""
+    the gateway running (until SIGTERM or Ctrl-C). Each step that waits shows its progress
+    on ``display`` (counts read in ``counting``, never on the reactor)."""
     database = gateway.database
     serving = False
     story_started = time.monotonic()
@@ -157,17 +167,24 @@ async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options:
                    for carrier in gateway.links}
         total = sum(len(v) for v in numbers.values())
 
-        async def wait_until(predicate: Callable[[Session], bool], what: str) -> None:
+        async def wait_until(count: Callable[[Session], int], target: int, what: str,
+                             unit: str) -> None:
+            """Until ``count`` reaches ``target``, shown as a bar."""
             deadline = time.monotonic() + options.timeout
-            while not await database.transaction(predicate):
+            bar = display.add(what, total=target, unit=unit)
+            while True:
+                done = await counting.transaction(count)
+                bar.update(completed=min(done, target))
+                if done >= target:
+                    bar.finish()
+                    return
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"timed out waiting for {what}")
                 await task.deferLater(reactor, 0.2, lambda: None)
 
-        def status_count(status: str) -> Callable[[Session], bool]:
-            return lambda session: (session.scalar(select(func.count()).select_from(Subscriber)
-                                                   .where(Subscriber.status == status))
-                                    or 0) >= total
+        def status_count(status: str) -> Callable[[Session], int]:
+            return lambda session: session.scalar(select(func.count()).select_from(Subscriber)
+                                                  .where(Subscriber.status == status)) or 0
 
         for keyword, status in (("SD", SubscriptionStatus.PENDING),
                                 ("Y", SubscriptionStatus.ACTIVE)):
@@ -176,7 +193,8 @@ async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options:
                 code = config.carriers[carrier].short_code
                 for number in carrier_numbers:
                     simulator.inject_mo(number, code, keyword)
-            await wait_until(status_count(status), f"{total} subscribers {status}")
+            await wait_until(status_count(status), total, f"subscribers texting {keyword}",
+                             "subscribers")
             print(f"  {total} subscribers texted {keyword}: all {status} "
                   f"({time.monotonic() - story_started:.1f}s)")
 
@@ -200,15 +218,23 @@ async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options:
 
         assert gateway.dispatch is not None
         dispatch_started = time.monotonic()
-        await gateway.dispatch.runner.dispatch(built.edition_id)
+        progress = DispatchProgress(display, counting, built.edition_id, clock=reactor,
+                                    period=0.5)
+        progress.start()
+        try:
+            await gateway.dispatch.runner.dispatch(built.edition_id)
+        finally:
+            await progress.stop()
         dispatch_elapsed = time.monotonic() - dispatch_started
 
-        def receipts_in(session: Session) -> bool:
-            return not session.scalar(select(func.count()).select_from(Delivery)
-                                      .where(Delivery.status == DeliveryStatus.SUBMITTED))
+        def receipts_in(session: Session) -> int:
+            return session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.status != DeliveryStatus.SUBMITTED)) or 0
 
-        await wait_until(receipts_in, "delivery receipts")
+        messages = sum(bar.total or 0 for bar in progress.bars.values())
+        await wait_until(receipts_in, int(messages), "receipts", "deliveries")
         receipts_elapsed = time.monotonic() - dispatch_started
+        display.close()  # the summary below the bars, not under them
         summary = await database.transaction(summary_figures)
         _print_summary(summary, dispatch_elapsed, receipts_elapsed)
         result["code"] = EXIT_OK
@@ -219,6 +245,7 @@ async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options:
         print(f"demo failed: {exc}")
     finally:
         result["ended"] = 1
+        display.close()  # the story's bars end with it (also when --serve goes on)
         if not serving:
             stop_reactor()  # the gateway stops first
 

@@ -15,7 +15,14 @@ from sqlalchemy import select
 from twisted.internet import defer
 
 from gateway.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load, setup_logging
-from gateway.cli.reactor import process_gateway, run_until_stopped, stop_reactor
+from gateway.cli.dispatch_progress import CountingThreads, DispatchProgress
+from gateway.cli.progress import CommandProgress, ProgressTask
+from gateway.cli.reactor import (
+    installed_reactor,
+    process_gateway,
+    run_until_stopped,
+    stop_reactor,
+)
 from gateway.config import GatewayConfig
 from gateway.db.dispatch_models import Dispatch
 from gateway.db.edition_models import EDITION_BUILT, EDITION_FROZEN, Edition
@@ -23,7 +30,7 @@ from gateway.db.engine import ensure_schema_current, make_engine, make_session_f
 from gateway.db.file_lock import DatabaseInUse, hold_database
 from gateway.db.times import as_utc
 from gateway.dispatch.runner import prepare_dispatches
-from gateway.dispatch.store import progress
+from gateway.dispatch.store import open_counts, progress
 from gateway.editions.build import EditionError
 from gateway.errors import GatewayError
 from gateway.states import WAITING_STATUSES, DeliveryGroup, group_counts
@@ -48,7 +55,7 @@ def dispatch_command(args: argparse.Namespace) -> int:
         return 0
     if args.edition is None:
         raise GatewayError("dispatch: give --edition ID to send, or `status` to look")
-    setup_logging(config.logging.level)
+    setup_logging(config.logging.level, config.logging.format)
     code = run_dispatch(config, args.edition, ignore_quiet_hours=args.ignore_quiet_hours)
     if code != 2:
         print_status(make_session_factory(engine), args.edition,
@@ -121,19 +128,28 @@ def run_dispatch(config: GatewayConfig, edition_id: int, *, ignore_quiet_hours: 
     assert gateway.dispatch is not None
     runner = gateway.dispatch.runner
     problems: list[str] = []
+    reactor = installed_reactor()
+    counting = CountingThreads(config.database_url, reactor=reactor)
+    counting.setServiceParent(gateway.root)
 
-    def send() -> None:
-        def failed(failure: Any) -> None:
-            failure.trap(GatewayError)
-            problems.append(str(failure.value))
+    with CommandProgress() as display:
+        progress = DispatchProgress(display, counting, edition_id, clock=reactor)
 
-        sending = defer.ensureDeferred(runner.dispatch(edition_id))
-        sending.addErrback(failed)
-        sending.addErrback(lambda f: problems.append(f.getErrorMessage()) or log.error(
-            "dispatch of edition #%d failed: %s", edition_id, f.getTraceback()))
-        sending.addBoth(lambda _: stop_reactor())
+        def send() -> None:
+            def failed(failure: Any) -> None:
+                failure.trap(GatewayError)
+                problems.append(str(failure.value))
 
-    run_until_stopped(gateway.root, f"dispatch of edition #{edition_id}", then=send)
+            progress.start()
+            sending = defer.ensureDeferred(runner.dispatch(edition_id))
+            sending.addErrback(failed)
+            sending.addErrback(lambda f: problems.append(f.getErrorMessage()) or log.error(
+                "dispatch of edition #%d failed: %s", edition_id, f.getTraceback()))
+            sending.addBoth(lambda _: progress.stop())
+            sending.addBoth(lambda _: stop_reactor())
+
+        run_until_stopped(gateway.root, f"dispatch of edition #{edition_id}", then=send,
+                          on_stop=progress.pause)
     for problem in problems:
         print(f"sdgw: {problem}", flush=True)
     if problems:
@@ -179,11 +195,19 @@ def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse, *,
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop_waiting)
+    display = CommandProgress().start()
+    bars: dict[str, ProgressTask] = {}
     try:
         while True:
             with sessions() as session:
                 statuses = set(session.scalars(select(Dispatch.status)
                                                .where(Dispatch.id.in_(ids))))
+                counts = open_counts(session, edition_id)
+            for carrier, (total, still_open) in sorted(counts.items()):
+                if carrier not in bars:
+                    bars[carrier] = display.add(f"dispatch {carrier}", total=total,
+                                                unit="deliveries", completed=total - still_open)
+                bars[carrier].update(completed=total - still_open, total=total)
             if statuses <= {"done"}:
                 return 0
             try:
@@ -198,6 +222,7 @@ def _hand_over(config: GatewayConfig, edition_id: int, held: DatabaseInUse, *,
               flush=True)
         return 0
     finally:
+        display.close()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         engine.dispose()
     return run_dispatch(config, edition_id, ignore_quiet_hours=ignore_quiet_hours)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -14,6 +15,7 @@ from carriers.text_coding import decode_text
 from gateway.articles import ArticleError, iter_article_files
 from gateway.articles.ingest import DuplicateArticleError, ingest_file
 from gateway.cli.common import EXIT_FAILED, EXIT_OK, open_database
+from gateway.cli.progress import CommandProgress
 from gateway.db.edition_models import EDITION_BUILDING
 from gateway.editions.build import build_edition, edition_settings, utc_text
 from gateway.editions.selection import SelectionError
@@ -28,43 +30,55 @@ def ingest_command(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     outcomes: Counter[str] = Counter()
     failed = 0
-    for given in args.paths:
-        files = list(iter_article_files([given]))
-        if not files:
-            print(f"failed     {given}: no article files in this folder", file=sys.stderr)
-            failed += 1
-        for path in files:
-            try:
-                with sessions.begin() as session:
-                    results = ingest_file(session, path, now=now,
-                                          max_bytes=config.ingest.max_bytes)
-            except ArticleError as exc:
-                print(f"failed     {exc.path}: {exc.reason}", file=sys.stderr)
+    found = [(given, list(iter_article_files([given]))) for given in args.paths]
+    with CommandProgress() as display:
+        progress = display.add("ingest", total=sum(len(files) for _, files in found),
+                               unit="files")
+        for given, files in found:
+            if not files:
+                print(f"failed     {given}: no article files in this folder", file=sys.stderr)
                 failed += 1
-                continue
-            except DuplicateArticleError as exc:
-                print(f"failed     {path}: {exc}", file=sys.stderr)
-                failed += 1
-                continue
-            except SQLAlchemyError as exc:
-                reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-                print(f"failed     {path}: the database refused it ({reason})", file=sys.stderr)
-                failed += 1
-                continue
-            for result in results:
-                outcomes[result.outcome.value] += 1
-                line = f"{result.outcome.value:<10} #{result.article_id:<5} {result.title}"
-                if result.editions_to_rebuild:
-                    line += f" — rebuild edition {', '.join(result.editions_to_rebuild)}"
-                if result.frozen_editions:
-                    line += (f" — changed, but edition {', '.join(result.frozen_editions)} "
-                             "is frozen: kept as sent")
-                print(f"{line}  [{path}]")
+            for path in files:
+                results = _ingest_one(sessions, path, now, config.ingest.max_bytes)
+                progress.advance()
+                if results is None:
+                    failed += 1
+                    continue
+                for result in results:
+                    outcomes[result.outcome.value] += 1
+                    print(f"{_ingest_line(result)}  [{path}]")
+        progress.finish()
     counted = ", ".join(f"{outcomes[name]} {name}" for name in
                         ("new", "updated", "unchanged", "frozen") if outcomes[name])
     print(f"{sum(outcomes.values())} article(s){': ' + counted if counted else ''}; "
           f"{failed} file(s) failed")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _ingest_one(sessions: Any, path: Path, now: datetime, max_bytes: int) -> list[Any] | None:
+    """Store one file's articles in a transaction of its own; None (and the reason on
+    stderr) when the file failed."""
+    try:
+        with sessions.begin() as session:
+            return list(ingest_file(session, path, now=now, max_bytes=max_bytes))
+    except ArticleError as exc:
+        print(f"failed     {exc.path}: {exc.reason}", file=sys.stderr)
+    except DuplicateArticleError as exc:
+        print(f"failed     {path}: {exc}", file=sys.stderr)
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        print(f"failed     {path}: the database refused it ({reason})", file=sys.stderr)
+    return None
+
+
+def _ingest_line(result: Any) -> str:
+    line = f"{result.outcome.value:<10} #{result.article_id:<5} {result.title}"
+    if result.editions_to_rebuild:
+        line += f" — rebuild edition {', '.join(result.editions_to_rebuild)}"
+    if result.frozen_editions:
+        line += (f" — changed, but edition {', '.join(result.frozen_editions)} "
+                 "is frozen: kept as sent")
+    return line
 
 
 # -- sdgw edition build -----------------------------------------------------------------------

@@ -10,8 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.cli.common import open_database
+from gateway.cli.progress import CommandProgress
 from gateway.console import queries
-from gateway.console.rollup import refresh
+from gateway.console.rollup import count_all, store_counted
 from gateway.console.service import rollup_settings
 from gateway.console.tables import columns_of, csv_text, plain_table
 
@@ -20,9 +21,13 @@ def report_command(args: argparse.Namespace) -> int:
     config, sessions = open_database(args)
     now = datetime.now(UTC)
     zone = ZoneInfo(config.newspaper.timezone)
-    if not args.no_refresh:
-        with sessions.begin() as session:
-            refresh(session, now, rollup_settings(config))
+    if not args.no_refresh:  # seconds at millions of rows: shown on stderr
+        with CommandProgress() as display, sessions.begin() as session:
+            steps = display.add("refresh figures", total=2, unit="steps")
+            counted = count_all(session, now, rollup_settings(config))
+            steps.advance()
+            store_counted(session, counted, now)
+            steps.advance()
     with sessions.begin() as session:
         summary = queries.summary(session, today=now.astimezone(zone).date(), days=args.days,
                                   carriers=tuple(config.carriers))

@@ -10,7 +10,8 @@ from gateway.cli.reactor import process_gateway, run_until_stopped
 
 def run_command(args: argparse.Namespace) -> int:
     config = load(args)
-    setup_logging(config.logging.level)
-    gateway, lost = process_gateway(config, "run", with_simulators=not args.no_simulators)
+    setup_logging(config.logging.level, config.logging.format)
+    gateway, lost = process_gateway(config, "run", with_simulators=not args.no_simulators,
+                                    with_metrics=config.metrics.enabled)
     run_until_stopped(gateway.root, f"gateway for {config.newspaper.name}")
     return EXIT_FAILED if lost else EXIT_OK

@@ -16,7 +16,7 @@ def serve_command(args: argparse.Namespace) -> int:
     check_number("--port", args.port, 1, 65535)
     check_number("--control-port", args.control_port, 1, 65535)
     config = load(args)
-    setup_logging(config.logging.level)
+    setup_logging(config.logging.level, config.logging.format)
     # Imported here: `sim mo` (below) is a small HTTP client, typed again and again by hand,
     # that should not wait for the gateway and Twisted to load.
     from gateway.app import OrderedServices, build_simulator

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from carriers.numbers import InvalidNumber, normalise_msisdn
 from gateway.cli.common import check_number, open_database
+from gateway.cli.progress import CommandProgress, ProgressTask
 from gateway.console.queries import subscriber_record
 from gateway.db.times import local_text
-from gateway.dispatch.store import purge_unmatched
+from gateway.dispatch.store import purge_unmatched_batch, purgeable_unmatched
 from gateway.errors import GatewayError
-from gateway.subscriptions.records import iter_subscribers, purge_events
+from gateway.subscriptions.records import (
+    iter_subscribers,
+    purge_events_batch,
+    purgeable_events,
+)
 
 HISTORY_LIMIT = 100_000
 """At most this many of each kind (events, MOs, MTs, digests) in one number's history."""
@@ -74,17 +80,41 @@ def purge_command(args: argparse.Namespace) -> int:
     cutoff = datetime.now(UTC) - timedelta(days=days)
     receipt_days = config.dispatch.unmatched_receipt_days
     receipts_before = datetime.now(UTC) - timedelta(days=receipt_days)
-    with sessions.begin() as session:
-        deleted = purge_events(session, ended_before=cutoff)
-        receipts = purge_unmatched(session, received_before=receipts_before)
-        if args.dry_run:
-            session.rollback()
+    with sessions() as session:
+        events = purgeable_events(session, ended_before=cutoff)
+        receipts = purgeable_unmatched(session, received_before=receipts_before)
+    if not args.dry_run:
+        with CommandProgress() as display:
+            events = _purge_in_batches(
+                sessions, display.add("purge events", total=events, unit="events"),
+                lambda session: purge_events_batch(session, ended_before=cutoff,
+                                                   limit=args.batch))
+            receipts = _purge_in_batches(
+                sessions, display.add("purge receipts", total=receipts, unit="receipts"),
+                lambda session: purge_unmatched_batch(session, received_before=receipts_before,
+                                                      limit=args.batch))
     verb = "would delete" if args.dry_run else "deleted"
-    print(f"{verb} {deleted} event(s) of subscriptions that ended before {_when(cutoff)} "
+    print(f"{verb} {events} event(s) of subscriptions that ended before {_when(cutoff)} "
           f"(retention {days} days)")
     print(f"{verb} {receipts} receipt(s) that matched nothing, received before "
           f"{_when(receipts_before)} (dispatch.unmatched_receipt_days = {receipt_days:g})")
     return 0
+
+
+def _purge_in_batches(sessions: Any, progress: ProgressTask,
+                      purge_batch: Callable[[Any], int]) -> int:
+    """Run ``purge_batch`` in a transaction of its own each time until it deletes nothing;
+    how many rows it deleted in all."""
+    deleted = 0
+    while True:
+        with sessions.begin() as session:
+            count = purge_batch(session)
+        if not count:
+            break
+        deleted += count
+        progress.update(completed=deleted, total=max(progress.total or 0, deleted))
+    progress.finish()
+    return deleted
 
 
 _ZONE: list[ZoneInfo] = []

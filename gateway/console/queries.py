@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from carriers.numbers import mask_msisdn
 from carriers.rules import CARRIER_RULES
 from gateway.db.console_models import (
     AuditEntry,
@@ -46,13 +47,9 @@ DIRECTIONS = ("mo", "mt")
 
 
 def mask_number(number: str, reveal: bool) -> str:
-    """``13800138000`` → ``138****8000`` unless ``reveal``; any other form keeps only its
-    first three and last four characters."""
-    if reveal or not number:
-        return number
-    if len(number) <= 7:
-        return "*" * len(number)
-    return number[:3] + "****" + number[-4:]
+    """The number whole for admins (``reveal``), else masked as in the logs
+    (:func:`carriers.numbers.mask_msisdn`: ``138****8000``)."""
+    return number if reveal else mask_msisdn(number)
 
 
 def carrier_label(carrier: str) -> str:

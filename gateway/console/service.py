@@ -66,7 +66,7 @@ def rollup_settings(config: GatewayConfig) -> RollupSettings:
 def build_console(
     config: GatewayConfig, *, engine: Engine, writer: DatabaseThreads, reactor: Any,
     subscription_settings: SubscriptionSettings, render_reply: ReplyRenderer,
-    send_reply: Any = None, set_paused: Any = None,
+    send_reply: Any = None, set_paused: Any = None, link_board: Any = None,
 ) -> tuple[service.MultiService, Console]:
     """The console's services (reads, refresher, HTTP listener) under one parent; add it
     after ``writer`` so it stops first."""
@@ -86,7 +86,7 @@ def build_console(
         config=config, zone=ZoneInfo(config.newspaper.timezone), writer=writer, reader=reader,
         clock=reactor, templates=make_environment(config.templates_path), stats=stats,
         subscription_settings=subscription_settings, render_reply=render_reply,
-        send_reply=send_reply, set_paused=set_paused))
+        send_reply=send_reply, set_paused=set_paused, link_board=link_board))
     site = server.Site(console.app.resource(), logFormatter=access_line)
     site.displayTracebacks = False
     listener = strports.service(

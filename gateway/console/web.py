@@ -48,6 +48,7 @@ from gateway.console.tables import columns_of, csv_text
 from gateway.db.threads import DatabaseThreads
 from gateway.db.times import local_text
 from gateway.editions.stored import load_edition
+from gateway.operations.link_board import LinkBoard
 from gateway.subscriptions.operator_requests import unsubscribe_on_request
 from gateway.subscriptions.service import QueuedReply, ReplyRenderer, SubscriptionSettings
 
@@ -92,6 +93,8 @@ class ConsoleDependencies:
     render_reply: ReplyRenderer
     send_reply: Callable[[QueuedReply], defer.Deferred[Any]] | None
     set_paused: Callable[[int, bool], defer.Deferred[None]] | None
+    link_board: LinkBoard | None = None
+    """The links' state and figures (the Links page); None: no links in this process."""
 
 
 class Refused(Exception):
@@ -322,6 +325,17 @@ class Console:
         ], title=f"Subscriptions per day, last {summary.period.days} days")
         return self.page(request, "dashboard.html", me, summary=summary, chart=chart,
                          dispatches=dispatches[:12], periods=PERIODS)
+
+    # -- links ---------------------------------------------------------------------------------
+
+    @app.route("/links", methods=["GET"])
+    async def links(self, request: IRequest) -> bytes:
+        me = await self.require(request)
+        board = self.deps.link_board
+        now = self.deps.clock.seconds()
+        rows = board.rows(now) if board is not None else []
+        return self.page(request, "links.html", me, rows=rows, now=now,
+                         as_of=datetime.fromtimestamp(now, UTC))
 
     # -- editions ------------------------------------------------------------------------------
 
@@ -850,6 +864,10 @@ class _Formatters:
 
     def time(self, value: datetime | None) -> str:
         return local_text(value, self.zone, missing="–")
+
+    def moment(self, value: float | None) -> str:
+        """A Unix time (clock seconds) as local time."""
+        return self.time(None if value is None else datetime.fromtimestamp(value, UTC))
 
     @staticmethod
     def number(value: int | float | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,10 +15,33 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
+from carriers.link.status import LatencyHistogram
+
 T = TypeVar("T")
 
 URGENT_STREAK = 4
 """Urgent turns in a row before queued ordinary work gets one."""
+
+TRANSACTION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                       5.0, 10.0, 30.0)
+
+
+class TransactionTimings:
+    """How long the pool's transactions took (begin to commit or rollback), as a histogram;
+    observed from the pool's threads, read from the reactor's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._histogram = LatencyHistogram(TRANSACTION_BUCKETS)
+
+    def observe(self, seconds: float) -> None:
+        with self._lock:
+            self._histogram.observe(seconds)
+
+    def snapshot(self) -> tuple[list[tuple[float, int]], float]:
+        """(cumulative buckets, sum of seconds), consistent with each other."""
+        with self._lock:
+            return self._histogram.cumulative(), self._histogram.sum
 
 
 class DatabaseThreads(service.Service):
@@ -39,6 +63,12 @@ class DatabaseThreads(service.Service):
         self._ordinary: deque[tuple[Callable[[], Any], defer.Deferred[Any]]] = deque()
         self._urgent_streak = 0
         self._choosing = threading.Lock()
+        self.timings = TransactionTimings()
+
+    @property
+    def waiting(self) -> int:
+        """Work queued and not yet taken by a thread of the pool."""
+        return len(self._urgent) + len(self._ordinary)
 
     def startService(self) -> None:
         super().startService()
@@ -79,7 +109,11 @@ class DatabaseThreads(service.Service):
         """Run ``work(session)`` inside one committed transaction, in the pool."""
 
         def unit() -> T:
-            with self.sessions.begin() as session:
-                return work(session)
+            started = time.perf_counter()
+            try:
+                with self.sessions.begin() as session:
+                    return work(session)
+            finally:
+                self.timings.observe(time.perf_counter() - started)
 
         return self.run(unit, urgent=urgent)

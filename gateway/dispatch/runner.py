@@ -41,6 +41,7 @@ from gateway.dispatch import mms_notifications, store
 from gateway.dispatch.mms_notifications import MmsNotificationSettings
 from gateway.dispatch.quiet_hours import QuietHours
 from gateway.editions.build import freeze_edition
+from gateway.log_format import fields
 from gateway.message_log import SubmittedMessage, apply_reply_receipts, record_submitted
 from gateway.states import DispatchStatus
 
@@ -166,7 +167,8 @@ class DispatchRunner:
             total = await self._database.transaction(
                 lambda session, d=dispatch_id: store.materialise(session, d, now=now))
             log.info("dispatch #%d of edition #%d: %d deliveries", dispatch_id, edition_id,
-                     total)
+                     total, extra=fields("dispatch_prepared", dispatch_id=dispatch_id,
+                                         edition_id=edition_id, total=total))
         await defer.gatherResults([self.run(d) for d in dispatch_ids], consumeErrors=True)
         return dispatch_ids
 
@@ -310,7 +312,11 @@ class DispatchRunner:
                 store.unmark_sending(session, unsent, node=settings.node),
                 store.release(session, ids, node=settings.node)))
 
-        log.info("dispatch #%d (%s): sending", dispatch_id, carrier)
+        log.info("dispatch #%d of edition #%d (%s): sending, %d deliveries", dispatch_id,
+                 dispatch.edition_id, carrier, dispatch.total,
+                 extra=fields("dispatch_start", carrier=carrier, dispatch_id=dispatch_id,
+                              edition_id=dispatch.edition_id, total=dispatch.total,
+                              node=settings.node))
         while True:
             hold = self._hold(dispatch_id, quiet)
             if hold is not None:
@@ -318,8 +324,13 @@ class DispatchRunner:
                 exhausted = False
                 await self._wait_for_everything(semaphore, results)
                 if self._stopping:
-                    log.info("dispatch #%d (%s): stopping; %d sent by this process",
-                             dispatch_id, carrier, sent)
+                    log.info("dispatch #%d of edition #%d (%s): stopping; %d sent by this "
+                             "process in %.1fs", dispatch_id, dispatch.edition_id, carrier,
+                             sent, self._clock.seconds() - started,
+                             extra=fields("dispatch_stop", carrier=carrier,
+                                          dispatch_id=dispatch_id,
+                                          edition_id=dispatch.edition_id, sent=sent,
+                                          elapsed=round(self._clock.seconds() - started, 3)))
                     return
                 log.info("dispatch #%d (%s): %s; holding", dispatch_id, carrier, hold[0])
                 wait = max(hold[1] - self._clock.seconds(), 0.0)
@@ -408,8 +419,11 @@ class DispatchRunner:
                 row.finished_at = self.now()
 
         await self._database.transaction(finish)
-        log.info("dispatch #%d (%s): done; %d sent by this process in %.1fs", dispatch_id,
-                 carrier, sent, elapsed)
+        log.info("dispatch #%d of edition #%d (%s): done; %d sent by this process in %.1fs",
+                 dispatch_id, dispatch.edition_id, carrier, sent, elapsed,
+                 extra=fields("dispatch_finish", carrier=carrier, dispatch_id=dispatch_id,
+                              edition_id=dispatch.edition_id, sent=sent,
+                              elapsed=round(elapsed, 3)))
 
     def _sleep(self, seconds: float) -> defer.Deferred[None]:
         """Wait ``seconds`` on the clock, or until :meth:`stop` (quiet hours can be long)."""

@@ -61,6 +61,14 @@ def slot_due(at: time, zone: ZoneInfo, now: datetime) -> datetime:
     return due
 
 
+def next_fire(at: time, zone: ZoneInfo, now: datetime) -> datetime:
+    """The first moment after ``now`` that a slot at ``at`` (in ``zone``) is due."""
+    trigger = CronTrigger(hour=at.hour, minute=at.minute, second=at.second, timezone=zone)
+    fire = trigger.get_next_fire_time(None, now)
+    assert fire is not None  # a daily trigger always fires again
+    return fire
+
+
 def fire_slot(scheduler_id: str, slot: str) -> None:
     """APScheduler's job function (runs in a pool thread): hand over to the reactor."""
     scheduler = _RUNNING.get(scheduler_id)
@@ -140,6 +148,16 @@ class EditionScheduler(service.Service):
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         _RUNNING.pop(self._id, None)
+
+    @property
+    def healthy(self) -> bool:
+        """Started and its APScheduler running (it stops only with the service)."""
+        return bool(self.running and self._scheduler is not None and self._scheduler.running)
+
+    def next_fire_times(self, now: datetime) -> dict[str, datetime]:
+        """Each slot's next scheduled time after ``now`` (from the slots' own triggers, no
+        database read): what the metrics show."""
+        return {slot: next_fire(at, self._zone, now) for slot, at in self._slots.items()}
 
     def next_runs(self) -> dict[str, datetime | None]:
         if self._scheduler is None:

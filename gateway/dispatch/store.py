@@ -684,11 +684,40 @@ def purge_unmatched(session: Session, *, received_before: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+def purgeable_unmatched(session: Session, *, received_before: datetime) -> int:
+    """How many receipts :func:`purge_unmatched` would delete."""
+    return int(session.scalar(select(func.count()).select_from(UnmatchedReceipt).where(
+        UnmatchedReceipt.received_at < received_before)) or 0)
+
+
+def purge_unmatched_batch(session: Session, *, received_before: datetime, limit: int) -> int:
+    """:func:`purge_unmatched`, at most ``limit`` rows (oldest ids first); 0: none left."""
+    batch = (select(UnmatchedReceipt.id).where(UnmatchedReceipt.received_at < received_before)
+             .order_by(UnmatchedReceipt.id).limit(limit))
+    result = session.execute(delete(UnmatchedReceipt).where(
+        UnmatchedReceipt.id.in_(batch.scalar_subquery())))
+    return int(result.rowcount or 0)
+
+
 def _receipt_of(row: UnmatchedReceipt) -> DeliveryReceipt:
     return DeliveryReceipt(
         carrier=row.carrier, message_id=row.message_id, state=ReceiptState(row.state),
         stat=row.stat, error=row.error or "", done_at=row.done_at,
         received_at=row.received_at, subscriber=row.subscriber, reference=row.reference)
+
+
+def open_counts(session: Session, edition_id: int) -> dict[str, tuple[int, int]]:
+    """Per carrier of the edition's dispatches: (total, still open), "open" being the pending
+    group (pending, claimed, sending, uncertain). Counts an index range of open rows only."""
+    totals = dict(session.execute(select(Dispatch.carrier, Dispatch.total).where(
+        Dispatch.edition_id == edition_id)).all())
+    still_open = dict(session.execute(
+        select(Dispatch.carrier, func.count(Delivery.id))
+        .join(Delivery, Delivery.dispatch_id == Dispatch.id)
+        .where(Dispatch.edition_id == edition_id, Delivery.status.in_(OPEN_STATUSES))
+        .group_by(Dispatch.carrier)).all())
+    return {carrier: (int(total or 0), int(still_open.get(carrier, 0)))
+            for carrier, total in totals.items()}
 
 
 def progress(session: Session, edition_id: int | None = None) -> list[dict[str, object]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import (
@@ -46,17 +46,37 @@ def requested_at(session: Session, subscriber_id: int) -> datetime | None:
             SubscriptionEvent.new_status == Status.PENDING.value))
 
 
-def purge_events(session: Session, *, ended_before: datetime) -> int:
-    """Delete the event log of subscriptions that ended before ``ended_before``.
+PURGE_BATCH = 5000
+"""Rows deleted per transaction by the purges: each batch commits on its own, so a purge of
+millions of rows neither holds one huge transaction nor the writer for long."""
+
+
+def _ended_before(ended_before: datetime) -> Select[tuple[int]]:
+    """Subscribers whose subscription ended before then: cancelled (since ``cancelled_at``)
+    or never active (status none, since its last change)."""
+    return select(Subscriber.id).where(or_(
+        and_(Subscriber.status == "cancelled", Subscriber.cancelled_at < ended_before),
+        and_(Subscriber.status == "none", Subscriber.updated_at < ended_before),
+    ))
+
+
+def purgeable_events(session: Session, *, ended_before: datetime) -> int:
+    """How many events :func:`purge_events_batch` would delete, all batches together."""
+    return int(session.scalar(select(func.count()).select_from(SubscriptionEvent).where(
+        SubscriptionEvent.subscriber_id.in_(_ended_before(ended_before)))) or 0)
+
+
+def purge_events_batch(session: Session, *, ended_before: datetime,
+                       limit: int = PURGE_BATCH) -> int:
+    """Delete at most ``limit`` events of subscriptions that ended before ``ended_before``
+    (oldest ids first); how many were deleted (0: nothing is left).
 
     A subscription has ended when it is cancelled (since ``cancelled_at``) or never became
     active (status none). Active and pending subscriptions keep their whole history.
     """
-    ended = select(Subscriber.id).where(or_(
-        and_(Subscriber.status == "cancelled", Subscriber.cancelled_at < ended_before),
-        and_(Subscriber.status == "none", Subscriber.updated_at < ended_before),
-    ))
-    result = session.execute(
-        delete(SubscriptionEvent).where(SubscriptionEvent.subscriber_id.in_(ended))
-    )
+    batch = (select(SubscriptionEvent.id)
+             .where(SubscriptionEvent.subscriber_id.in_(_ended_before(ended_before)))
+             .order_by(SubscriptionEvent.id).limit(limit))
+    result = session.execute(delete(SubscriptionEvent).where(
+        SubscriptionEvent.id.in_(batch.scalar_subquery())))
     return int(result.rowcount or 0)

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from carriers.messages import InboundMessage
-from carriers.numbers import InvalidNumber, normalise_msisdn, prefix_carrier
+from carriers.numbers import InvalidNumber, mask_msisdn, normalise_msisdn, prefix_carrier
 from carriers.service_codes import Route, ServiceCodeRouter
 from gateway.db.models import InboundMessage as InboundRow
 from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
@@ -102,6 +102,9 @@ class QueuedReply:
     link_id: str = ""
     """The MO's carrier session id (CMPP 3.0 LinkID), echoed on the reply; not stored, so a
     reply re-sent after a crash goes without it."""
+    subscriber_id: int | None = None
+    in_reply_to: int | None = None
+    """The MO's inbound message id."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +114,14 @@ class MoResult:
     """What happened: an Outcome value, or duplicate / invalid_number / unknown_service /
     help_suppressed."""
     reply: QueuedReply | None = None
+    carrier: str = ""
+    number: str = ""
+    """The MO's source as the carrier sent it (not normalised: it may be invalid)."""
+    subscriber_id: int | None = None
+    carrier_message_id: str = ""
+    detail: str = ""
+    """Why an MO reached no subscriber: the re-delivery, the invalid number's reason, the
+    code that is not ours."""
 
 
 def handle_mo(
@@ -173,6 +184,7 @@ class _Decision:
     consent: bool = False
     reply_from: str = ""
     reply_text: str | None = None
+    detail: str = ""
 
 
 @dataclass(slots=True)
@@ -231,20 +243,19 @@ def _decide_route(
     decision = _Decision(message=message)
     if known.seen(message):
         decision.outcome = "duplicate"
-        log.info("MO %s from %s is a re-delivery; ignored", message.text, message.source)
+        decision.detail = "a re-delivery; ignored"
         return decision
     try:
         decision.msisdn = normalise_msisdn(message.source)
     except InvalidNumber as exc:
         decision.outcome = "invalid_number"
-        log.warning("MO on %s from %r refused: %s", message.carrier, message.source, exc.reason)
+        decision.detail = exc.reason
         return decision
     router = settings.routers.get(message.carrier)
     decision.route = router.route(message.destination) if router is not None else None
     if decision.route is None:
         decision.outcome = "unknown_service"
-        log.warning("MO on %s to %s: not one of our service codes; no reply",
-                    message.carrier, message.destination)
+        decision.detail = f"{message.destination} is not one of our service codes; no reply"
     return decision
 
 
@@ -406,7 +417,7 @@ def _cancel_unsent(session: Session, decisions: list[_Decision]) -> None:
     cancelled = cancel_for_subscribers(session, sorted(gone))
     if cancelled:
         log.info("%s unsubscribed: %d digest message(s) not yet sent are cancelled",
-                 ", ".join(sorted(gone.values())), cancelled)
+                 ", ".join(sorted(mask_msisdn(number) for number in gone.values())), cancelled)
 
 
 def _insert_events(
@@ -457,8 +468,13 @@ def _queue_replies(
     replies = {inbound_id: QueuedReply(
         outbound_id=outbound_id, carrier=d.message.carrier, source=d.reply_from,
         destination=d.message.source, text=d.reply_text or "", link_id=d.message.link_id,
+        subscriber_id=d.subscriber.id if d.subscriber is not None else None,
+        in_reply_to=inbound_id,
     ) for (d, inbound_id), outbound_id in zip(answered, outbound_ids, strict=True)}
-    return [MoResult(inbound_id=inbound_id, outcome=d.outcome, reply=replies.get(inbound_id))
+    return [MoResult(inbound_id=inbound_id, outcome=d.outcome, reply=replies.get(inbound_id),
+                     carrier=d.message.carrier, number=d.message.source,
+                     subscriber_id=d.subscriber.id if d.subscriber is not None else None,
+                     carrier_message_id=d.message.carrier_message_id or "", detail=d.detail)
             for d, inbound_id in zip(decisions, inbound_ids, strict=True)]
 
 

@@ -70,6 +70,8 @@ class RunningGateway:
     controls: dict[str, int]
     process: subprocess.Popen[str]
     log: LogReader
+    metrics_url: str = ""
+    """The metrics listener's base URL (``/metrics``, ``/health``, ``/ready``)."""
     edition_id: int | None = None
 
     def read(self, work: Callable[[Session], Any]) -> Any:
@@ -106,12 +108,14 @@ class RunningGateway:
 
 
 @contextmanager
-def running_gateway(directory: Path, database_url: str | None = None
-                    ) -> Iterator[RunningGateway]:
+def running_gateway(directory: Path, database_url: str | None = None, *,
+                    protocols: dict[str, str] | None = None,
+                    edit: Callable[[str], str] | None = None) -> Iterator[RunningGateway]:
     """`sdgw run` on a config of its own in ``directory`` (on ``database_url``, else a SQLite
     file there), links bound and console up; stopped with SIGTERM afterwards (and checked to
-    have stopped cleanly)."""
-    config = write_config(directory)
+    have stopped cleanly). ``protocols``: a carrier's link protocol (SMPP else); ``edit``
+    changes the config's text last."""
+    config = write_config(directory, protocols)
     content = free_port()
     text = config.read_text(encoding="utf-8")
     if database_url is not None:
@@ -128,6 +132,8 @@ base_url = "http://127.0.0.1:{content}"
 host = "127.0.0.1"
 stats_interval_seconds = {STATS_INTERVAL}
 """)
+    if edit is not None:
+        text = edit(text)
     config.write_text(text, encoding="utf-8")
     settings = tomllib.loads(text)
     upgraded = sdgw(config, "db", "upgrade")
@@ -141,7 +147,8 @@ stats_interval_seconds = {STATS_INTERVAL}
         url=f"http://127.0.0.1:{settings['console']['port']}",
         short_codes={c: s["short_code"] for c, s in settings["carriers"].items()},
         controls={c: s["simulator"]["control_port"] for c, s in settings["carriers"].items()},
-        process=process, log=LogReader(process))
+        process=process, log=LogReader(process),
+        metrics_url=f"http://127.0.0.1:{settings['metrics']['port']}")
     try:
         gateway.log.wait_for(r"link: bound to", count=len(gateway.controls))
         _wait_for_health(gateway)

@@ -19,6 +19,8 @@ def write_config(tmp_path: Path, database_url: str) -> tuple[Path, int]:
 url = "{database_url}"
 [console]
 port = {free_port()}
+[metrics]
+port = {free_port()}
 [newspaper]
 name = "测试手机报"
 price = "3元/月"

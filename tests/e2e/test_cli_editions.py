@@ -37,6 +37,8 @@ password = "pw"
 url = "sqlite:///{tmp_path / 'gw.db'}"
 [console]
 port = {free_port()}
+[metrics]
+port = {free_port()}
 [newspaper]
 name = "山东手机报"
 price = "3元/月"

@@ -63,6 +63,8 @@ receipt_delay = 0.1
 url = "sqlite:///{tmp_path / 'gw.db'}"
 [console]
 port = {free_port()}
+[metrics]
+port = {free_port()}
 [newspaper]
 name = "测试手机报"
 price = "3元/月"

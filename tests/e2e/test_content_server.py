@@ -43,6 +43,8 @@ def write_config(tmp_path: Path, port: int, database_url: str) -> GatewayConfig:
 url = "{database_url}"
 [console]
 port = {free_port()}
+[metrics]
+port = {free_port()}
 [newspaper]
 name = "山东手机报"
 price = "3元/月"

@@ -62,6 +62,8 @@ class Site:
 url = "{self.database_url}"
 [console]
 port = {free_port()}
+[metrics]
+port = {free_port()}
 [content]
 port = {free_port()}
 [newspaper]

@@ -205,6 +205,8 @@ def write_config(tmp_path: Path, database_url: str, smsc_port: int) -> Path:
 url = "{database_url}"
 [console]
 enabled = false
+[metrics]
+enabled = false
 [content]
 port = {free_port()}
 [dispatch]

@@ -67,6 +67,15 @@ def test_default_config_is_valid() -> None:
          "carriers.china_telecom.mms.sms_only_prefixes", "an array"),
         ("enabled = true\nsms_only", 'enabled = 1\nsms_only',
          "carriers.china_telecom.mms.enabled", "true or false"),
+        ("port = 9464", "port = 0", "metrics.port", "from 1 to 65535"),
+        ("port = 9464", 'port = "9464"', "metrics.port", "an integer"),
+        ("refresh_seconds = 15", "refresh_seconds = 0", "metrics.refresh_seconds", "from 0.1"),
+        ("link_grace_seconds = 60", "link_grace_seconds = -1", "metrics.link_grace_seconds",
+         "from 0"),
+        ("refresh_seconds = 15", "refresh_seconds = 15\nrefresh = 3", "metrics.refresh",
+         "unknown key"),
+        ('host = "127.0.0.1"\nport = 9464', 'host = ""\nport = 9464', "metrics.host",
+         "an address"),
     ],
 )
 def test_mistakes_name_file_key_and_expectation(
@@ -97,6 +106,13 @@ def test_who_may_choose_the_mms_edition(tmp_path: Path) -> None:
     assert not settings.mms_available("china_unicom", "17091234567")
     assert settings.mms_available("china_unicom", "13012345678")
     assert settings.mms_available("china_mobile", "17001234567")
+
+
+def test_metrics_defaults_and_the_shipped_configs_ports() -> None:
+    metrics = load_config(DEFAULT).metrics
+    assert (metrics.enabled, metrics.host, metrics.port) == (True, "127.0.0.1", 9464)
+    native = load_config(REPO_ROOT / "config" / "native.toml").metrics
+    assert native.port == 9465  # both can run at once
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
