@@ -40,6 +40,7 @@ from gateway.console.web import Console
 from gateway.db.engine import make_session_factory
 from gateway.db.threads import DatabaseThreads
 from gateway.dispatch import leases
+from gateway.dispatch.mms_notifications import MmsNotificationSettings
 from gateway.dispatch.quiet_hours import QuietHours, parse_clock
 from gateway.dispatch.runner import DispatchRunner, DispatchSettings
 from gateway.dispatch.scheduler import EditionScheduler
@@ -195,6 +196,8 @@ def subscription_settings(config: GatewayConfig) -> SubscriptionSettings:
         confirm_window=timedelta(hours=subs.confirm_window_hours),
         help_period=timedelta(minutes=subs.help_period_minutes),
         duplicate_window=timedelta(seconds=subs.duplicate_window_seconds),
+        sms_only_carriers=[name for name, c in config.carriers.items() if not c.mms.enabled],
+        sms_only_prefixes={name: c.mms.sms_only_prefixes for name, c in config.carriers.items()},
     )
 
 
@@ -252,6 +255,8 @@ def dispatch_settings(config: GatewayConfig, node: str, *, quiet: bool = True
         retry_initial=d.retry_initial_seconds, retry_max=d.retry_max_seconds,
         deadline=timedelta(hours=d.deadline_hours), flag_after=d.flag_after, quiet=quiet_hours,
         uncertain_wait=d.uncertain_wait_seconds, uncertain_policy=d.uncertain,
+        mms=MmsNotificationSettings(base_url=config.content.base_url,
+                                    expiry=timedelta(hours=config.editions.mms_expiry_hours)),
     )
 
 
@@ -323,7 +328,7 @@ def build_gateway(
     if with_content:
         reader = read_pool(config, engine, reactor)  # the console's kind: reads beside the writer
         reader.setServiceParent(root)
-        content = build_content_service(config, reader, reactor)
+        content = build_content_service(config, reader, database, reactor)
         content.setServiceParent(root)
     if mm7_senders:  # the MMSCs' reports and MO MMS come in here
         build_endpoint(config, endpoint_handlers(store_receipt=runner.store_receipt,

@@ -137,6 +137,14 @@ class Mm7Config:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MmsConfig:
+    """``carriers.<carrier>.mms``: the carrier's MMS edition and how it reaches handsets."""
+
+    enabled: bool = True
+    """Subscribers of this carrier may choose the MMS edition (``CX``); false = SMS only
+    (a ``CX`` gets a reply explaining it)."""
+    sms_only_prefixes: list[str] = field(default_factory=list)
+    """Number prefixes (national numbers, e.g. ``"1703"``) set up for SMS only on this
+    carrier: a ``CX`` from one of them gets the same explanation."""
     mode: str = "wap_push"
     """``"wap_push"`` (the gateway's WAP Push notification over SMS, content from its own
     content server) or ``"mm7"`` (each MMS submitted to the carrier's MMSC over MM7)."""
@@ -411,6 +419,10 @@ def _check_semantics(config: GatewayConfig, shown: str) -> None:
                     raise ConfigError(shown, f"{key}.simulator.receipt_mix.{stat}", "expected >= 0")
             if sim.receipt_mix and sum(sim.receipt_mix.values()) <= 0:
                 raise ConfigError(shown, f"{key}.simulator.receipt_mix", "expected a positive sum")
+        for index, prefix in enumerate(carrier.mms.sms_only_prefixes):
+            if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 11):
+                raise ConfigError(shown, f"{key}.mms.sms_only_prefixes[{index}]",
+                                  f"expected 1 to 11 digits of a national number, got {prefix!r}")
         _check_mms(carrier.mms, shown, f"{key}.mms")
     _check_dispatch(config, shown)
     _check_mm7_endpoint(config, shown)

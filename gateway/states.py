@@ -80,6 +80,16 @@ class SubscriptionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class MessageFormat(StrEnum):
+    """``subscribers.message_format`` (and ``deliveries.message_format``): which edition a
+    subscriber receives. Subscribers start with SMS and switch with ``CX`` / ``DX``."""
+
+    SMS = "sms"
+    """The SMS digest."""
+    MMS = "mms"
+    """The MMS edition (彩信版), announced by WAP Push (or submitted over MM7)."""
+
+
 class DispatchStatus(StrEnum):
     """``dispatches.status``: preparing → running ⇄ paused → done."""
 

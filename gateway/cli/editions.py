@@ -167,7 +167,8 @@ def _print_mms(render: Any) -> None:
     pages = render.mms_pages or []
     print(f"== {render.carrier}: MMS edition, {len(pages)} page(s), {render.mms_size:,} octets; "
           f"limit {fitting['max_bytes']:,} ==")
-    print(f"content location: {render.content_location}")
+    print(f"content location: {render.content_location} (each subscriber's own token in "
+          "place of the zeros)")
     for page in pages:
         title = page["title"] or "(cover)"
         text = f"text {page['text_bytes']:,} B ({page['text_chars']} chars"

@@ -46,8 +46,8 @@ def subscribers_command(args: argparse.Namespace) -> int:
         if not rows:
             print("no subscribers match")
             return 0
-        print(f"{'number':<13} {'carrier':<14} {'status':<10} {'code':<16} {'since':<20} "
-              "prefix")
+        print(f"{'number':<13} {'carrier':<14} {'status':<10} {'format':<7} {'code':<16} "
+              f"{'since':<20} prefix")
         for row in rows:
             since = row.activated_at if row.status == "active" else (
                 row.cancelled_at if row.status == "cancelled" else
@@ -57,7 +57,8 @@ def subscribers_command(args: argparse.Namespace) -> int:
                 mismatch += (f" FLAGGED: {row.undeliverable_streak} undeliverable editions in "
                              "a row").lstrip()
             print(f"{row.msisdn:<13} {row.carrier:<14} {row.status:<10} "
-                  f"{row.short_code + row.extension:<16} {_when(since):<20} {mismatch}")
+                  f"{row.message_format:<7} {row.short_code + row.extension:<16} "
+                  f"{_when(since):<20} {mismatch}")
         if msisdn is not None:
             subscriber = rows[0]
             record = subscriber_record(session, msisdn, reveal=True, limit=HISTORY_LIMIT)

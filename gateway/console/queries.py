@@ -25,6 +25,7 @@ from gateway.db.console_models import (
 )
 from gateway.db.dispatch_models import Delivery, Dispatch
 from gateway.db.edition_models import Edition
+from gateway.db.mms_models import MmsDispatchStats
 from gateway.db.models import (
     InboundMessage,
     OutboundMessage,
@@ -82,6 +83,10 @@ class CarrierFigures:
     active: int
     pending: int
     cancelled: int
+    active_sms: int = 0
+    """Of the active, those who receive the SMS digest."""
+    active_mms: int = 0
+    """Of the active, those who chose the MMS edition (CX)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +129,21 @@ class Summary:
 def carrier_figures(session: Session, carriers: Sequence[str]) -> tuple[
         tuple[CarrierFigures, ...], datetime | None]:
     counts: dict[tuple[str, str], int] = {}
+    mms: dict[str, int] = {}
     as_of: datetime | None = None
     for row in session.scalars(select(SubscriberCount)):
         counts[(row.carrier, row.status)] = row.count
+        if row.status == SubscriptionStatus.ACTIVE:
+            mms[row.carrier] = row.mms
         as_of = as_utc(row.computed_at) if as_of is None else min(as_of, as_utc(row.computed_at))
     known = list(carriers) + sorted({c for c, _ in counts} - set(carriers))
     return tuple(
         CarrierFigures(carrier=c, label=carrier_label(c),
                        active=counts.get((c, SubscriptionStatus.ACTIVE), 0),
                        pending=counts.get((c, SubscriptionStatus.PENDING), 0),
-                       cancelled=counts.get((c, SubscriptionStatus.CANCELLED), 0))
+                       cancelled=counts.get((c, SubscriptionStatus.CANCELLED), 0),
+                       active_sms=counts.get((c, SubscriptionStatus.ACTIVE), 0) - mms.get(c, 0),
+                       active_mms=mms.get(c, 0))
         for c in known
     ), as_of
 
@@ -228,12 +238,23 @@ class DispatchFigures:
     elapsed_seconds: float | None
     throughput: float | None
     """Deliveries handled (no longer pending) per second of elapsed time."""
+    mms_notifications: int
+    """MMS deliveries (WAP Push mode): each subscriber's own notification, made as it is sent."""
+    mms_delivered: int
+    """Of those, the ones whose WAP Push the carrier's receipts say arrived."""
+    mms_retrieved: int
+    """Notifications whose content location the handset fetched: editions actually retrieved."""
+    mms_acknowledged: int
+    """Notifications the handset acknowledged (m-acknowledge-ind, or m-notifyresp-ind
+    saying retrieved)."""
     as_of: datetime | None
 
 
 _DISPATCH_COUNTS = ("total", "pending", "submitted", "delivered", "failed", "expired", "other",
                     "uncertain", "reconciled", "resent", "skipped")
 """The columns of ``dispatch_stats`` a :class:`DispatchFigures` shows."""
+_MMS_COUNTS = ("notifications", "delivered", "retrieved", "acknowledged")
+"""The columns of ``mms_dispatch_stats`` it shows (as ``mms_…``)."""
 
 
 def dispatch_figures(
@@ -242,9 +263,10 @@ def dispatch_figures(
 ) -> tuple[DispatchFigures, ...]:
     """Per dispatch (edition × carrier), newest editions first."""
     query = (
-        select(Dispatch, Edition.newspaper_date, Edition.slot, DispatchStats)
+        select(Dispatch, Edition.newspaper_date, Edition.slot, DispatchStats, MmsDispatchStats)
         .join(Edition, Edition.id == Dispatch.edition_id)
         .outerjoin(DispatchStats, DispatchStats.dispatch_id == Dispatch.id)
+        .outerjoin(MmsDispatchStats, MmsDispatchStats.dispatch_id == Dispatch.id)
         .order_by(Edition.newspaper_date.desc(), Edition.id.desc(), Dispatch.carrier)
     )
     if edition_ids is not None:
@@ -252,7 +274,7 @@ def dispatch_figures(
     else:
         query = query.limit(limit)
     rows = []
-    for dispatch, newspaper_date, slot, stats in session.execute(query):
+    for dispatch, newspaper_date, slot, stats, mms in session.execute(query):
         counts = {name: getattr(stats, name) if stats else 0 for name in _DISPATCH_COUNTS}
         # ``dispatch_stats`` keeps expired apart from the rest of the failed group (its
         # ``failed`` column: undeliverable, rejected, failed): the group is their sum.
@@ -268,6 +290,7 @@ def dispatch_figures(
             delivery_rate=ratio(counts["delivered"], counts["total"]),
             started_at=started, finished_at=finished, elapsed_seconds=elapsed,
             throughput=handled / elapsed if elapsed and elapsed > 0 else None,
+            **{f"mms_{name}": getattr(mms, name) if mms else 0 for name in _MMS_COUNTS},
             as_of=as_utc(stats.computed_at) if stats else None,
         ))
     return tuple(rows)
@@ -380,7 +403,9 @@ def subscriber_record(
     for event in events:
         entries.append(HistoryEntry(
             at=as_utc(event.at), kind="event", carrier=event.carrier, number=shown,
-            text=event.mo_text, status=f"{event.old_status} → {event.new_status}",
+            text=event.mo_text,
+            status=f"{event.old_status} → {event.new_status}"
+            + (f" ({event.message_format})" if event.message_format else ""),
             detail=f"{event.outcome}; to {event.short_code + event.extension}"))
     for mo in session.scalars(
             select(InboundMessage).where(InboundMessage.source_addr.in_(raw))

@@ -4,8 +4,9 @@ Each refresh is two steps so that, on SQLite, the counting never holds the singl
 ``count_*`` functions read (in a read-only session, a WAL snapshot) and return plain data;
 ``store_*`` functions write that data (a few rows, in the writer's session).
 
-- Subscribers per carrier and status: a grouped count over ``subscribers`` (an index-only
-  scan of ``ix_subscribers_carrier_status``), exact as of the refresh.
+- Subscribers per carrier and status, and of those how many have the MMS edition: grouped
+  counts over ``subscribers`` (index-only scans of ``ix_subscribers_carrier_status_format``),
+  exact as of the refresh.
 - Daily figures: per newspaper-local day and carrier, the transitions recorded that day in
   the append-only ``subscription_events`` (found through its ``at`` index, one day at a
   time). A day is recounted until a refresh happens ``settle`` after the day ended; after
@@ -18,6 +19,11 @@ Each refresh is two steps so that, on SQLite, the counting never holds the singl
   no delivery goes back to one once none is open. So once a refresh found the dispatch with
   deliveries and none open, while it is done and none is open, its recovery figures are kept
   as counted then (the 48 hours a dispatch waits for its last receipts read the index alone).
+- MMS notifications per dispatch (WAP Push mode): made, delivered (the WAP Push's receipts),
+  retrieved (the content location fetched) and acknowledged (by the handset), through the
+  notifications' dispatch index, until the dispatch is done, none of its MMS deliveries may
+  still change and the last notification expired (after that its content location answers
+  404, so nothing more is retrieved).
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
 from gateway.db.dispatch_models import Delivery, Dispatch
+from gateway.db.mms_models import MmsDispatchStats, MmsNotification
 from gateway.db.models import Subscriber, SubscriptionEvent
 from gateway.db.times import as_utc
 from gateway.dispatch.store import RECOVERIES, recovery_counts
@@ -41,6 +48,7 @@ from gateway.states import (
     DeliveryGroup,
     DeliveryStatus,
     DispatchStatus,
+    MessageFormat,
     SubscriptionStatus,
     group_counts,
 )
@@ -74,12 +82,24 @@ def count_subscribers(session: Session) -> dict[tuple[str, str], int]:
     return {(carrier, status): int(count) for carrier, status, count in rows}
 
 
+def count_mms_subscribers(session: Session) -> dict[tuple[str, str], int]:
+    """Per carrier and status, the subscribers whose format is the MMS edition."""
+    rows = session.execute(
+        select(Subscriber.carrier, Subscriber.status, func.count())
+        .where(Subscriber.message_format == MessageFormat.MMS)
+        .group_by(Subscriber.carrier, Subscriber.status)
+    ).all()
+    return {(carrier, status): int(count) for carrier, status, count in rows}
+
+
 def store_subscriber_counts(
-    session: Session, counts: dict[tuple[str, str], int], now: datetime
+    session: Session, counts: dict[tuple[str, str], int], now: datetime,
+    mms: dict[tuple[str, str], int] | None = None,
 ) -> None:
     session.execute(delete(SubscriberCount))
     session.add_all(
-        SubscriberCount(carrier=carrier, status=status, count=count, computed_at=now)
+        SubscriberCount(carrier=carrier, status=status, count=count,
+                        mms=(mms or {}).get((carrier, status), 0), computed_at=now)
         for (carrier, status), count in sorted(counts.items())
     )
 
@@ -271,6 +291,59 @@ def store_dispatch_counts(
         row.computed_at = now
 
 
+# -- MMS notifications per dispatch ------------------------------------------------------------
+
+MMS_FIGURES = ("notifications", "delivered", "retrieved", "acknowledged")
+"""The columns of ``mms_dispatch_stats``."""
+
+
+@dataclass(slots=True)
+class MmsCounts:
+    dispatch_id: int
+    final: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    """:data:`MMS_FIGURES`."""
+
+
+def count_mms(session: Session, now: datetime, settings: RollupSettings) -> list[MmsCounts]:
+    """The MMS figures of every dispatch whose figures are not final yet."""
+    pending = session.execute(
+        select(Dispatch.id, Dispatch.status)
+        .outerjoin(MmsDispatchStats, MmsDispatchStats.dispatch_id == Dispatch.id)
+        .where((MmsDispatchStats.final.is_(None)) | (MmsDispatchStats.final.is_(False)))
+        .order_by(Dispatch.id)).all()
+    result = []
+    for dispatch_id, status in pending:
+        row = session.execute(
+            select(func.count(), func.count(MmsNotification.first_retrieved_at),
+                   func.count(MmsNotification.acknowledged_at),
+                   func.sum(case((Delivery.status == DeliveryStatus.DELIVERED, 1), else_=0)),
+                   func.sum(case((Delivery.status.in_(UNFINISHED_STATUSES), 1), else_=0)),
+                   func.max(MmsNotification.expires_at))
+            .join(Delivery, Delivery.id == MmsNotification.delivery_id)
+            .where(MmsNotification.dispatch_id == dispatch_id)).one()
+        total, retrieved, acknowledged, delivered, unfinished, last_expiry = row
+        expired = last_expiry is None or as_utc(last_expiry) + settings.settle < now
+        result.append(MmsCounts(
+            dispatch_id=int(dispatch_id),
+            final=status == DispatchStatus.DONE and not unfinished and expired,
+            counts={"notifications": int(total), "delivered": int(delivered or 0),
+                    "retrieved": int(retrieved), "acknowledged": int(acknowledged)}))
+    return result
+
+
+def store_mms_counts(session: Session, counted: Sequence[MmsCounts], now: datetime) -> None:
+    for item in counted:
+        row = session.get(MmsDispatchStats, item.dispatch_id)
+        if row is None:
+            row = MmsDispatchStats(dispatch_id=item.dispatch_id)
+            session.add(row)
+        for column in MMS_FIGURES:
+            setattr(row, column, item.counts[column])
+        row.final = item.final
+        row.computed_at = now
+
+
 # -- all of it --------------------------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -280,6 +353,8 @@ class Counted:
     subscribers: dict[tuple[str, str], int]
     days: dict[str, dict[str, DayFigures]]
     dispatches: list[DispatchCounts]
+    mms_subscribers: dict[tuple[str, str], int] = field(default_factory=dict)
+    mms: list[MmsCounts] = field(default_factory=list)
 
 
 def count_all(session: Session, now: datetime, settings: RollupSettings) -> Counted:
@@ -290,14 +365,17 @@ def count_all(session: Session, now: datetime, settings: RollupSettings) -> Coun
         subscribers=count_subscribers(session),
         days=count_days(session, days, settings),
         dispatches=count_dispatches(session, open_dispatches(session)),
+        mms_subscribers=count_mms_subscribers(session),
+        mms=count_mms(session, now, settings),
     )
 
 
 def store_counted(session: Session, counted: Counted, now: datetime) -> None:
     """Everything a refresh writes (run it in the writer's session)."""
-    store_subscriber_counts(session, counted.subscribers, now)
+    store_subscriber_counts(session, counted.subscribers, now, counted.mms_subscribers)
     store_days(session, counted.days, now)
     store_dispatch_counts(session, counted.dispatches, now)
+    store_mms_counts(session, counted.mms, now)
 
 
 def refresh(session: Session, now: datetime, settings: RollupSettings) -> Counted:

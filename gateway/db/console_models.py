@@ -103,6 +103,8 @@ class SubscriberCount(Base):
     carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+    mms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Of ``count``, those whose format is the MMS edition (the rest have the SMS digest)."""
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

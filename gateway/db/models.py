@@ -123,7 +123,10 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_subscribers_carrier_status", "carrier", "status"),)
+    __table_args__ = (
+        # Dispatch cut-offs by carrier and status; the roll-up counts per format from it alone.
+        Index("ix_subscribers_carrier_status_format", "carrier", "status", "message_format"),
+    )
 
 
 class SubscriptionEvent(Base):
@@ -144,6 +147,8 @@ class SubscriptionEvent(Base):
     new_status: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    message_format: Mapped[str | None] = mapped_column(String(8))
+    """The format a format choice (``CX``/``DX``, active → active) set; None otherwise."""
 
 
 class UnmatchedReceipt(Base):

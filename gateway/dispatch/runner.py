@@ -37,7 +37,8 @@ from gateway.db.dispatch_models import Dispatch
 from gateway.db.edition_models import EditionRender, EditionRenderSegment
 from gateway.db.threads import DatabaseThreads
 from gateway.db.times import as_utc
-from gateway.dispatch import mm7_sender, store
+from gateway.dispatch import mm7_sender, mms_notifications, store
+from gateway.dispatch.mms_notifications import MmsNotificationSettings
 from gateway.dispatch.quiet_hours import QuietHours
 from gateway.editions.build import freeze_edition
 from gateway.log_format import fields
@@ -84,6 +85,8 @@ class DispatchSettings:
     uncertain_policy: str = "resend"
     """resend: parts still without evidence go out again; skip: they are not resent."""
     quiet: Mapping[str, QuietHours] = field(default_factory=dict)
+    mms: MmsNotificationSettings = field(default_factory=MmsNotificationSettings)
+    """Each MMS delivery's own notification: content location base and expiry."""
 
 
 def load_parts(session: Session, edition_id: int) -> dict[tuple[str, str], tuple[MessagePart, ...]]:
@@ -247,22 +250,36 @@ class DispatchRunner:
     async def _run(self, dispatch_id: int) -> None:
         settings = self.settings
 
-        def load(session: Session) -> tuple[Dispatch, dict[tuple[str, str], Any]]:
+        def load(session: Session) -> tuple[Dispatch, dict[tuple[str, str], Any],
+                                            mms_notifications.Announcer | None]:
             dispatch = session.get(Dispatch, dispatch_id)
             assert dispatch is not None
             store.materialise(session, dispatch_id, now=self.now())
-            return dispatch, load_parts(session, dispatch.edition_id)
+            # A carrier whose MMS goes to its MMSC (MM7) sends no WAP Push notifications.
+            announcer = None if dispatch.carrier in self._mms_senders else (
+                mms_notifications.load_announcer(
+                    session, dispatch_id=dispatch_id, edition_id=dispatch.edition_id,
+                    carrier=dispatch.carrier, settings=settings.mms, now=self.now()))
+            return dispatch, load_parts(session, dispatch.edition_id), announcer
 
-        dispatch, parts = await self._database.transaction(load)
+        dispatch, parts, announcer = await self._database.transaction(load)
         carrier = dispatch.carrier
         mms_sender = self._mms_senders.get(carrier)
         if mms_sender is not None and await mms_sender.prepare(dispatch.edition_id):
             parts[(carrier, "mms")] = mm7_sender.MM7_PART  # one submit: the whole MMS
-        else:
+        elif mms_sender is not None:
+            # No MMS to submit (logged): its MMS subscribers get the SMS digest rather than
+            # the stored notification, which is only a specimen of a subscriber's own.
+            parts.pop((carrier, "mms"), None)
             mms_sender = None
         formats = {fmt for (c, fmt) in parts if c == carrier} | {"sms", "mms"}
         parts_total = {fmt: len(parts.get((carrier, fmt)) or parts.get((carrier, "sms")) or ())
                        for fmt in formats}
+        # MMS deliveries each send their own notification (all of one length), made as they
+        # are marked "sending": delivery id → its parts, until submitted.
+        own_parts: dict[int, tuple[MessagePart, ...]] = {}
+        if announcer is not None:
+            parts_total["mms"] = announcer.parts_count
         link = self._links[carrier]
         deadline = as_utc(dispatch.deadline_at).timestamp()
         quiet = settings.quiet.get(carrier)
@@ -288,10 +305,21 @@ class DispatchRunner:
         def start_mark() -> None:
             chunk = [claimed.popleft() for _ in range(min(settings.chunk, len(claimed)))]
             ids = [c.id for c in chunk]
-            marked.append((chunk, self._database.transaction(
-                lambda session: store.mark_sending(session, ids, node=settings.node,
-                                                   now=self._clock.seconds(),
-                                                   parts_total=parts_total))))
+            mms_ids = {c.id for c in chunk if c.message_format == "mms"} if announcer else set()
+
+            def mark(session: Session) -> tuple[set[int], dict[int, tuple[MessagePart, ...]]]:
+                sending = store.mark_sending(session, ids, node=settings.node,
+                                             now=self._clock.seconds(), parts_total=parts_total)
+                if announcer is None or not mms_ids & sending:
+                    return sending, {}
+                return sending, mms_notifications.prepare(
+                    session, announcer, sorted(mms_ids & sending), now=self.now())
+
+            def keep(marking: tuple[set[int], dict[int, tuple[MessagePart, ...]]]) -> set[int]:
+                own_parts.update(marking[1])
+                return marking[0]
+
+            marked.append((chunk, self._database.transaction(mark).addCallback(keep)))
 
         async def give_back() -> None:
             """Return what is claimed or marked but not submitted (pause, quiet hours)."""
@@ -306,6 +334,7 @@ class DispatchRunner:
                 unsent.extend(c.id for c in chunk if c.id in ok)
             ids = [c.id for c in claimed]
             claimed.clear()
+            own_parts.clear()
             await self._database.transaction(lambda session: (
                 store.unmark_sending(session, unsent, node=settings.node),
                 store.release(session, ids, node=settings.node)))
@@ -372,8 +401,8 @@ class DispatchRunner:
             for position, row in enumerate(chunk):
                 if row.id not in sending:
                     continue  # cancelled (unsubscribed) since it was claimed
-                message_parts = parts.get((carrier, row.message_format)) or parts.get(
-                    (carrier, "sms")) or ()
+                message_parts = own_parts.pop(row.id, None) or parts.get(
+                    (carrier, row.message_format)) or parts.get((carrier, "sms")) or ()
                 numbers = row.part_numbers(len(message_parts))
                 await semaphore.acquire()
                 if not numbers:

@@ -1,64 +1,80 @@
-"""The MMS content server: handsets fetch an edition's m-retrieve-conf over HTTP.
+"""The MMS content server: each subscriber's handset fetches its MMS edition over HTTP.
 
-``GET /mms/<edition_id>/<carrier>`` answers the octets stored when the edition was built, as
-``application/vnd.wap.mms-message``; the WAP Push notification names exactly this URL (its
-``content_location`` starts with ``content.base_url``). Anything else is 404 with a short text;
-failures are logged and answered 500 without a traceback. The database is read in a
-read-only pool beside the writer (``gateway.console.service.read_pool``: on SQLite a WAL
-snapshot that never waits for dispatch's writes), never on the reactor thread.
+``GET /mms/<token>``: the token of one delivery's notification (random, 24 URL-safe
+characters; its content location is ``content.base_url`` + ``/mms/`` + the token). Until the
+notification expires the answer is the edition's m-retrieve-conf for that carrier, carrying
+the transaction id of that subscriber's notification, as
+``application/vnd.wap.mms-message``; the fetch is recorded (time, user agent). An unknown or
+expired token, and any other path, is 404: editions cannot be enumerated.
+
+``POST /mms``: a handset's m-notifyresp-ind or m-acknowledge-ind (the MMS client posts them
+to its MMSC's address). It is decoded (``mms_headers.py``) and matched to the notification by
+its transaction id: recorded and answered 204; unknown transaction id 404; anything that is
+not such a PDU (or longer than :data:`MAX_POST_BYTES`) 400 / 413, logged with its first
+octets, and nothing changes.
+
+Lookups run in a read-only pool beside the writer (``gateway.console.service.read_pool``: on
+SQLite a WAL snapshot that never waits for the dispatch's writes), never on the reactor
+thread; records go through :class:`HandsetRecorder` and never hold an answer. Failures are
+logged and answered 500 without a traceback.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from twisted.application import service, strports
 from twisted.python.failure import Failure
 from twisted.web import http, resource, server
 
-from gateway.config import CARRIER_NAMES, GatewayConfig
+from gateway.config import GatewayConfig
 from gateway.db.threads import DatabaseThreads
-from gateway.editions.stored import load_mms_pdu
+from gateway.editions.handset_records import (
+    Fetched,
+    HandsetRecorder,
+    find_by_token,
+    find_by_transaction,
+)
+from gateway.editions.mms_headers import MmsDecodeError, decode_handset_report
+from gateway.editions.subscriber_notice import TOKEN_PATTERN
 
 log = logging.getLogger(__name__)
 
 MMS_CONTENT_TYPE = b"application/vnd.wap.mms-message"
-MAX_ID = 2**63 - 1
-"""The largest id a signed 64-bit database integer holds: larger ones are not there (404)."""
-_ASCII_DIGITS = re.compile(rb"[0-9]{1,19}")
+MAX_POST_BYTES = 4096
+"""An m-notifyresp-ind or m-acknowledge-ind is a few dozen octets."""
 
 
-def parse_edition_id(segment: bytes) -> int | None:
-    """A path segment as an edition's id (ASCII digits, within 64 bits), else None."""
-    if not _ASCII_DIGITS.fullmatch(segment):
-        return None
-    value = int(segment)
-    return value if value <= MAX_ID else None
-
-
-class MmsEditionResource(resource.Resource):
-    """``/mms/<edition_id>/<carrier>``: the stored m-retrieve-conf."""
+class MmsContentResource(resource.Resource):
+    """``/mms`` and ``/mms/<token>``."""
 
     isLeaf = True
 
-    def __init__(self, database: DatabaseThreads) -> None:
+    def __init__(self, reader: DatabaseThreads, recorder: HandsetRecorder,
+                 now: Callable[[], datetime]) -> None:
         super().__init__()
-        self._database = database
+        self._reader = reader
+        self._recorder = recorder
+        self._now = now
 
     def render_GET(self, request: server.Request) -> bytes | int:
         parts = list(request.postpath)
-        edition_id = parse_edition_id(parts[0]) if len(parts) == 2 else None
-        carrier = parts[1].decode("ascii", "replace") if len(parts) == 2 else ""
-        if edition_id is None or carrier not in CARRIER_NAMES:
+        token = parts[0].decode("ascii", "replace") if len(parts) == 1 else ""
+        if not TOKEN_PATTERN.fullmatch(token):
             return _plain(request, http.NOT_FOUND, b"not found\n")
-        finished: list[bool] = []
-        request.notifyFinish().addBoth(lambda _: finished.append(True))
+        agent = request.getHeader(b"user-agent")
+        user_agent = agent.decode("latin-1") if isinstance(agent, bytes) else agent
 
-        def answer(pdu: bytes | None) -> None:
-            if finished:  # the client went away
-                return
+        def answer(found: Fetched | None) -> bytes | None:
+            if found is None or self._now() > found.expires_at:
+                return None
+            self._recorder.retrieved(found.notification_id, user_agent)
+            return found.pdu
+
+        def respond(pdu: bytes | None) -> None:
             if pdu is None:
                 request.write(_plain(request, http.NOT_FOUND, b"not found\n"))
             else:
@@ -66,18 +82,66 @@ class MmsEditionResource(resource.Resource):
                 request.setHeader(b"content-type", MMS_CONTENT_TYPE)
                 request.setHeader(b"content-length", str(len(pdu)).encode())
                 request.write(pdu)
+
+        return self._answer(request, "GET", lambda: self._reader.transaction(
+            lambda session: find_by_token(session, token)).addCallback(answer), respond)
+
+    def render_POST(self, request: server.Request) -> bytes | int:
+        if request.postpath not in ([], [b""]):
+            return _plain(request, http.NOT_FOUND, b"not found\n")
+        declared = request.getHeader(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_POST_BYTES):
+            log.warning("MMS handset report from %s refused: Content-Length %r",
+                        _client(request), declared[:20])
+            return _plain(request, http.REQUEST_ENTITY_TOO_LARGE, b"too large\n")
+        assert request.content is not None
+        body = request.content.read(MAX_POST_BYTES + 1)
+        if len(body) > MAX_POST_BYTES:
+            return _plain(request, http.REQUEST_ENTITY_TOO_LARGE, b"too large\n")
+        try:
+            report = decode_handset_report(body)
+        except MmsDecodeError as exc:
+            log.warning("malformed MMS handset report from %s (%d octets, %s…): %s",
+                        _client(request), len(body), body[:48].hex(), exc)
+            return _plain(request, http.BAD_REQUEST, f"bad request: {exc}\n".encode())
+
+        def record(notification_id: int | None) -> int:
+            if notification_id is None:
+                log.info("MMS %s for the unknown transaction %r from %s", report.kind,
+                         report.transaction_id[:40], _client(request))
+                return http.NOT_FOUND
+            self._recorder.reported(notification_id, report)
+            return http.NO_CONTENT
+
+        def respond(code: int) -> None:
+            if code == http.NO_CONTENT:
+                request.setResponseCode(code)
+            else:
+                request.write(_plain(request, code, b"unknown transaction\n"))
+
+        return self._answer(request, "POST", lambda: self._reader.transaction(
+            lambda session: find_by_transaction(session, report.transaction_id)
+        ).addCallback(record), respond)
+
+    def _answer(self, request: server.Request, method: str, work: Callable[[], Any],
+                respond: Callable[[Any], None]) -> int:
+        finished: list[bool] = []
+        request.notifyFinish().addBoth(lambda _: finished.append(True))
+
+        def done(result: Any) -> None:
+            if finished:  # the client went away
+                return
+            respond(result)
             request.finish()
 
         def failed(failure: Failure) -> None:
-            log.error("serving /mms/%s/%s failed: %s", edition_id, carrier,
+            log.error("%s %s failed: %s", method, request.path.decode("ascii", "replace")[:80],
                       failure.getErrorMessage())
             if not finished:
                 request.write(_plain(request, http.INTERNAL_SERVER_ERROR, b"internal error\n"))
                 request.finish()
 
-        self._database.transaction(
-            lambda session: load_mms_pdu(session, edition_id, carrier)
-        ).addCallbacks(answer, failed)
+        work().addCallbacks(done, failed)
         return server.NOT_DONE_YET
 
 
@@ -98,23 +162,36 @@ def _plain(request: server.Request, code: int, body: bytes) -> bytes:
     return body
 
 
-def content_site(database: DatabaseThreads) -> server.Site:
-    """The HTTP site: ``/mms/…`` and a 404 for everything else, never a traceback."""
+def _client(request: server.Request) -> str:
+    address = request.getClientAddress()
+    return str(getattr(address, "host", address))
+
+
+def content_site(reader: DatabaseThreads, recorder: HandsetRecorder,
+                 now: Callable[[], datetime]) -> server.Site:
+    """The HTTP site: ``/mms…`` and a 404 for everything else, never a traceback."""
     root = _NotFoundRoot()
-    root.putChild(b"mms", MmsEditionResource(database))
+    root.putChild(b"mms", MmsContentResource(reader, recorder, now))
     site = server.Site(root)
     site.displayTracebacks = False
     return site
 
 
 def build_content_service(
-    config: GatewayConfig, database: DatabaseThreads, reactor: Any
-) -> service.Service:
-    """A service listening on ``content.host``:``content.port``, reading through ``database``
-    (a read-only pool; add the service to the tree after it, so it stops first)."""
+    config: GatewayConfig, reader: DatabaseThreads, writer: DatabaseThreads, reactor: Any
+) -> service.MultiService:
+    """The recorder and a listener on ``content.host``:``content.port``, reading through
+    ``reader`` (a read-only pool) and recording through ``writer``; add it to the tree after
+    both, so it stops first (the listener, then the recorder's last write)."""
+    parent = service.MultiService()
+    parent.setName("mms-content")
+    recorder = HandsetRecorder(writer, reactor)
+    recorder.setServiceParent(parent)
     content = config.content
     listener = strports.service(
-        f"tcp:{content.port}:interface={content.host}", content_site(database), reactor=reactor
-    )
-    listener.setName("mms-content")
-    return listener
+        f"tcp:{content.port}:interface={content.host}",
+        content_site(reader, recorder, lambda: datetime.fromtimestamp(reactor.seconds(), UTC)),
+        reactor=reactor)
+    listener.setName("mms-content-http")
+    listener.setServiceParent(parent)
+    return parent

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import jinja2
@@ -27,10 +27,12 @@ from gateway.editions.segmentation import (
     segment_text,
 )
 from gateway.editions.sms_digest import DigestError, DigestItem, fit_digest
-from gateway.editions.wap_push import (
-    encode_mms_notification_ind,
-    wap_push_segments,
-    wrap_wap_push,
+from gateway.editions.subscriber_notice import (
+    SPECIMEN_TOKEN,
+    SPECIMEN_TRANSACTION_ID,
+    TRANSACTION_ID_CHARS,
+    EditionAnnouncement,
+    content_location,
 )
 from gateway.errors import GatewayError
 
@@ -116,8 +118,11 @@ class MmsRender:
     pages: tuple[dict[str, Any], ...]
     """Per page: number, kind, article_id, title, text_chars, text_bytes, image_bytes, image."""
     content_location: str
+    """The specimen's: every subscriber's has its own token in place of the zeros."""
     notification: bytes
-    """The m-notification-ind (inside the WAP Push below)."""
+    """A specimen m-notification-ind (inside the WAP Push below), in every subscriber's shape:
+    each subscriber gets one with its own transaction id and content location
+    (``editions/subscriber_notice.py``), of the same length."""
     push_segments: tuple[bytes, ...]
     fitting: dict[str, Any] = field(default_factory=dict)
 
@@ -189,7 +194,8 @@ def render_mms(
     expiry_seconds: int,
 ) -> MmsRender:
     """The MMS edition for one carrier (cover, then a page per article), fitted into its size
-    limit, and the WAP Push that announces it. ``date`` is the MMS Date header (aware)."""
+    limit, and a specimen of the WAP Push that announces it to each subscriber. ``date`` is
+    the MMS Date header (aware); the specimen expires ``expiry_seconds`` after it."""
     context = content.template_context()
     subject = render_lines(environment, MMS_SUBJECT_TEMPLATE, **context).replace("\n", " ")
     cover = MmsPage(text=render_lines(environment, MMS_COVER_TEMPLATE,
@@ -202,26 +208,24 @@ def render_mms(
     sender = f"{target.short_code}/TYPE=PLMN"
     transaction_id = f"sdgw-{content.edition_id}-{target.carrier}"
     headers = MmsHeaders(transaction_id=transaction_id, date=date, subject=subject, from_=sender)
+    # Served, it carries a subscriber's transaction id, which may be longer than this one.
+    slack = max(0, TRANSACTION_ID_CHARS - len(transaction_id))
     try:
-        fitted = fit_mms(headers, pages, max_bytes=target.max_mms_bytes)
+        fitted = fit_mms(headers, pages, max_bytes=target.max_mms_bytes - slack)
     except MmsTooLargeError as exc:
         raise EditionError(f"{target.carrier}: {exc}") from None
-    content_location = f"{base_url.rstrip('/')}/mms/{content.edition_id}/{target.carrier}"
-    notification = encode_mms_notification_ind(
-        transaction_id=transaction_id,
-        content_location=content_location,
-        message_size=len(fitted.pdu),
-        expiry_seconds=expiry_seconds,
-        subject=subject,
-        from_=sender,
-    )
-    push = wap_push_segments(wrap_wap_push(notification),
-                             reference=push_reference(content.edition_id))
+    announcement = EditionAnnouncement.from_retrieve_conf(
+        fitted.pdu, push_reference=push_reference(content.edition_id))
+    expires_at = date + timedelta(seconds=expiry_seconds)
+    location = content_location(base_url, SPECIMEN_TOKEN)
+    push = announcement.specimen(base_url=base_url, expires_at=expires_at)
     return MmsRender(
         pdu=fitted.pdu,
         pages=_page_summaries(content, pages, fitted.pages, fitted.dropped_images),
-        content_location=content_location,
-        notification=notification,
+        content_location=location,
+        notification=announcement.notification(
+            transaction_id=SPECIMEN_TRANSACTION_ID, location=location,
+            expires_at=expires_at),
         push_segments=tuple(push),
         fitting={
             "max_bytes": target.max_mms_bytes,

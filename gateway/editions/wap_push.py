@@ -11,6 +11,8 @@ here are the complete short_message of each part.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from carriers.messages import TextCoding
 from gateway.editions.mms import (
     FIELD_CONTENT_LOCATION,
@@ -44,6 +46,7 @@ PDU_TYPE_PUSH = 0x06
 CONTENT_TYPE_MMS_MESSAGE = 0xBE  # application/vnd.wap.mms-message
 HEADER_X_WAP_APPLICATION_ID = 0xAF
 APPLICATION_ID_MMS_UA = 0x84  # x-wap-application:mms.ua
+ABSOLUTE_TOKEN = 0x80
 RELATIVE_TOKEN = 0x81
 
 USER_DATA_OCTETS = 140
@@ -59,18 +62,31 @@ def encode_mms_notification_ind(
     transaction_id: str,
     content_location: str,
     message_size: int,
-    expiry_seconds: int,
+    expiry_seconds: int | None = None,
+    expires_at: datetime | None = None,
     subject: str | None = None,
     from_: str | None = None,
     message_class: MessageClass = "personal",
 ) -> bytes:
     """m-notification-ind (MMS 1.2), fields in the order handsets expect.
 
-    ``message_size`` is the length of the m-retrieve-conf the handset will download;
-    ``expiry_seconds`` is relative to reception. ``from_`` None sends the insert-address token.
+    ``message_size`` is the length of the m-retrieve-conf the handset will download. The
+    expiry is either ``expiry_seconds``, relative to reception, or ``expires_at`` (aware), an
+    absolute date: a per-subscriber content location that stops answering at a known time
+    says so exactly, however late the notification is sent (and its length does not change
+    with the time left). ``from_`` None sends the insert-address token.
     """
-    if message_size < 0 or expiry_seconds < 0:
+    if (expiry_seconds is None) == (expires_at is None):
+        raise ValueError("give exactly one of expiry_seconds and expires_at")
+    if message_size < 0 or (expiry_seconds is not None and expiry_seconds < 0):
         raise ValueError("message_size and expiry_seconds must not be negative")
+    if expires_at is not None:
+        if expires_at.tzinfo is None or expires_at.utcoffset() is None:
+            raise ValueError("expires_at must be timezone-aware")
+        expiry = bytes((ABSOLUTE_TOKEN,)) + encode_long_integer(int(expires_at.timestamp()))
+    else:
+        assert expiry_seconds is not None
+        expiry = bytes((RELATIVE_TOKEN,)) + encode_long_integer(expiry_seconds)
     out = bytearray((FIELD_MESSAGE_TYPE, MESSAGE_TYPE_NOTIFICATION_IND))
     out += bytes((FIELD_TRANSACTION_ID,)) + encode_text_string(transaction_id)
     out += bytes((FIELD_MMS_VERSION, MMS_VERSION_1_2))
@@ -79,9 +95,7 @@ def encode_mms_notification_ind(
         out += bytes((FIELD_SUBJECT,)) + encode_utf8_string_value(subject)
     out += bytes((FIELD_MESSAGE_CLASS, MESSAGE_CLASS_TOKENS[message_class]))
     out += bytes((FIELD_MESSAGE_SIZE,)) + encode_long_integer(message_size)
-    out += bytes((FIELD_EXPIRY,)) + with_value_length(
-        bytes((RELATIVE_TOKEN,)) + encode_long_integer(expiry_seconds)
-    )
+    out += bytes((FIELD_EXPIRY,)) + with_value_length(expiry)
     out += bytes((FIELD_CONTENT_LOCATION,)) + encode_text_string(content_location)
     return bytes(out)
 

@@ -17,7 +17,9 @@ What may follow a keyword (the documented decisions):
 - ``Trailing.NOTHING`` — the keyword must be the whole message after trimming.
   Used for the confirmations ``Y`` and ``是``: a confirmation starts a monthly
   charge, so ``Y 不要``, ``YES``, ``是的`` or ``是不是收费`` are *not* consent and
-  parse as HELP.
+  parse as HELP. Also used for the Chinese format words ``彩信`` / ``彩信版`` (MMS edition)
+  and ``短信`` / ``短信版`` (SMS edition): ordinary sentences start with them (``短信退订``,
+  ``短信怎么收费``), and such a message must not switch what a subscriber receives.
 - ``Trailing.TEXT`` — the keyword alone, or followed by other text after a
   boundary. For a keyword ending in an ASCII letter or digit the boundary is any
   character that is not an ASCII letter or digit: ``SD 手机报``, ``SD,手机报`` and
@@ -55,6 +57,10 @@ class CommandKind(enum.Enum):
     UNSUBSCRIBE = "unsubscribe"
     UNSUBSCRIBE_ALL = "unsubscribe_all"
     QUERY = "query"
+    CHOOSE_MMS = "choose_mms"
+    """Switch an active subscription to the MMS edition (彩信版)."""
+    CHOOSE_SMS = "choose_sms"
+    """Switch an active subscription back to the SMS edition (短信版)."""
     HELP = "help"
 
 
@@ -82,6 +88,12 @@ KEYWORDS: Mapping[str, Keyword] = MappingProxyType(
         "退订": Keyword(kind=CommandKind.UNSUBSCRIBE, trailing=Trailing.SERVICE_CODE),
         "00000": Keyword(kind=CommandKind.UNSUBSCRIBE_ALL, trailing=Trailing.TEXT),
         "0000": Keyword(kind=CommandKind.QUERY, trailing=Trailing.TEXT),
+        "CX": Keyword(kind=CommandKind.CHOOSE_MMS, trailing=Trailing.TEXT),
+        "彩信": Keyword(kind=CommandKind.CHOOSE_MMS, trailing=Trailing.NOTHING),
+        "彩信版": Keyword(kind=CommandKind.CHOOSE_MMS, trailing=Trailing.NOTHING),
+        "DX": Keyword(kind=CommandKind.CHOOSE_SMS, trailing=Trailing.TEXT),
+        "短信": Keyword(kind=CommandKind.CHOOSE_SMS, trailing=Trailing.NOTHING),
+        "短信版": Keyword(kind=CommandKind.CHOOSE_SMS, trailing=Trailing.NOTHING),
     }
 )
 """Keywords in normalised form (NFKC, upper case) and what may follow them."""

@@ -1,10 +1,12 @@
 """The subscription state machine: pure, one subscriber × one service at a time.
 
-``apply(state, command, now, confirm_window=…)`` looks up ``(state.status,
-command.kind)`` in :data:`TRANSITIONS` and returns a :class:`Decision`: the new
-state, the :class:`Outcome` naming which reply to send, and the
-:class:`Transition` to append to the event log (``None`` when nothing changed).
-Time is an input; nothing here reads a clock, a database or a template.
+``apply(state, command, now, confirm_window=…, mms_available=…)`` looks up
+``(state.status, command.kind)`` in :data:`TRANSITIONS` and returns a
+:class:`Decision`: the new state, the :class:`Outcome` naming which reply to send,
+and the :class:`Transition` to append to the event log (``None`` when nothing
+changed). Time, and whether the subscriber's carrier and number can have the MMS
+edition, are inputs; nothing here reads a clock, a database, configuration or a
+template.
 
 States::
 
@@ -32,8 +34,20 @@ Documented decisions:
 - ``UNSUBSCRIBE_ALL`` (``00000``) acts like ``UNSUBSCRIBE`` on each service; the
   caller applies it to every subscription of the number.
 - A lingering expired ``PENDING`` is only cleared when the next command arrives
-  (or when a caller sweeps with :func:`pending_expired`); ``QUERY`` and ``HELP``
-  never change state.
+  (or when a caller sweeps with :func:`pending_expired`); ``QUERY``, ``HELP`` and
+  the format choices never change the status.
+- **The format** (``CX``/``彩信`` → MMS, ``DX``/``短信`` → SMS) is a choice of an
+  *active* subscriber: it is recorded as an ``ACTIVE → ACTIVE`` transition carrying
+  the new format. Choosing the format one already has answers ``ALREADY_MMS`` /
+  ``ALREADY_SMS`` and records nothing. Choosing MMS where the carrier or the number
+  is set up for SMS only (``mms_available=False``) answers ``MMS_UNAVAILABLE`` and
+  changes nothing (even for a subscriber who has MMS already: the reply explains
+  what they will get). A pending subscriber is told to confirm first
+  (``FORMAT_CONFIRM_FIRST``; ``FORMAT_NOT_SUBSCRIBED`` once the window has passed),
+  anyone else that they are not subscribed.
+- **The format survives a cancellation**: it is the subscriber's choice, so one who
+  subscribes again gets the edition they last chose. A number that was never
+  active has the SMS format.
 
 Timestamps in :class:`SubscriptionState` are the most recent ones: a subscriber
 who cancels and subscribes again keeps the old ``cancelled_at`` while active.
@@ -50,7 +64,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import NamedTuple
 
-from gateway.states import SubscriptionStatus
+from gateway.states import MessageFormat, SubscriptionStatus
 from gateway.subscriptions.keywords import Command, CommandKind
 
 __all__ = [
@@ -58,6 +72,7 @@ __all__ = [
     "TRANSITIONS",
     "Decision",
     "Effect",
+    "FormatStep",
     "InvalidState",
     "InvalidTransition",
     "Outcome",
@@ -110,6 +125,13 @@ class Outcome(enum.Enum):
     PENDING_CANCELLED = "pending_cancelled"
     NOT_SUBSCRIBED = "not_subscribed"
     SUBSCRIPTION_LIST = "subscription_list"
+    FORMAT_MMS = "format_mms"
+    FORMAT_SMS = "format_sms"
+    ALREADY_MMS = "already_mms"
+    ALREADY_SMS = "already_sms"
+    MMS_UNAVAILABLE = "mms_unavailable"
+    FORMAT_CONFIRM_FIRST = "format_confirm_first"
+    FORMAT_NOT_SUBSCRIBED = "format_not_subscribed"
     HELP = "help"
 
 
@@ -121,6 +143,8 @@ class Effect(enum.Enum):
     ACTIVATE = "activate"  # PENDING → ACTIVE, activated_at = now
     CANCEL = "cancel"  # ACTIVE → CANCELLED, cancelled_at = now
     REVERT = "revert"  # PENDING → the status before it
+    SWITCH_TO_MMS = "switch_to_mms"  # ACTIVE, message_format = MMS
+    SWITCH_TO_SMS = "switch_to_sms"  # ACTIVE, message_format = SMS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,13 +155,15 @@ class SubscriptionState:
     ``pending_since`` is set exactly when the status is ``PENDING``; ``NONE`` has
     no timestamps; ``ACTIVE`` has ``activated_at``; ``CANCELLED`` has both
     ``activated_at`` and ``cancelled_at``; ``cancelled_at`` implies
-    ``activated_at``; a ``PENDING`` state was either never active or cancelled.
+    ``activated_at``; a ``PENDING`` state was either never active or cancelled; the
+    MMS format needs an activation (only an active subscriber chooses it).
     """
 
     status: Status = Status.NONE
     pending_since: datetime | None = None
     activated_at: datetime | None = None
     cancelled_at: datetime | None = None
+    message_format: MessageFormat = MessageFormat.SMS
 
     def __post_init__(self) -> None:
         problem = self._problem()
@@ -161,6 +187,8 @@ class SubscriptionState:
             and self.cancelled_at is None
         ):
             return "PENDING can follow an activation only after a cancellation"
+        if self.message_format is MessageFormat.MMS and self.activated_at is None:
+            return "the MMS format is chosen only by a subscriber who was active"
         return None
 
     @property
@@ -170,11 +198,13 @@ class SubscriptionState:
 
 
 class Transition(NamedTuple):
-    """One event in a subscription's log: ``old`` → ``new`` at ``at``."""
+    """One event in a subscription's log: ``old`` → ``new`` at ``at``; ``format`` is the
+    message format the event chose (a format choice, ``ACTIVE → ACTIVE``), else None."""
 
     old: Status
     new: Status
     at: datetime
+    format: MessageFormat | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,13 +221,34 @@ class WindowedStep:
     expired: Step
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FormatStep:
+    """A format choice: ``already`` when the subscriber has ``format`` already, ``unavailable``
+    when it is MMS and the carrier or number cannot have it (checked first), else ``switch``."""
+
+    format: MessageFormat
+    switch: Step
+    already: Step
+    unavailable: Step | None = None
+
+
 def _step(effect: Effect, outcome: Outcome) -> Step:
     return Step(effect=effect, outcome=outcome)
 
 
-_S, _C, _E, _O = Status, CommandKind, Effect, Outcome
+_S, _C, _E, _O, _F = Status, CommandKind, Effect, Outcome, MessageFormat
 
-TRANSITIONS: Mapping[tuple[Status, CommandKind], Step | WindowedStep] = MappingProxyType(
+_CHOOSE_MMS = FormatStep(format=_F.MMS, switch=_step(_E.SWITCH_TO_MMS, _O.FORMAT_MMS),
+                         already=_step(_E.KEEP, _O.ALREADY_MMS),
+                         unavailable=_step(_E.KEEP, _O.MMS_UNAVAILABLE))
+_CHOOSE_SMS = FormatStep(format=_F.SMS, switch=_step(_E.SWITCH_TO_SMS, _O.FORMAT_SMS),
+                         already=_step(_E.KEEP, _O.ALREADY_SMS))
+_FORMAT_WHILE_PENDING = WindowedStep(within=_step(_E.KEEP, _O.FORMAT_CONFIRM_FIRST),
+                                     expired=_step(_E.KEEP, _O.FORMAT_NOT_SUBSCRIBED))
+_FORMAT_NOT_SUBSCRIBED = _step(_E.KEEP, _O.FORMAT_NOT_SUBSCRIBED)
+
+TRANSITIONS: Mapping[tuple[Status, CommandKind], Step | WindowedStep | FormatStep] = (
+    MappingProxyType(
     {
         # Never subscribed.
         (_S.NONE, _C.SUBSCRIBE): _step(_E.START_PENDING, _O.CONFIRM_PROMPT),
@@ -205,6 +256,8 @@ TRANSITIONS: Mapping[tuple[Status, CommandKind], Step | WindowedStep] = MappingP
         (_S.NONE, _C.UNSUBSCRIBE): _step(_E.KEEP, _O.NOT_SUBSCRIBED),
         (_S.NONE, _C.UNSUBSCRIBE_ALL): _step(_E.KEEP, _O.NOT_SUBSCRIBED),
         (_S.NONE, _C.QUERY): _step(_E.KEEP, _O.SUBSCRIPTION_LIST),
+        (_S.NONE, _C.CHOOSE_MMS): _FORMAT_NOT_SUBSCRIBED,
+        (_S.NONE, _C.CHOOSE_SMS): _FORMAT_NOT_SUBSCRIBED,
         (_S.NONE, _C.HELP): _step(_E.KEEP, _O.HELP),
         # Waiting for the second confirmation.
         (_S.PENDING, _C.SUBSCRIBE): _step(_E.START_PENDING, _O.CONFIRM_PROMPT),
@@ -221,6 +274,8 @@ TRANSITIONS: Mapping[tuple[Status, CommandKind], Step | WindowedStep] = MappingP
             expired=_step(_E.REVERT, _O.NOT_SUBSCRIBED),
         ),
         (_S.PENDING, _C.QUERY): _step(_E.KEEP, _O.SUBSCRIPTION_LIST),
+        (_S.PENDING, _C.CHOOSE_MMS): _FORMAT_WHILE_PENDING,
+        (_S.PENDING, _C.CHOOSE_SMS): _FORMAT_WHILE_PENDING,
         (_S.PENDING, _C.HELP): _step(_E.KEEP, _O.HELP),
         # Subscribed and confirmed.
         (_S.ACTIVE, _C.SUBSCRIBE): _step(_E.KEEP, _O.ALREADY_SUBSCRIBED),
@@ -228,6 +283,8 @@ TRANSITIONS: Mapping[tuple[Status, CommandKind], Step | WindowedStep] = MappingP
         (_S.ACTIVE, _C.UNSUBSCRIBE): _step(_E.CANCEL, _O.UNSUBSCRIBED),
         (_S.ACTIVE, _C.UNSUBSCRIBE_ALL): _step(_E.CANCEL, _O.UNSUBSCRIBED),
         (_S.ACTIVE, _C.QUERY): _step(_E.KEEP, _O.SUBSCRIPTION_LIST),
+        (_S.ACTIVE, _C.CHOOSE_MMS): _CHOOSE_MMS,
+        (_S.ACTIVE, _C.CHOOSE_SMS): _CHOOSE_SMS,
         (_S.ACTIVE, _C.HELP): _step(_E.KEEP, _O.HELP),
         # Subscribed once, then cancelled.
         (_S.CANCELLED, _C.SUBSCRIBE): _step(_E.START_PENDING, _O.CONFIRM_PROMPT),
@@ -235,9 +292,10 @@ TRANSITIONS: Mapping[tuple[Status, CommandKind], Step | WindowedStep] = MappingP
         (_S.CANCELLED, _C.UNSUBSCRIBE): _step(_E.KEEP, _O.NOT_SUBSCRIBED),
         (_S.CANCELLED, _C.UNSUBSCRIBE_ALL): _step(_E.KEEP, _O.NOT_SUBSCRIBED),
         (_S.CANCELLED, _C.QUERY): _step(_E.KEEP, _O.SUBSCRIPTION_LIST),
+        (_S.CANCELLED, _C.CHOOSE_MMS): _FORMAT_NOT_SUBSCRIBED,
+        (_S.CANCELLED, _C.CHOOSE_SMS): _FORMAT_NOT_SUBSCRIBED,
         (_S.CANCELLED, _C.HELP): _step(_E.KEEP, _O.HELP),
-    }
-)
+    }))
 """(status, command kind) → what happens. Pairs not listed raise InvalidTransition."""
 
 # Which effect explains a logged status change; used by replay().
@@ -252,6 +310,8 @@ _EFFECT_OF_CHANGE: Mapping[tuple[Status, Status], Effect] = MappingProxyType(
         (_S.ACTIVE, _S.CANCELLED): _E.CANCEL,
     }
 )
+_SWITCH_TO: Mapping[MessageFormat, Effect] = MappingProxyType(
+    {_F.MMS: _E.SWITCH_TO_MMS, _F.SMS: _E.SWITCH_TO_SMS})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -296,6 +356,10 @@ def _perform(state: SubscriptionState, effect: Effect, at: datetime) -> Subscrip
         return replace(state, status=Status.CANCELLED, cancelled_at=at)
     if effect is Effect.REVERT:
         return replace(state, status=state.status_before_pending, pending_since=None)
+    if effect is Effect.SWITCH_TO_MMS:
+        return replace(state, message_format=MessageFormat.MMS)
+    if effect is Effect.SWITCH_TO_SMS:
+        return replace(state, message_format=MessageFormat.SMS)
     raise AssertionError(f"unhandled effect {effect}")
 
 
@@ -305,8 +369,10 @@ def apply(
     now: datetime,
     *,
     confirm_window: timedelta,
+    mms_available: bool = True,
 ) -> Decision:
-    """Decide what ``command`` received at ``now`` does to ``state``.
+    """Decide what ``command`` received at ``now`` does to ``state``. ``mms_available``:
+    whether the subscriber's carrier and number can have the MMS edition.
 
     Raises :class:`InvalidTransition` for a pair missing from :data:`TRANSITIONS`
     and :class:`ValueError` for a non-positive ``confirm_window``.
@@ -320,30 +386,50 @@ def apply(
     if isinstance(rule, WindowedStep):
         expired = pending_expired(state, now, confirm_window=confirm_window)
         step = rule.expired if expired else rule.within
+    elif isinstance(rule, FormatStep):
+        if rule.unavailable is not None and not mms_available:
+            step = rule.unavailable
+        elif state.message_format is rule.format:
+            step = rule.already
+        else:
+            step = rule.switch
     else:
         step = rule
     new_state = _perform(state, step.effect, now)
+    chosen = new_state.message_format if step.effect in _SWITCH_TO.values() else None
     transition = (
-        None if step.effect is Effect.KEEP else Transition(state.status, new_state.status, now)
+        None if step.effect is Effect.KEEP
+        else Transition(state.status, new_state.status, now, chosen)
     )
     return Decision(state=new_state, outcome=step.outcome, transition=transition)
 
 
 def replay(
-    events: Iterable[tuple[Status, Status, datetime]],
+    events: Iterable[tuple[Status, Status, datetime] | Transition],
     initial: SubscriptionState | None = None,
 ) -> SubscriptionState:
-    """Fold an event log of ``(old, new, at)`` into the state it leads to.
+    """Fold an event log of ``(old, new, at)`` or ``(old, new, at, format)`` into the state
+    it leads to (``format``: the format a format choice set, else None).
 
     Starts from ``initial`` (default: a fresh ``NONE`` state). Raises
     :class:`ReplayMismatch` when an event's ``old`` is not the current status, when
-    a change is not one the machine can make, or when a pending request reverts to
-    a status other than the one it left.
+    a change is not one the machine can make, when a pending request reverts to
+    a status other than the one it left, or when a format choice is not made by an
+    active subscriber or chooses the format already had.
     """
     state = initial if initial is not None else SubscriptionState()
-    for index, (old, new, at) in enumerate(events):
+    for index, event in enumerate(events):
+        old, new, at = event[0], event[1], event[2]
+        chosen = event[3] if len(event) > 3 else None
         if old is not state.status:
             raise ReplayMismatch(f"event {index} starts from {old} but the state is {state.status}")
+        if chosen is not None:
+            if old is not Status.ACTIVE or new is not Status.ACTIVE:
+                raise ReplayMismatch(f"event {index}: a format choice from {old} to {new}")
+            if chosen is state.message_format:
+                raise ReplayMismatch(f"event {index}: chooses {chosen}, the format it has")
+            state = _perform(state, _SWITCH_TO[chosen], at)
+            continue
         effect = _EFFECT_OF_CHANGE.get((old, new))
         if effect is None:
             raise ReplayMismatch(f"event {index}: {old} → {new} is not a possible change")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from gateway.db.models import InboundMessage as InboundRow
 from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
 from gateway.db.times import as_utc
 from gateway.dispatch.store import cancel_for_subscribers
+from gateway.states import MessageFormat
 from gateway.subscriptions.help_limit import help_allowed
 from gateway.subscriptions.keywords import CommandKind, parse_command
 from gateway.subscriptions.machine import (
@@ -52,10 +53,21 @@ class SubscriptionSettings:
     confirm_window: timedelta = timedelta(hours=24)
     help_period: timedelta = timedelta(hours=1)
     duplicate_window: timedelta = timedelta(minutes=2)
+    sms_only_carriers: frozenset[str] = frozenset()
+    """Carriers whose subscribers cannot choose the MMS edition (``carriers.<c>.mms.enabled``
+    false)."""
+    sms_only_prefixes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """carrier → number prefixes set up for SMS only (``carriers.<c>.mms.sms_only_prefixes``)."""
 
     @property
     def all_codes(self) -> tuple[str, ...]:
         return tuple(self.short_codes.values())
+
+    def mms_available(self, carrier: str, msisdn: str) -> bool:
+        """Whether a subscriber on ``carrier`` with this (national) number may have MMS."""
+        if carrier in self.sms_only_carriers:
+            return False
+        return not any(msisdn.startswith(p) for p in self.sms_only_prefixes.get(carrier, ()))
 
 
 def make_settings(
@@ -65,6 +77,8 @@ def make_settings(
     confirm_window: timedelta,
     help_period: timedelta,
     duplicate_window: timedelta,
+    sms_only_carriers: Iterable[str] = (),
+    sms_only_prefixes: Mapping[str, Iterable[str]] | None = None,
 ) -> SubscriptionSettings:
     return SubscriptionSettings(
         short_codes=dict(short_codes),
@@ -73,6 +87,8 @@ def make_settings(
         confirm_window=confirm_window,
         help_period=help_period,
         duplicate_window=duplicate_window,
+        sms_only_carriers=frozenset(sms_only_carriers),
+        sms_only_prefixes={c: tuple(p) for c, p in (sms_only_prefixes or {}).items() if p},
     )
 
 
@@ -265,7 +281,8 @@ def _decide(
         subscriber.changed = True
         outcome = Outcome.HELP
     else:
-        result = apply(state, command, now, confirm_window=settings.confirm_window)
+        result = apply(state, command, now, confirm_window=settings.confirm_window,
+                       mms_available=settings.mms_available(message.carrier, decision.msisdn))
         outcome = result.outcome
         if result.transition is not None:
             subscriber = subscriber or _new_subscriber(decision.msisdn, message, route, now)
@@ -288,6 +305,7 @@ def _decide(
         "short_code": route.short_code,
         "confirm_hours": _hours(settings.confirm_window),
         "subscriptions": _subscription_list(state, settings, route, render),
+        "message_format": state.message_format.value,
     }
     decision.reply_text = render(f"sms/{outcome.value}.txt.j2", context)
 
@@ -311,6 +329,7 @@ class _SubscriberRow:
     consent_text: str | None = None
     consent_at: datetime | None = None
     last_help_at: datetime | None = None
+    message_format: str = MessageFormat.SMS.value
     updated_at: datetime
     created_at: datetime | None = None
     """Set on a row this batch creates (written by INSERT, not UPDATE)."""
@@ -319,7 +338,7 @@ class _SubscriberRow:
 
 _CHANGING = ("carrier", "prefix_carrier", "short_code", "extension", "status", "pending_since",
              "activated_at", "cancelled_at", "consent_inbound_id", "consent_text", "consent_at",
-             "last_help_at", "updated_at")
+             "last_help_at", "message_format", "updated_at")
 """The columns the engine may change on an existing subscriber row."""
 _SUBSCRIBERS = Subscriber.__table__
 _READ_SUBSCRIBER = (_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.msisdn,
@@ -350,7 +369,7 @@ def _write_subscribers(session: Session, rows: Iterable[_SubscriberRow]) -> None
     changed = [row for row in rows if row.id is not None and row.changed]
     if new:
         ids = _insert_returning_ids(session, _SUBSCRIBERS, [{
-            "msisdn": row.msisdn, "message_format": "sms", "undeliverable_streak": 0,
+            "msisdn": row.msisdn, "undeliverable_streak": 0,
             "created_at": row.created_at, **{name: getattr(row, name) for name in _CHANGING},
         } for row in new])
         for row, row_id in zip(new, ids, strict=True):
@@ -423,6 +442,8 @@ def _insert_events(
             "new_status": decision.transition.new.value,
             "outcome": decision.outcome,
             "at": now,
+            "message_format": (decision.transition.format.value
+                               if decision.transition.format is not None else None),
         })
     if rows:
         session.execute(insert(SubscriptionEvent.__table__), rows)
@@ -465,6 +486,7 @@ def state_of(subscriber: Subscriber | _SubscriberRow | None) -> SubscriptionStat
         pending_since=as_utc(subscriber.pending_since),
         activated_at=as_utc(subscriber.activated_at),
         cancelled_at=as_utc(subscriber.cancelled_at),
+        message_format=MessageFormat(subscriber.message_format or MessageFormat.SMS),
     )
 
 
@@ -495,6 +517,7 @@ def store_state(subscriber: Subscriber | _SubscriberRow, state: SubscriptionStat
     subscriber.pending_since = state.pending_since
     subscriber.activated_at = state.activated_at
     subscriber.cancelled_at = state.cancelled_at
+    subscriber.message_format = state.message_format.value
     subscriber.updated_at = now
 
 
@@ -527,4 +550,5 @@ def _subscription_list(
         "price": settings.newspaper.get("price", ""),
         "state": render(f"sms/state_{state.status.value}.txt.j2", {}),
         "short_code": route.short_code,
+        "message_format": state.message_format.value,
     }]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from gateway.console.rollup import classify_transition
 from gateway.db.console_models import AuditEntry, Operator
 from gateway.db.dispatch_models import Delivery, Dispatch
+from gateway.db.mms_models import MmsNotification
 from gateway.db.models import InboundMessage, OutboundMessage, Subscriber, SubscriptionEvent
 from gateway.states import DELIVERY_GROUPS, DeliveryGroup
 from tests.e2e.console_gateway import (
@@ -29,6 +30,7 @@ from tests.e2e.console_gateway import (
     HTML_NUMBER,
     HTML_TEXT,
     MASKED_HTML_NUMBER,
+    MMS,
     SUBSCRIBED,
     TO_UNSUBSCRIBE,
     VIEWER,
@@ -134,6 +136,13 @@ def _subscriber_counts(session: Session) -> dict[tuple[str, str], int]:
         .group_by(Subscriber.carrier, Subscriber.status))}
 
 
+def _active_mms(session: Session) -> dict[str, int]:
+    return {carrier: count for carrier, count in session.execute(
+        select(Subscriber.carrier, func.count())
+        .where(Subscriber.status == "active", Subscriber.message_format == "mms")
+        .group_by(Subscriber.carrier))}
+
+
 def _dashboard_in_database(session: Session) -> dict[str, str]:
     counts = _subscriber_counts(session)
     figures = Counter()
@@ -164,7 +173,12 @@ def _deliveries_in_database(session: Session) -> dict[int, dict[str, Any]]:
     """Per dispatch: its carrier and its deliveries' total, delivered and failed."""
     found: dict[int, dict[str, Any]] = {}
     for dispatch_id, carrier in session.execute(select(Dispatch.id, Dispatch.carrier)):
-        found[dispatch_id] = {"carrier": carrier, "total": 0, "delivered": 0, "failed": 0}
+        found[dispatch_id] = {"carrier": carrier, "total": 0, "delivered": 0, "failed": 0,
+                              "mms": 0}
+    for dispatch_id, count in session.execute(
+            select(MmsNotification.dispatch_id, func.count())
+            .group_by(MmsNotification.dispatch_id)):
+        found[dispatch_id]["mms"] = count
     for dispatch_id, status, count in session.execute(
             select(Delivery.dispatch_id, Delivery.status, func.count())
             .group_by(Delivery.dispatch_id, Delivery.status)):
@@ -185,6 +199,9 @@ def _dispatch_texts(gateway: RunningGateway, table: str) -> dict[str, str]:
         for column in ("total", "delivered", "failed"):
             texts[f"{row} td.{column}"] = _n(figures[column])
         texts[f"{row} td.rate"] = _percent(figures["delivered"], figures["total"])
+        # MMS subscribers: each got a notification of its own (none fetched it here).
+        texts[f"{row} td.mms-notifications"] = _n(figures["mms"])
+        texts[f"{row} td.mms-retrieved"] = _n(0)
     return texts
 
 
@@ -306,15 +323,20 @@ def test_csv_exports_download_what_the_pages_show(admin: Tab, gateway: RunningGa
     _settled(admin, "/", lambda: gateway.read(_dashboard_in_database))
     download, rows = _download(admin, "#export-carriers")
     assert download.suggested_filename == "sdgw-carriers.csv"
-    assert rows[0] == ["carrier", "label", "active", "pending", "cancelled"]
+    assert rows[0] == ["carrier", "label", "active", "pending", "cancelled", "active_sms",
+                       "active_mms"]
     counts = gateway.read(_subscriber_counts)
+    mms = gateway.read(_active_mms)
+    assert sum(mms.values()) == len(MMS)
     assert rows[1:] == [[c, LABELS[c], *(str(counts.get((c, s), 0))
-                                          for s in ("active", "pending", "cancelled"))]
+                                          for s in ("active", "pending", "cancelled")),
+                         str(counts.get((c, "active"), 0) - mms.get(c, 0)), str(mms.get(c, 0))]
                         for c in CARRIERS]
-    for carrier, _, active, pending, cancelled in rows[1:]:
+    for carrier, _, active, pending, cancelled, active_sms, active_mms in rows[1:]:
         row = admin.page.locator(f'table#carriers tr[data-carrier="{carrier}"]')
-        assert [row.locator(f"td.{c}").inner_text() for c in ("active", "pending", "cancelled")
-                ] == [_n(int(active)), _n(int(pending)), _n(int(cancelled))]
+        columns = ("active", "pending", "cancelled", "active-sms", "active-mms")
+        assert [row.locator(f"td.{c}").inner_text() for c in columns] == [
+            _n(int(v)) for v in (active, pending, cancelled, active_sms, active_mms)]
 
     _settled(admin, "/editions", lambda: _dispatch_texts(gateway, "dispatches"))
     download, rows = _download(admin, "#export-editions")
@@ -323,6 +345,7 @@ def test_csv_exports_download_what_the_pages_show(admin: Tab, gateway: RunningGa
     assert {"dispatch_id", "carrier", "total", "delivered", "failed"} <= set(header)
     exported = {int(row[header.index("dispatch_id")]): {
         name: row[header.index(name)] for name in ("carrier", "total", "delivered", "failed")}
+        | {"mms": row[header.index("mms_notifications")]}
         for row in rows[1:]}
     assert exported == {dispatch_id: {k: str(v) for k, v in figures.items()}
                         for dispatch_id, figures in gateway.read(_deliveries_in_database).items()}

@@ -50,6 +50,9 @@ SUBSCRIBED = {
 """Numbers that text SD then Y: a different count per carrier."""
 CANCELLED = {"13905314006": "china_mobile", "13312345674": "china_telecom"}
 """…of which these text TD afterwards."""
+MMS = {"13905314001": "china_mobile", "13905314002": "china_mobile",
+       "13312345671": "china_telecom"}
+"""…and these CX (the MMS edition), so the edition reaches them as a WAP Push of their own."""
 UNCONFIRMED = ("china_unicom", "13012345679")
 """Texts SD and never Y."""
 TO_UNSUBSCRIBE = "13905314005"
@@ -200,6 +203,10 @@ def subscribe_everyone(gateway: RunningGateway) -> None:
         gateway.mo(carrier, number, "Y")
     gateway.wait_until("every Y active", _count_is(Subscriber.status == "active",
                                                    len(everyone)))
+    for number, carrier in MMS.items():
+        gateway.mo(carrier, number, "CX")
+    gateway.wait_until("every CX on the MMS edition", _count_is(
+        Subscriber.message_format == "mms", len(MMS)))
     for number, carrier in CANCELLED.items():
         gateway.mo(carrier, number, "TD")
     gateway.wait_until("TD cancelled", _count_is(Subscriber.status == "cancelled",

@@ -127,7 +127,8 @@ def test_build_then_preview_shows_what_each_carrier_receives(config: Path) -> No
         assert "".join(texts) == sms.sms_text
         assert all(int(c) <= 67 for _, _, c in boundaries)
         mms = next(r for r in edition.renders if r.carrier == carrier and r.format == "mms")
-        assert f"content location: http://mms.example.com:8081/mms/1/{carrier}" in out
+        assert mms.content_location == "http://mms.example.com:8081/mms/" + "0" * 24
+        assert f"content location: {mms.content_location} (each subscriber's own token" in out
         assert f"== {carrier}: MMS edition, 7 page(s), {mms.mms_size:,} octets; " in out
     assert "limit 51,200 ==" in out and "limit 102,400 ==" in out
     assert out.count("  page  1 ") == 3

@@ -137,8 +137,11 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
     log = LogReader(process)
     numbers = {"china_mobile": "13800138000", "china_unicom": "13012345678",
                "china_telecom": "13312345678"}
-    expected = [("SD", "回复Y确认订购", "pending"), ("Y", "成功订阅", "active"),
-                ("0000", "已订购", "active"), ("TD", "成功退订", "cancelled")]
+    expected = [("SD", "回复Y确认订购", "pending", "sms"), ("Y", "成功订阅", "active", "sms"),
+                ("CX", "改为接收测试手机报彩信版", "active", "mms"),
+                ("0000", "已订购", "active", "mms"),
+                ("DX", "改为接收测试手机报短信版", "active", "sms"),
+                ("TD", "成功退订", "cancelled", "sms")]
     try:
         log.wait_for(r"link: bound to", count=3)
         if protocols:
@@ -146,7 +149,7 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
             assert re.search(r"china_telecom link: bound to \S+ \(SMGP 3\.0", log.text), log.text
         for carrier, code in CARRIERS.items():
             number = numbers[carrier]
-            for text, reply, status in expected:
+            for text, reply, status, message_format in expected:
                 result = sdgw(config, "sim", "mo", "--carrier", carrier, "--from", number,
                               "--to", code, "--text", text, "--wait", "3")
                 assert result.returncode == 0, result.stderr
@@ -159,6 +162,7 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
                 assert shown.returncode == 0, shown.stderr
                 assert f"{number}   {carrier}" in shown.stdout
                 assert f" {status} " in shown.stdout.splitlines()[1], shown.stdout
+                assert f" {message_format} " in shown.stdout.splitlines()[1], shown.stdout
         if protocols:  # CMPP 3.0: the reply to an MO names the session the MO opened
             result = sdgw(config, "sim", "mo", "--carrier", "china_mobile", "--from",
                           numbers["china_mobile"], "--text", "0000", "--wait", "3", "--json")
@@ -176,6 +180,7 @@ def test_run_binds_serves_mo_and_unbinds_on_sigterm(
     assert "Traceback" not in log.text
     history = sdgw(config, "subscribers", "--number", "13800138000").stdout
     assert "none → pending" in history and "active → cancelled" in history
+    assert "active → active (mms)" in history and "active → active (sms)" in history
     assert "consent: 'Y'" in history
     assert "requested: " in history  # the SD's time, though Y closed the window
 

@@ -42,9 +42,39 @@ def seed_edition(session: Session, *, carriers: tuple[str, ...] = ("china_mobile
     return edition.id
 
 
+MMS_BASE_URL = "http://mms.example.cn:8081"
+
+
+def seed_mms_render(session: Session, edition_id: int, *, carrier: str = "china_mobile",
+                    pages: int = 2) -> bytes:
+    """An MMS render of ``edition_id`` for ``carrier``: its m-retrieve-conf and the specimen
+    WAP Push, as ``sdgw edition build`` stores them. Returns the m-retrieve-conf."""
+    from gateway.editions.mms import MmsHeaders, MmsPage, encode_retrieve_conf
+    from gateway.editions.rendering import push_reference
+    from gateway.editions.subscriber_notice import EditionAnnouncement
+
+    pdu = encode_retrieve_conf(
+        MmsHeaders(transaction_id=f"sdgw-{edition_id}-{carrier}", date=T0, subject="11月18日早报",
+                   from_="10658000/TYPE=PLMN"),
+        [MmsPage(text=f"第{n}页" * 20) for n in range(1, pages + 1)])
+    announcement = EditionAnnouncement.from_retrieve_conf(
+        pdu, push_reference=push_reference(edition_id))
+    specimen = announcement.specimen(base_url=MMS_BASE_URL, expires_at=T0 + timedelta(days=3))
+    render = EditionRender(edition_id=edition_id, carrier=carrier, format="mms", mms_pdu=pdu,
+                           mms_size=len(pdu), mms_pages=[], fitting={}, rendered_at=T0,
+                           content_location=f"{MMS_BASE_URL}/mms/{'0' * 24}")
+    session.add(render)
+    session.flush()
+    for number, segment in enumerate(specimen, start=1):
+        session.add(EditionRenderSegment(render_id=render.id, number=number,
+                                         short_message=segment, coding="binary", udhi=True))
+    return pdu
+
+
 def seed_subscribers(session: Session, count: int, *, carrier: str = "china_mobile",
                      status: str = "active", start: int = 0,
-                     activated_at: datetime | None = None) -> list[str]:
+                     activated_at: datetime | None = None,
+                     message_format: str = "sms") -> list[str]:
     numbers = [f"138{n:08d}" for n in range(start, start + count)]
     when = activated_at or T0 - timedelta(days=1)
     session.execute(insert(Subscriber), [{
@@ -53,7 +83,7 @@ def seed_subscribers(session: Session, count: int, *, carrier: str = "china_mobi
         "activated_at": when if status in ("active", "cancelled") else None,
         "cancelled_at": when if status == "cancelled" else None,
         "pending_since": when if status == "pending" else None,
-        "message_format": "sms", "undeliverable_streak": 0, "created_at": when,
+        "message_format": message_format, "undeliverable_streak": 0, "created_at": when,
         "updated_at": when,
     } for number in numbers])
     return numbers

@@ -73,12 +73,12 @@ def strings_of(row: object) -> list[str]:
 
 def _seed_summary(session: Session) -> None:
     computed = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
-    for carrier, status, count, minutes in [
-            ("china_mobile", "active", 50, 0), ("china_mobile", "pending", 3, 0),
-            ("china_mobile", "cancelled", 7, 0), ("china_mobile", "none", 4, 0),
-            ("china_unicom", "active", 30, 0), ("china_telecom", "active", 20, 0),
-            ("china_telecom", "pending", 2, -5), ("acme", "active", 1, 0)]:
-        session.add(SubscriberCount(carrier=carrier, status=status, count=count,
+    for carrier, status, count, mms, minutes in [
+            ("china_mobile", "active", 50, 12, 0), ("china_mobile", "pending", 3, 0, 0),
+            ("china_mobile", "cancelled", 7, 2, 0), ("china_mobile", "none", 4, 0, 0),
+            ("china_unicom", "active", 30, 0, 0), ("china_telecom", "active", 20, 20, 0),
+            ("china_telecom", "pending", 2, 0, -5), ("acme", "active", 1, 0, 0)]:
+        session.add(SubscriberCount(carrier=carrier, status=status, count=count, mms=mms,
                                     computed_at=computed + timedelta(minutes=minutes)))
     for back, carrier, figures in [
             (0, "china_mobile", (10, 6, 2, 1)), (0, "china_unicom", (5, 4, 0, 1)),
@@ -99,10 +99,13 @@ def test_summary_of_30_days(session: Session) -> None:
 
     assert result.as_of == datetime(2026, 12, 1, 2, 55, tzinfo=UTC)
     assert result.carriers == (
-        CarrierFigures("china_mobile", "中国移动", active=50, pending=3, cancelled=7),
-        CarrierFigures("china_unicom", "中国联通", active=30, pending=0, cancelled=0),
-        CarrierFigures("china_telecom", "中国电信", active=20, pending=2, cancelled=0),
-        CarrierFigures("acme", "acme", active=1, pending=0, cancelled=0),
+        CarrierFigures("china_mobile", "中国移动", active=50, pending=3, cancelled=7,
+                       active_sms=38, active_mms=12),
+        CarrierFigures("china_unicom", "中国联通", active=30, pending=0, cancelled=0,
+                       active_sms=30, active_mms=0),
+        CarrierFigures("china_telecom", "中国电信", active=20, pending=2, cancelled=0,
+                       active_sms=0, active_mms=20),
+        CarrierFigures("acme", "acme", active=1, pending=0, cancelled=0, active_sms=1),
     )
     assert result.total_active == 101
     assert result.total_pending == 5
@@ -495,8 +498,9 @@ def _display_width(text: str) -> int:
 
 def test_plain_table_aligns_cjk_text() -> None:
     rows = [
-        CarrierFigures("china_mobile", "中国移动", active=1234567, pending=5, cancelled=0),
-        CarrierFigures("acme", "acme", active=7, pending=0, cancelled=12),
+        CarrierFigures("china_mobile", "中国移动", active=1234567, pending=5, cancelled=0,
+                       active_sms=1234000, active_mms=567),
+        CarrierFigures("acme", "acme", active=7, pending=0, cancelled=12, active_sms=7),
         CarrierFigures("china_unicom", "联通", active=0, pending=0, cancelled=0),
     ]
     lines = plain_table(CARRIER_COLUMNS, rows).split("\n")
@@ -507,9 +511,9 @@ def test_plain_table_aligns_cjk_text() -> None:
     assert [_display_width(lines[1][:i]) for i, ch in enumerate(lines[1])
             if ch == "-" and (i == 0 or lines[1][i - 1] == " ")] == starts
     expected_cells = [
-        ["china_mobile", "中国移动", "1,234,567", "5", "0"],
-        ["acme", "acme", "7", "0", "12"],
-        ["china_unicom", "联通", "0", "0", "0"],
+        ["china_mobile", "中国移动", "1,234,567", "5", "0", "1,234,000", "567"],
+        ["acme", "acme", "7", "0", "12", "7", "0"],
+        ["china_unicom", "联通", "0", "0", "0", "0", "0"],
     ]
     for line, cells in zip(lines[2:], expected_cells, strict=True):
         position = 0

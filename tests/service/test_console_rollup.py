@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.console.queries import dispatch_figures
 from gateway.console.rollup import RollupSettings, classify_transition, refresh
 from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
 from gateway.db.dispatch_models import Delivery, Dispatch
@@ -454,3 +455,75 @@ def test_a_dispatch_without_deliveries_is_counted_as_empty(engine: Engine) -> No
     _set_status(sessions, Dispatch, [dispatch_id], "done")
     run_refresh(sessions, now + timedelta(minutes=1))
     assert _stats(sessions, dispatch_id)["final"] is True
+
+
+# -- the MMS edition: subscribers per format, notifications per dispatch -----------------------
+
+
+def test_active_subscribers_are_counted_per_format(gw: Engine_) -> None:
+    for number in ("13800000001", "13800000002", "13800000003"):
+        gw.mo("SD", source=number)
+        gw.mo("Y", source=number)
+    gw.mo("CX", source="13800000001")
+    gw.mo("彩信", source="13800000002")
+    gw.mo("TD", source="13800000002")  # the choice stays with a cancelled subscriber
+    with gw.sessions.begin() as session:
+        refresh(session, gw.now, ROLLUP)
+    with gw.sessions() as session:
+        mms = {(r.carrier, r.status): (r.count, r.mms)
+               for r in session.scalars(select(SubscriberCount))}
+    assert mms == {("china_mobile", "active"): (2, 1), ("china_mobile", "cancelled"): (1, 1)}
+
+
+def test_mms_figures_per_dispatch_until_the_last_notification_expired(engine: Engine) -> None:
+    from gateway.db.mms_models import MmsDispatchStats, MmsNotification
+
+    sessions = Engine_(engine).sessions
+    now = utc(2026, 11, 29, 0, 0)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session)
+        seed_subscribers(session, 3)
+        seed_subscribers(session, 4, start=100, message_format="mms")
+        dispatch_id = create_dispatch(session, edition_id=edition_id, carrier="china_mobile",
+                                      cutoff=now, deadline=now + timedelta(hours=6), now=now)
+        materialise(session, dispatch_id)
+        mms_ids = list(session.scalars(select(Delivery.id).where(
+            Delivery.message_format == "mms").order_by(Delivery.id)))
+        for index, delivery_id in enumerate(mms_ids):
+            session.add(MmsNotification(
+                delivery_id=delivery_id, dispatch_id=dispatch_id, token=f"t{index:023d}",
+                transaction_id=f"x{index:023d}", created_at=now,
+                expires_at=now + timedelta(hours=72), retrievals=0))
+        session.execute(update(Delivery).values(status="submitted"))
+    _set_status(sessions, Delivery, mms_ids[:3], "delivered")
+    with sessions.begin() as session:
+        session.execute(update(MmsNotification).where(
+            MmsNotification.delivery_id.in_(mms_ids[:2])).values(
+            first_retrieved_at=now, retrievals=1))
+        session.execute(update(MmsNotification).where(
+            MmsNotification.delivery_id == mms_ids[0]).values(acknowledged_at=now))
+        session.execute(update(Dispatch).values(status="done"))
+
+    def figures(at: datetime) -> tuple[int, int, int, int, bool]:
+        with sessions.begin() as session:
+            refresh(session, at, ROLLUP)
+        with sessions() as session:
+            row = session.get(MmsDispatchStats, dispatch_id)
+            assert row is not None
+            return (row.notifications, row.delivered, row.retrieved, row.acknowledged, row.final)
+
+    assert figures(now + timedelta(hours=1)) == (4, 3, 2, 1, False)
+    _set_status(sessions, Delivery, mms_ids[3:], "delivered")
+    with sessions.begin() as session:  # retrieved later, before the expiry
+        session.execute(update(MmsNotification).where(
+            MmsNotification.delivery_id == mms_ids[3]).values(first_retrieved_at=now))
+    # Every delivery is final, but the content locations still answer: not final yet.
+    assert figures(now + timedelta(hours=71)) == (4, 4, 3, 1, False)
+    assert figures(now + timedelta(hours=73)) == (4, 4, 3, 1, True)
+    with sessions.begin() as session:  # once final, never counted again
+        session.execute(update(MmsNotification).values(acknowledged_at=now))
+    assert figures(now + timedelta(hours=74)) == (4, 4, 3, 1, True)
+    with sessions() as session:
+        [shown] = [d for d in dispatch_figures(session, now=now) if d.dispatch_id == dispatch_id]
+    assert (shown.mms_notifications, shown.mms_delivered, shown.mms_retrieved,
+            shown.mms_acknowledged) == (4, 4, 3, 1)

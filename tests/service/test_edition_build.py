@@ -380,14 +380,18 @@ def test_wireshark_decodes_the_stored_wap_push(engine: Engine, tmp_path: Path) -
     frames = smpp_packets([s.short_message for s in segments], esm_class=0x40,
                           data_coding=0x04)
     dissection = dissect(tmp_path, frames, decode_as=["tcp.port==2775,smpp"])
-    location = f"http://127.0.0.1:8081/mms/{built.edition_id}/china_telecom"
+    # The stored push is a specimen of every subscriber's (its own token and transaction id
+    # in place of the zeros; see tests/e2e/test_mms_subscribers_wireshark.py).
+    location = "http://127.0.0.1:8081/mms/" + "0" * 24
     assert render.content_location == location
     assert dissection.first("wsp.header.content_type") == "application/vnd.wap.mms-message"
     assert dissection.first("wsp.header.x_wap_application_id") == "x-wap-application:mms.ua"
     assert dissection.first("mmse.message_type") == "0x82"
-    assert dissection.first("mmse.transaction_id") == f"sdgw-{built.edition_id}-china_telecom"
-    assert dissection.first("mmse.message_size") == str(render.mms_size)
-    assert dissection.first("mmse.expiry.rel").startswith("259200")
+    assert dissection.first("mmse.transaction_id") == "0" * 24
+    served_size = render.mms_size - len(f"sdgw-{built.edition_id}-china_telecom") + 24
+    assert dissection.first("mmse.message_size") == str(served_size)
+    # Expires 72 hours after the build (the specimen's date), as an absolute date.
+    assert dissection.first("mmse.expiry.abs").startswith("Nov 20, 2020 22:30:00")
     assert dissection.first("mmse.content_location") == location
     # Reassembled by hand too: WSP push header, then the notification.
     push = b"".join(s.short_message[1 + s.short_message[0]:] for s in segments)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest_twisted
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, text, update
 from twisted.internet import defer, reactor, task
 
 from carriers.mm7.client import Mm7Client, Mm7ClientSettings
@@ -145,6 +145,9 @@ async def test_mms_edition_over_mm7_with_reports(engine: Engine, rig: Mm7Rig) ->
     assert len({status for _, status in reported.values()}) >= 3  # the mix was exercised
     for number in sms:
         assert stored[number][0] == "submitted"  # the fake link sends no receipts
+    with engine.connect() as connection:  # an MM7 carrier makes no WAP Push notifications
+        assert connection.scalar(
+            select(func.count()).select_from(text("mms_notifications"))) == 0
 
 
 @pytest_twisted.ensureDeferred

@@ -15,6 +15,7 @@ from carriers.messages import InboundMessage
 from gateway.db.engine import make_session_factory
 from gateway.db.models import InboundMessage as InboundRow
 from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
+from gateway.states import MessageFormat
 from gateway.subscriptions.machine import Status, replay
 from gateway.subscriptions.service import MoResult, handle_mo, handle_mos, make_settings
 from gateway.templating import make_environment, render_text
@@ -29,6 +30,9 @@ SETTINGS = make_settings(
     confirm_window=timedelta(hours=24),
     help_period=timedelta(hours=1),
     duplicate_window=timedelta(minutes=2),
+    # China Telecom is set up for SMS only; on China Unicom the 1709 range (an MVNO) is.
+    sms_only_carriers=["china_telecom"],
+    sms_only_prefixes={"china_unicom": ["1709"]},
 )
 ENVIRONMENT = make_environment(REPO_ROOT / "templates")
 
@@ -230,8 +234,80 @@ def test_portability_the_link_decides_the_carrier(gw: Engine_) -> None:
     assert subscriber.status == "active"
 
 
+def test_choosing_the_mms_edition_and_back(gw: Engine_) -> None:
+    gw.mo("SD")
+    gw.mo("Y")
+    assert gw.subscriber().message_format == "sms"
+    to_mms = gw.mo("cx")
+    assert to_mms.outcome == "format_mms"
+    assert "彩信版" in to_mms.reply.text and "DX" in to_mms.reply.text
+    assert gw.subscriber().message_format == "mms"
+    again = gw.mo("彩信")
+    assert again.outcome == "already_mms" and "无需更改" in again.reply.text
+    listing = gw.mo("0000")
+    assert "彩信版" in listing.reply.text
+    back = gw.mo("ＤＸ")
+    assert back.outcome == "format_sms" and "CX" in back.reply.text
+    assert gw.subscriber().message_format == "sms"
+    events = gw.events()
+    assert [(e.old_status, e.new_status, e.outcome, e.message_format) for e in events] == [
+        ("none", "pending", "confirm_prompt", None),
+        ("pending", "active", "welcome", None),
+        ("active", "active", "format_mms", "mms"),
+        ("active", "active", "format_sms", "sms"),
+    ]
+    assert [e.mo_text for e in events[2:]] == ["cx", "ＤＸ"]
+
+
+def test_the_choice_survives_unsubscribing_and_subscribing_again(gw: Engine_) -> None:
+    for text in ("SD", "Y", "CX", "TD", "SD", "Y"):
+        gw.mo(text)
+    subscriber = gw.subscriber()
+    assert subscriber.status == "active" and subscriber.message_format == "mms"
+
+
+@pytest.mark.parametrize(("carrier", "number"), [("china_telecom", "18900189000"),
+                                                   ("china_unicom", "17091234567")])
+def test_mms_on_an_sms_only_carrier_or_number_is_explained(
+        gw: Engine_, carrier: str, number: str) -> None:
+    gw.mo("SD", source=number, carrier=carrier)
+    gw.mo("Y", source=number, carrier=carrier)
+    refused = gw.mo("CX", source=number, carrier=carrier)
+    assert refused.outcome == "mms_unavailable"
+    assert "暂不支持" in refused.reply.text and "短信版" in refused.reply.text
+    assert gw.subscriber(number).message_format == "sms"
+    assert [e.outcome for e in gw.events(number)] == ["confirm_prompt", "welcome"]
+    # Another number of the same carrier (Unicom) can.
+    if carrier == "china_unicom":
+        gw.mo("SD", source="13012345678", carrier=carrier)
+        gw.mo("Y", source="13012345678", carrier=carrier)
+        assert gw.mo("CX", source="13012345678", carrier=carrier).outcome == "format_mms"
+
+
+def test_a_ported_mms_subscriber_is_told_when_the_new_carrier_has_only_sms(gw: Engine_) -> None:
+    """The carrier that delivers the MO decides (number portability)."""
+    for text in ("SD", "Y", "CX"):
+        gw.mo(text)
+    refused = gw.mo("CX", carrier="china_telecom")
+    assert refused.outcome == "mms_unavailable" and "DX" in refused.reply.text
+
+
+@pytest.mark.parametrize("text", ["CX", "DX", "彩信", "短信"])
+def test_format_keywords_from_a_non_subscriber_or_a_pending_one(gw: Engine_, text: str) -> None:
+    stranger = gw.mo(text)
+    assert stranger.outcome == "format_not_subscribed"
+    assert "SD" in stranger.reply.text
+    gw.mo("SD")
+    waiting = gw.mo(text)
+    assert waiting.outcome == "format_confirm_first" and "回复Y" in waiting.reply.text
+    subscriber = gw.subscriber()
+    assert subscriber.status == "pending" and subscriber.message_format == "sms"
+    assert gw.mo("Y").outcome == "welcome"  # the pending request is still there
+
+
 _NUMBERS = [f"1380000{n:04d}" for n in range(6)]
-_TEXTS = ["SD", "Y", "TD", "0000", "00000", "是", "退订", "hi", "sd", "QX"]
+_TEXTS = ["SD", "Y", "TD", "0000", "00000", "是", "退订", "hi", "sd", "QX", "CX", "DX", "彩信",
+          "短信"]
 _runs = itertools.count()
 
 
@@ -239,9 +315,16 @@ def test_random_mo_sequences_leave_state_matching_the_event_log(engine: Engine) 
     """Random MO sequences from many numbers: each number ends in exactly one state, and
     that state is what its event log replays to."""
 
+    # Mostly minutes between MOs (so numbers get as far as active and choose a format), now
+    # and then hours past the confirmation window.
+    gaps = st.one_of(st.integers(min_value=0, max_value=3600),
+                     st.integers(min_value=0, max_value=40 * 3600))
+
+    # Biased towards SD, Y, CX and DX, so that dialogues often get as far as a format choice.
+    texts = st.one_of(st.sampled_from(["SD", "Y", "CX", "DX"]), st.sampled_from(_TEXTS))
+
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(st.tuples(st.sampled_from(range(len(_NUMBERS))), st.sampled_from(_TEXTS),
-                              st.integers(min_value=0, max_value=40 * 3600)),
+    @given(st.lists(st.tuples(st.sampled_from(range(len(_NUMBERS))), texts, gaps),
                     min_size=1, max_size=40))
     def check(steps: list[tuple[int, str, int]]) -> None:
         gw = Engine_(engine)
@@ -261,9 +344,12 @@ def test_random_mo_sequences_leave_state_matching_the_event_log(engine: Engine) 
                     continue
                 [subscriber] = rows
                 replayed = replay([(Status(e.old_status), Status(e.new_status),
-                                    e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC))
+                                    e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC),
+                                    MessageFormat(e.message_format) if e.message_format
+                                    else None)
                                    for e in events])
                 assert replayed.status.value == subscriber.status
+                assert replayed.message_format.value == subscriber.message_format
 
     check()
 
@@ -288,9 +374,9 @@ def _everything_about(session: Any, prefix: str) -> dict[str, Any]:
                      r.outcome) for r in inbound],
         "subscribers": [(local(s.msisdn), s.status, s.carrier, s.short_code, s.extension,
                          position.get(s.consent_inbound_id), s.consent_text,
-                         s.last_help_at is not None) for s in subscribers],
+                         s.last_help_at is not None, s.message_format) for s in subscribers],
         "events": [(local(e.msisdn), e.old_status, e.new_status, e.outcome,
-                    position[e.inbound_id]) for e in events],
+                    position[e.inbound_id], e.message_format) for e in events],
         "replies": [(local(r.destination_addr), r.source_addr, r.text,
                      position[r.in_reply_to]) for r in replies],
     }
@@ -300,13 +386,14 @@ def test_mos_applied_in_batches_leave_what_one_by_one_leaves(engine: Engine) -> 
     """handle_mos over a batch = handle_mo over each MO in turn: state carried from one MO to
     the next of the same number, re-deliveries within the batch, consent, help limits."""
     sessions = make_session_factory(engine)
-    texts = [*_TEXTS, "帮助", "0000"]
+    texts = [*_TEXTS, "帮助", "0000", "CX", "DX"]
 
     @settings(max_examples=25, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(st.tuples(st.sampled_from(range(4)), st.sampled_from(texts),
                               st.sampled_from([None, "m1", "m2", "m3"]),
-                              st.sampled_from(["china_mobile", "china_unicom"])),
+                              st.sampled_from(["china_mobile", "china_unicom",
+                                               "china_telecom"])),
                     min_size=1, max_size=30),
            st.lists(st.integers(min_value=1, max_value=8), min_size=1, max_size=30))
     def check(steps: list[tuple[int, str, str | None, str]], cuts: list[int]) -> None:

@@ -61,6 +61,12 @@ def test_default_config_is_valid() -> None:
          "newspaper.timezone", "IANA time zone"),
         ('timezone = "Asia/Shanghai"', 'timezone = ""',
          "newspaper.timezone", "IANA time zone"),
+        ("sms_only_prefixes = []", 'sms_only_prefixes = ["1700", "17O9"]',
+         "carriers.china_telecom.mms.sms_only_prefixes[1]", "digits of a national number"),
+        ("sms_only_prefixes = []", 'sms_only_prefixes = "1700"',
+         "carriers.china_telecom.mms.sms_only_prefixes", "an array"),
+        ("enabled = true\nsms_only", 'enabled = 1\nsms_only',
+         "carriers.china_telecom.mms.enabled", "true or false"),
         ("port = 9464", "port = 0", "metrics.port", "from 1 to 65535"),
         ("port = 9464", 'port = "9464"', "metrics.port", "an integer"),
         ("refresh_seconds = 15", "refresh_seconds = 0", "metrics.refresh_seconds", "from 0.1"),
@@ -82,6 +88,24 @@ def test_mistakes_name_file_key_and_expectation(
     assert message.startswith(f"{path}: {key}: "), message
     assert expected in message
     assert "\n" not in message
+
+
+def test_who_may_choose_the_mms_edition(tmp_path: Path) -> None:
+    from gateway.app import subscription_settings
+
+    assert all(c.mms.enabled and not c.mms.sms_only_prefixes
+               for c in load_config(DEFAULT).carriers.values())
+    path = default_with(tmp_path, "enabled = true\nsms_only_prefixes = []",
+                        'enabled = false\nsms_only_prefixes = ["1700"]')
+    text = path.read_text(encoding="utf-8").replace(
+        "[carriers.china_unicom.simulator]",
+        '[carriers.china_unicom.mms]\nsms_only_prefixes = ["1709", "1707"]\n\n'
+        "[carriers.china_unicom.simulator]")
+    settings = subscription_settings(load_config(write(tmp_path, text)))
+    assert not settings.mms_available("china_telecom", "18900000000")
+    assert not settings.mms_available("china_unicom", "17091234567")
+    assert settings.mms_available("china_unicom", "13012345678")
+    assert settings.mms_available("china_mobile", "17001234567")
 
 
 def test_metrics_defaults_and_the_shipped_configs_ports() -> None:

@@ -193,18 +193,22 @@ def test_mms_has_a_cover_then_one_page_per_article_and_announces_its_url() -> No
     edition = replace(edition, articles=(article(1, image=picture), *edition.articles[1:]))
     mms = render_mms(edition, TARGET, ENVIRONMENT, base_url="http://mms.example:8081/",
                      date=BUILT_AT, expiry_seconds=3 * 86400)
-    assert mms.content_location == "http://mms.example:8081/mms/7/china_mobile"
+    # A specimen: each subscriber's notification has its own token in place of the zeros.
+    assert mms.content_location == "http://mms.example:8081/mms/" + "0" * 24
     assert [page["kind"] for page in mms.pages] == ["cover", "article", "article", "article"]
     assert [page["article_id"] for page in mms.pages] == [None, 1, 2, 3]
     assert mms.pages[1]["image"] == "original" and mms.pages[1]["image_bytes"] == len(picture.data)
     assert mms.pages[2]["image"] is None
     assert len(mms.pdu) <= TARGET.max_mms_bytes
     assert mms.pdu.startswith(b"\x8c\x84\x98sdgw-7-china_mobile\x00")
-    # The notification (inside the push) gives the PDU's exact size and the content URL.
-    assert b"http://mms.example:8081/mms/7/china_mobile\x00" in mms.notification
+    # The notification (inside the push) gives the size of the PDU as served (with a
+    # subscriber's 24-character transaction id) and the content URL.
+    assert b"http://mms.example:8081/mms/" + b"0" * 24 + b"\x00" in mms.notification
     size_at = mms.notification.index(b"\x8e") + 1
     length = mms.notification[size_at]
-    assert int.from_bytes(mms.notification[size_at + 1 : size_at + 1 + length]) == len(mms.pdu)
+    served = len(mms.pdu) - len("sdgw-7-china_mobile") + 24
+    assert int.from_bytes(mms.notification[size_at + 1 : size_at + 1 + length]) == served
+    assert served <= TARGET.max_mms_bytes
     push = b"".join(segment[1 + segment[0]:] for segment in mms.push_segments)
     assert push[:2] == b"\x00\x06"
     headers_length, offset = decode_uintvar(push, 2)

@@ -175,6 +175,31 @@ def test_unsubscribe_all_forms(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "text", ["CX", "cx", "Cx", "ＣＸ", " cx。", "【CX】", "CX 彩信版", "cx,please", "彩信",
+             " 彩信！", "彩信版", "彩信版。"]
+)
+def test_mms_format_forms(text: str) -> None:
+    assert kind(text) is K.CHOOSE_MMS
+
+
+@pytest.mark.parametrize(
+    "text", ["DX", "dx", "ＤＸ", "Dx！", "DX 短信", "短信", "短信。", "「短信版」", "ｄｘ"]
+)
+def test_sms_format_forms(text: str) -> None:
+    assert kind(text) is K.CHOOSE_SMS
+
+
+@pytest.mark.parametrize(
+    "text", ["CXY", "CX1", "DXX", "XCX", "彩信好看", "短信退订", "短信怎么收费", "彩信版本",
+             "短信TD"]
+)
+def test_format_words_are_not_read_into_other_messages(text: str) -> None:
+    """``短信退订`` asks to leave, not to switch: the Chinese format words count only as the
+    whole message, and CX/DX only before a boundary."""
+    assert kind(text) not in (K.CHOOSE_MMS, K.CHOOSE_SMS)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "",

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from gateway.states import MessageFormat
 from gateway.subscriptions import help_allowed
 from gateway.subscriptions.keywords import Command, CommandKind
 from gateway.subscriptions.machine import (
@@ -330,33 +331,53 @@ def reference(
     pending_since: datetime | None,
     kind: CommandKind,
     now: datetime,
-) -> tuple[Status, Outcome]:
+    fmt: MessageFormat = MessageFormat.SMS,
+    mms_available: bool = True,
+) -> tuple[Status, Outcome, MessageFormat]:
     """The rules written out by hand, independently of the transition table."""
     in_time = pending_since is not None and now - pending_since <= WINDOW
     before_pending = Status.CANCELLED if ever_cancelled else Status.NONE
     if kind is K.SUBSCRIBE:
         if status is Status.ACTIVE:
-            return status, Outcome.ALREADY_SUBSCRIBED
-        return Status.PENDING, Outcome.CONFIRM_PROMPT
+            return status, Outcome.ALREADY_SUBSCRIBED, fmt
+        return Status.PENDING, Outcome.CONFIRM_PROMPT, fmt
     if kind is K.CONFIRM:
         if status is Status.ACTIVE:
-            return status, Outcome.ALREADY_SUBSCRIBED
+            return status, Outcome.ALREADY_SUBSCRIBED, fmt
         if status is Status.PENDING:
             if in_time:
-                return Status.ACTIVE, Outcome.WELCOME
-            return before_pending, Outcome.CONFIRM_EXPIRED
-        return status, Outcome.NOTHING_PENDING
+                return Status.ACTIVE, Outcome.WELCOME, fmt
+            return before_pending, Outcome.CONFIRM_EXPIRED, fmt
+        return status, Outcome.NOTHING_PENDING, fmt
     if kind in (K.UNSUBSCRIBE, K.UNSUBSCRIBE_ALL):
         if status is Status.ACTIVE:
-            return Status.CANCELLED, Outcome.UNSUBSCRIBED
+            return Status.CANCELLED, Outcome.UNSUBSCRIBED, fmt
         if status is Status.PENDING:
             if in_time:
-                return before_pending, Outcome.PENDING_CANCELLED
-            return before_pending, Outcome.NOT_SUBSCRIBED
-        return status, Outcome.NOT_SUBSCRIBED
+                return before_pending, Outcome.PENDING_CANCELLED, fmt
+            return before_pending, Outcome.NOT_SUBSCRIBED, fmt
+        return status, Outcome.NOT_SUBSCRIBED, fmt
+    if kind in (K.CHOOSE_MMS, K.CHOOSE_SMS):
+        if status is Status.PENDING and in_time:
+            return status, Outcome.FORMAT_CONFIRM_FIRST, fmt
+        if status is not Status.ACTIVE:
+            return status, Outcome.FORMAT_NOT_SUBSCRIBED, fmt
+        if kind is K.CHOOSE_MMS:
+            if not mms_available:
+                return status, Outcome.MMS_UNAVAILABLE, fmt
+            if fmt is MessageFormat.MMS:
+                return status, Outcome.ALREADY_MMS, fmt
+            return status, Outcome.FORMAT_MMS, MessageFormat.MMS
+        if fmt is MessageFormat.SMS:
+            return status, Outcome.ALREADY_SMS, fmt
+        return status, Outcome.FORMAT_SMS, MessageFormat.SMS
     if kind is K.QUERY:
-        return status, Outcome.SUBSCRIPTION_LIST
-    return status, Outcome.HELP
+        return status, Outcome.SUBSCRIPTION_LIST, fmt
+    return status, Outcome.HELP, fmt
+
+
+# Numbers 0-5 can have MMS, 6 and 7 are on a carrier (or range) set up for SMS only.
+SMS_ONLY_NUMBERS = {6, 7}
 
 
 @settings(max_examples=200)
@@ -372,16 +393,20 @@ def test_state_always_equals_replay_of_its_log(
     for number, kind, advance in stream:
         now += advance
         before = states.get(number, NONE)
-        decision = step(before, kind, now)
-        assert (decision.state.status, decision.outcome) == reference(
-            before.status, number in ever_cancelled, before.pending_since, kind, now
-        )
+        available = number not in SMS_ONLY_NUMBERS
+        decision = apply(before, Command(kind=kind), now, confirm_window=WINDOW,
+                         mms_available=available)
+        assert (decision.state.status, decision.outcome, decision.state.message_format) == (
+            reference(before.status, number in ever_cancelled, before.pending_since, kind,
+                      now, before.message_format, available))
         event(f"{before.status.name} + {kind.name} -> {decision.outcome.name}")
         states[number] = decision.state
         if decision.transition is not None:
             assert decision.transition.old is before.status
             assert decision.transition.new is decision.state.status
             assert decision.transition.at == now
+            changed_format = decision.state.message_format is not before.message_format
+            assert (decision.transition.format is not None) == changed_format
             logs.setdefault(number, []).append(decision.transition)
         else:
             assert decision.state == before
@@ -394,11 +419,94 @@ def test_state_always_equals_replay_of_its_log(
             assert kind is K.CONFIRM
             assert before.pending_since is not None
             assert now - before.pending_since <= WINDOW
+        # Only an active subscriber on a carrier and number that can have MMS gets it.
+        if (decision.state.message_format is MessageFormat.MMS
+                and before.message_format is not MessageFormat.MMS):
+            assert kind is K.CHOOSE_MMS and before.status is Status.ACTIVE and available
 
     for number, state in states.items():
         assert replay(logs.get(number, [])) == state
         if state.status is Status.ACTIVE:
             assert consent[number] == state.activated_at
+
+
+# --- the message format -------------------------------------------------------------------
+
+
+def choose(state: SubscriptionState, kind: CommandKind, *, available: bool = True,
+           now: datetime = T0) -> Decision:
+    return apply(state, Command(kind=kind), now, confirm_window=WINDOW, mms_available=available)
+
+
+def test_an_active_subscriber_switches_to_mms_and_back() -> None:
+    to_mms = choose(active(), K.CHOOSE_MMS)
+    assert to_mms.outcome is Outcome.FORMAT_MMS
+    assert to_mms.state.message_format is MessageFormat.MMS
+    assert to_mms.state.status is Status.ACTIVE
+    assert to_mms.transition == Transition(Status.ACTIVE, Status.ACTIVE, T0, MessageFormat.MMS)
+    again = choose(to_mms.state, K.CHOOSE_MMS)
+    assert again.outcome is Outcome.ALREADY_MMS and again.transition is None
+    back = choose(to_mms.state, K.CHOOSE_SMS, now=T0 + MICRO)
+    assert back.outcome is Outcome.FORMAT_SMS
+    assert back.state.message_format is MessageFormat.SMS
+    assert back.transition == Transition(Status.ACTIVE, Status.ACTIVE, T0 + MICRO,
+                                         MessageFormat.SMS)
+    assert choose(back.state, K.CHOOSE_SMS).outcome is Outcome.ALREADY_SMS
+
+
+def test_mms_where_only_sms_is_offered_is_explained_and_changes_nothing() -> None:
+    refused = choose(active(), K.CHOOSE_MMS, available=False)
+    assert refused.outcome is Outcome.MMS_UNAVAILABLE
+    assert refused.transition is None and refused.state == active()
+    # SMS can always be chosen, also where MMS cannot.
+    has_mms = choose(active(), K.CHOOSE_MMS).state
+    assert choose(has_mms, K.CHOOSE_MMS, available=False).outcome is Outcome.MMS_UNAVAILABLE
+    assert choose(has_mms, K.CHOOSE_SMS, available=False).outcome is Outcome.FORMAT_SMS
+
+
+@pytest.mark.parametrize("kind", [K.CHOOSE_MMS, K.CHOOSE_SMS])
+def test_only_an_active_subscriber_chooses_a_format(kind: CommandKind) -> None:
+    assert choose(NONE, kind).outcome is Outcome.FORMAT_NOT_SUBSCRIBED
+    assert choose(cancelled(), kind).outcome is Outcome.FORMAT_NOT_SUBSCRIBED
+    assert choose(pending(), kind).outcome is Outcome.FORMAT_CONFIRM_FIRST
+    late = choose(pending(), kind, now=T0 + WINDOW + MICRO)
+    assert late.outcome is Outcome.FORMAT_NOT_SUBSCRIBED
+    for state in (NONE, cancelled(), pending()):
+        assert choose(state, kind).transition is None
+    assert late.state == pending()  # like QUERY, a format choice never clears a request
+
+
+def test_the_format_survives_a_cancellation_and_a_new_subscription() -> None:
+    mms = choose(active(), K.CHOOSE_MMS).state
+    gone = step(mms, K.UNSUBSCRIBE, T0 + MICRO).state
+    asked = step(gone, K.SUBSCRIBE, T0 + 2 * MICRO).state
+    back = step(asked, K.CONFIRM, T0 + 3 * MICRO).state
+    assert back.status is Status.ACTIVE and back.message_format is MessageFormat.MMS
+
+
+def test_mms_needs_an_activation() -> None:
+    with pytest.raises(InvalidState):
+        SubscriptionState(message_format=MessageFormat.MMS)
+    with pytest.raises(InvalidState):
+        SubscriptionState(status=Status.PENDING, pending_since=T0,
+                          message_format=MessageFormat.MMS)
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [(Status.NONE, Status.NONE, T0, MessageFormat.MMS)],  # not active
+        [(Status.NONE, Status.PENDING, T0), (Status.PENDING, Status.PENDING, T0,
+                                             MessageFormat.MMS)],
+        [(Status.NONE, Status.PENDING, T0), (Status.PENDING, Status.ACTIVE, T0),
+         (Status.ACTIVE, Status.ACTIVE, T0, MessageFormat.SMS)],  # has SMS already
+        [(Status.NONE, Status.PENDING, T0), (Status.PENDING, Status.ACTIVE, T0),
+         (Status.ACTIVE, Status.CANCELLED, T0, MessageFormat.MMS)],
+    ],
+)
+def test_replay_rejects_impossible_format_choices(events: list[tuple]) -> None:
+    with pytest.raises(ReplayMismatch):
+        replay(events)
 
 
 # --- help limit ---------------------------------------------------------------------------

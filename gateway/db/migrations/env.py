@@ -8,6 +8,7 @@ from gateway.db import (  # noqa: F401  (registers their tables)
     console_models,
     dispatch_models,
     edition_models,
+    mms_models,
 )
 from gateway.db.models import Base
 
