@@ -106,7 +106,8 @@ class _JsonResource(resource.Resource):
         if request.path == b"/received":
             return _reply(request, 200, {"received": [
                 {"to": r.destination, "from": r.source, "udh": r.udh.hex(),
-                 "id": r.message_id, "coding": r.coding} for r in self.simulator.received
+                 "id": r.message_id, "coding": r.coding, "text": r.text}
+                for r in self.simulator.received
             ]})
         if request.path == b"/parts":
             return _reply(request, 200, parts_report(self.simulator))

@@ -26,7 +26,7 @@ from gateway.cli.common import EXIT_FAILED, EXIT_OK, load, setup_logging
 from gateway.cli.dispatch_progress import CountingThreads, DispatchProgress
 from gateway.cli.progress import CommandProgress
 from gateway.cli.reactor import CannotStart, installed_reactor, run_until_stopped, stop_reactor
-from gateway.config import GatewayConfig, MmsConfig, SimulatorConfig
+from gateway.config import CarrierConfig, GatewayConfig, MmsConfig, SimulatorConfig
 from gateway.console.auth import add_operator
 from gateway.console.rollup import refresh
 from gateway.console.service import rollup_settings
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 SAMPLE_ARTICLES = Path(__file__).resolve().parents[2] / "data" / "articles"
 SAMPLE_DATE = date(2020, 11, 18)
 NUMBER_PREFIX = {"china_mobile": "138", "china_unicom": "130", "china_telecom": "133"}
+MMS_CHOOSER_EVERY = 4
+"""Every fourth subscriber of the story texts CX (the MMS edition)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,23 @@ async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options:
             print(f"  {total} subscribers texted {keyword}: all {status} "
                   f"({time.monotonic() - story_started:.1f}s)")
 
+        # Every fourth subscriber chooses the MMS edition: a WAP Push of their own, or an
+        # MM7 SubmitReq to the carrier's MMSC where the carrier's mms.mode is "mm7".
+        choosers = {carrier: carrier_numbers[::MMS_CHOOSER_EVERY]
+                    for carrier, carrier_numbers in numbers.items()}
+        for carrier, carrier_numbers in choosers.items():
+            code = config.carriers[carrier].short_code
+            for number in carrier_numbers:
+                gateway.simulators[carrier].inject_mo(number, code, "CX")
+        chose = sum(len(v) for v in choosers.values())
+        await wait_until(lambda session: session.scalar(
+            select(func.count()).select_from(Subscriber).where(
+                Subscriber.message_format == "mms")) or 0, chose,
+            "subscribers texting CX", "subscribers")
+        modes = ", ".join(f"{carrier} {_mms_mode_name(config.carriers[carrier])}"
+                          for carrier in choosers)
+        print(f"  {chose} of them texted CX for the MMS edition ({modes})")
+
         def ingest(session: Session) -> int:
             count = 0
             now = datetime.now(UTC)
@@ -255,6 +274,7 @@ async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options:
         display.close()  # the summary below the bars, not under them
         summary = await database.transaction(summary_figures)
         _print_summary(summary, dispatch_elapsed, receipts_elapsed)
+        _print_mms(await database.transaction(mms_figures), config)
         result["code"] = EXIT_OK
         if options.serve:
             await _serve(config, gateway)
@@ -303,6 +323,31 @@ def summary_figures(session: Session) -> dict[str, dict[str, int]]:
                                           .group_by(DeliveryPart.carrier)):
         rows.setdefault(carrier, {})["segments"] = count
     return rows
+
+
+def mms_figures(session: Session) -> dict[str, dict[str, int]]:
+    """Per carrier, its MMS deliveries per outcome group."""
+    by_status: dict[str, dict[str, int]] = {}
+    for carrier, status, count in session.execute(
+            select(Delivery.carrier, Delivery.status, func.count())
+            .where(Delivery.message_format == "mms")
+            .group_by(Delivery.carrier, Delivery.status)):
+        by_status.setdefault(carrier, {})[status] = count
+    return {carrier: {str(group): count for group, count in group_counts(counts).items()}
+            for carrier, counts in by_status.items()}
+
+
+def _mms_mode_name(carrier: CarrierConfig) -> str:
+    return "over MM7" if carrier.mms.mode == "mm7" else "by WAP Push"
+
+
+def _print_mms(rows: dict[str, dict[str, int]], config: GatewayConfig) -> None:
+    for carrier in sorted(rows):
+        row = rows[carrier]
+        evidence = ("the MMSC's delivery reports" if config.carriers[carrier].mms.mode == "mm7"
+                    else "the WAP Push's receipts")
+        print(f"  MMS edition, {carrier} {_mms_mode_name(config.carriers[carrier])}: "
+              f"{sum(row.values())} sent, {row.get('delivered', 0)} delivered ({evidence})")
 
 
 _SUMMARY_COLUMNS = ("subscribers", "messages", "segments", "delivered", "failed", "other")

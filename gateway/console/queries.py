@@ -247,13 +247,17 @@ class DispatchFigures:
     mms_acknowledged: int
     """Notifications the handset acknowledged (m-acknowledge-ind, or m-notifyresp-ind
     saying retrieved)."""
+    mms_mm7_reports: int
+    """MM7 mode: the MMSC's delivery reports received (any status). There ``mms_notifications``
+    counts the SubmitReqs the MMSC accepted, ``mms_delivered`` and ``mms_retrieved`` the
+    reports saying Retrieved."""
     as_of: datetime | None
 
 
 _DISPATCH_COUNTS = ("total", "pending", "submitted", "delivered", "failed", "expired", "other",
                     "uncertain", "reconciled", "resent", "skipped")
 """The columns of ``dispatch_stats`` a :class:`DispatchFigures` shows."""
-_MMS_COUNTS = ("notifications", "delivered", "retrieved", "acknowledged")
+_MMS_COUNTS = ("notifications", "delivered", "retrieved", "acknowledged", "mm7_reports")
 """The columns of ``mms_dispatch_stats`` it shows (as ``mms_…``)."""
 
 

@@ -37,10 +37,11 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
-from gateway.db.dispatch_models import Delivery, Dispatch
+from gateway.db.dispatch_models import Delivery, DeliveryPart, Dispatch
 from gateway.db.mms_models import MmsDispatchStats, MmsNotification
 from gateway.db.models import Subscriber, SubscriptionEvent
 from gateway.db.times import as_utc
+from gateway.dispatch import mm7_sender
 from gateway.dispatch.store import RECOVERIES, recovery_counts
 from gateway.states import (
     OPEN_STATUSES,
@@ -293,7 +294,7 @@ def store_dispatch_counts(
 
 # -- MMS notifications per dispatch ------------------------------------------------------------
 
-MMS_FIGURES = ("notifications", "delivered", "retrieved", "acknowledged")
+MMS_FIGURES = ("notifications", "delivered", "retrieved", "acknowledged", "mm7_reports")
 """The columns of ``mms_dispatch_stats``."""
 
 
@@ -323,13 +324,35 @@ def count_mms(session: Session, now: datetime, settings: RollupSettings) -> list
             .join(Delivery, Delivery.id == MmsNotification.delivery_id)
             .where(MmsNotification.dispatch_id == dispatch_id)).one()
         total, retrieved, acknowledged, delivered, unfinished, last_expiry = row
+        if not total:  # no WAP Push notifications: perhaps the carrier's MMS goes over MM7
+            result.append(_count_mm7(session, int(dispatch_id), status))
+            continue
         expired = last_expiry is None or as_utc(last_expiry) + settings.settle < now
         result.append(MmsCounts(
             dispatch_id=int(dispatch_id),
             final=status == DispatchStatus.DONE and not unfinished and expired,
             counts={"notifications": int(total), "delivered": int(delivered or 0),
-                    "retrieved": int(retrieved), "acknowledged": int(acknowledged)}))
+                    "retrieved": int(retrieved), "acknowledged": int(acknowledged),
+                    "mm7_reports": 0}))
     return result
+
+
+def _count_mm7(session: Session, dispatch_id: int, status: str) -> MmsCounts:
+    """An MM7 dispatch's MMS: the deliveries the MMSC accepted (their part's message id is
+    ``mm7:<MessageID>``), the reports that came back, those saying Retrieved."""
+    submitted, reported, delivered, unfinished = session.execute(
+        select(func.count(),
+               func.sum(case((DeliveryPart.status != DeliveryStatus.SUBMITTED, 1), else_=0)),
+               func.sum(case((Delivery.status == DeliveryStatus.DELIVERED, 1), else_=0)),
+               func.sum(case((Delivery.status.in_(UNFINISHED_STATUSES), 1), else_=0)))
+        .join(DeliveryPart, DeliveryPart.delivery_id == Delivery.id)
+        .where(Delivery.dispatch_id == dispatch_id, Delivery.message_format == "mms",
+               DeliveryPart.message_id.like(f"{mm7_sender.STORED_ID_PREFIX}%"))).one()
+    return MmsCounts(
+        dispatch_id=dispatch_id, final=status == DispatchStatus.DONE and not unfinished,
+        counts={"notifications": int(submitted), "delivered": int(delivered or 0),
+                "retrieved": int(delivered or 0), "acknowledged": 0,
+                "mm7_reports": int(reported or 0)})
 
 
 def store_mms_counts(session: Session, counted: Sequence[MmsCounts], now: datetime) -> None:

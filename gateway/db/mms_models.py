@@ -64,5 +64,10 @@ class MmsDispatchStats(Base):
     acknowledged: Mapped[int] = mapped_column(Integer, default=0)
     """Notifications the handset acknowledged (m-acknowledge-ind, or an m-notifyresp-ind
     saying it retrieved the message)."""
+    mm7_reports: Mapped[int] = mapped_column(Integer, default=0)
+    """MM7 mode: the MMSC's delivery reports received (any status). In that mode
+    ``notifications`` counts the SubmitReqs the MMSC accepted, and ``delivered`` and
+    ``retrieved`` the reports saying Retrieved (the handset fetched it); ``acknowledged``
+    is 0 (handsets acknowledge to the MMSC)."""
     final: Mapped[bool] = mapped_column(Boolean, default=False)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

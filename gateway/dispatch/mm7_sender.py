@@ -34,15 +34,17 @@ log = logging.getLogger(__name__)
 MM7_PART = (MessagePart(payload=b"", coding=TextCoding.BINARY),)
 """What an MMS delivery in MM7 mode counts as for dispatch: one part, the whole MMS."""
 _MAX_STORED_ID = 80
+STORED_ID_PREFIX = "mm7"
+"""What every stored MM7 message id starts with (``mm7:`` or ``mm7#``)."""
 
 
 def stored_message_id(mmsc_message_id: str) -> str:
     """The MMSC's MessageID as delivery parts and receipts store it: ``mm7:<id>`` (apart from
     the carrier's SMSC ids), or ``mm7#<sha1>`` when that would not fit the column."""
-    stored = f"mm7:{mmsc_message_id}"
+    stored = f"{STORED_ID_PREFIX}:{mmsc_message_id}"
     if len(stored) <= _MAX_STORED_ID:
         return stored
-    return "mm7#" + hashlib.sha1(mmsc_message_id.encode("utf-8")).hexdigest()
+    return f"{STORED_ID_PREFIX}#" + hashlib.sha1(mmsc_message_id.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.console.queries import dispatch_figures
 from gateway.console.rollup import RollupSettings, classify_transition, refresh
 from gateway.db.console_models import DailySubscriptionStats, DispatchStats, SubscriberCount
-from gateway.db.dispatch_models import Delivery, Dispatch
+from gateway.db.dispatch_models import Delivery, DeliveryPart, Dispatch
 from gateway.db.models import InboundMessage, OutboundMessage, Subscriber, SubscriptionEvent
 from gateway.dispatch.store import create_dispatch, materialise, recovery_counts
 from tests.service.dispatch_fixtures import seed_edition, seed_subscribers
@@ -527,3 +527,58 @@ def test_mms_figures_per_dispatch_until_the_last_notification_expired(engine: En
         [shown] = [d for d in dispatch_figures(session, now=now) if d.dispatch_id == dispatch_id]
     assert (shown.mms_notifications, shown.mms_delivered, shown.mms_retrieved,
             shown.mms_acknowledged) == (4, 4, 3, 1)
+
+
+def test_mm7_figures_per_dispatch_count_submits_reports_and_retrieved(engine: Engine) -> None:
+    """A carrier whose MMS goes to its MMSC makes no WAP Push notifications: its figures are
+    the SubmitReqs the MMSC accepted (parts stored as ``mm7:<MessageID>``), the reports that
+    came back, and those saying Retrieved; final once the dispatch is done and every delivery
+    has its report."""
+    from gateway.db.mms_models import MmsDispatchStats
+
+    sessions = Engine_(engine).sessions
+    now = utc(2026, 11, 29, 0, 0)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session)
+        seed_subscribers(session, 2)  # SMS subscribers: their parts are SMSC ids
+        seed_subscribers(session, 5, start=100, message_format="mms")
+        dispatch_id = create_dispatch(session, edition_id=edition_id, carrier="china_mobile",
+                                      cutoff=now, deadline=now + timedelta(hours=6), now=now)
+        materialise(session, dispatch_id)
+        deliveries = session.execute(select(Delivery.id, Delivery.message_format)
+                                     .order_by(Delivery.id)).all()
+        mms_ids = [d for d, fmt in deliveries if fmt == "mms"]
+        for delivery_id, fmt in deliveries:
+            if fmt == "mms" and delivery_id == mms_ids[-1]:
+                continue  # not accepted by the MMSC yet
+            session.add(DeliveryPart(
+                delivery_id=delivery_id, part=1, carrier="china_mobile", status="submitted",
+                message_id=f"mm7:M{delivery_id}" if fmt == "mms" else f"{delivery_id:08X}"))
+        session.execute(update(Delivery).values(status="submitted"))
+    reported = {mms_ids[0]: "delivered", mms_ids[1]: "delivered", mms_ids[2]: "expired"}
+    with sessions.begin() as session:
+        for delivery_id, status in reported.items():
+            session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                            .values(status=status))
+            session.execute(update(DeliveryPart).where(DeliveryPart.delivery_id == delivery_id)
+                            .values(status=status))
+        session.execute(update(Dispatch).values(status="done"))
+
+    def figures() -> tuple[int, int, int, int, int, bool]:
+        with sessions.begin() as session:
+            refresh(session, now, ROLLUP)
+        with sessions() as session:
+            row = session.get(MmsDispatchStats, dispatch_id)
+            assert row is not None
+            return (row.notifications, row.delivered, row.retrieved, row.acknowledged,
+                    row.mm7_reports, row.final)
+
+    assert figures() == (4, 2, 2, 0, 3, False)
+    _set_status(sessions, Delivery, mms_ids[3:], "rejected")
+    with sessions.begin() as session:
+        session.execute(update(DeliveryPart).where(DeliveryPart.delivery_id == mms_ids[3])
+                        .values(status="rejected"))
+    assert figures() == (4, 2, 2, 0, 4, True)
+    with sessions() as session:
+        [shown] = [d for d in dispatch_figures(session, now=now) if d.dispatch_id == dispatch_id]
+    assert (shown.mms_notifications, shown.mms_delivered, shown.mms_mm7_reports) == (4, 2, 4)

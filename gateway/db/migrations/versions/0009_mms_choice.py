@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("delivered", sa.Integer(), nullable=False),
         sa.Column("retrieved", sa.Integer(), nullable=False),
         sa.Column("acknowledged", sa.Integer(), nullable=False),
+        sa.Column("mm7_reports", sa.Integer(), nullable=False),
         sa.Column("final", sa.Boolean(), nullable=False),
         sa.Column("computed_at", _TIME, nullable=False),
         sa.ForeignKeyConstraint(["dispatch_id"], ["dispatches.id"]),
