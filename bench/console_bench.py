@@ -70,8 +70,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bench.dispatch_bench import CARRIERS, CODES, _free_port
+from bench.dispatch_bench import CARRIERS, CODES
 from gateway.cli.progress import CommandProgress
+from gateway.free_ports import free_port
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SHARES = {"china_mobile": 0.60, "china_unicom": 0.25, "china_telecom": 0.15}
@@ -750,12 +751,12 @@ def write_config(folder: Path, url: str, console_port: int) -> Path:
 [carriers.{carrier}]
 short_code = "{CODES[carrier]}"
 [carriers.{carrier}.link]
-port = {_free_port()}
+port = {free_port()}
 system_id = "bench"
 password = "bench"
 reconnect_max_delay = 30
 """ for carrier in CARRIERS)
-    content_port = _free_port()
+    content_port = free_port()
     path = folder / "console_bench.toml"
     path.write_text(f"""
 [database]
@@ -975,7 +976,7 @@ def main(argv: list[str] | None = None) -> None:
         seeded = _phase(env, "seed", url=database.url, subscribers=args.subscribers,
                         days=args.days, messages=args.messages, deliveries=args.deliveries)
         print_seed(seeded, database.size_bytes())
-        console_port = _free_port()
+        console_port = free_port()
         config = write_config(folder, database.url, console_port)
         print("roll-up …", flush=True)
         rolled = _phase(env, "rollup", config=str(config))

@@ -36,19 +36,12 @@ from typing import Any
 
 from bench.link_bench import measure_links
 from gateway.cli.progress import CommandProgress, ProgressTask
+from gateway.free_ports import free_port
 
 CARRIERS = ("china_mobile", "china_unicom", "china_telecom")
 PREFIX = {"china_mobile": "138", "china_unicom": "130", "china_telecom": "133"}
 CODES = {"china_mobile": "10658000", "china_unicom": "106558000678",
          "china_telecom": "106597009"}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(folder: Path, ports: dict[str, int], window: int, *, tps: float = 0,
@@ -203,31 +196,47 @@ def serve_simulators(ports: dict[str, int], counts_file: Path, *, echo: bool = T
 
 # -- phase 4: the gateway -----------------------------------------------------------------------
 
+def bench_gateway(config_path: Path) -> Any:
+    """The gateway as the benchmarks run it: ``sdgw``'s own composition root on the config,
+    without simulators, console, schedule, quiet hours or content server."""
+    from twisted.internet import reactor
+
+    from gateway.app import build_gateway
+    from gateway.config import load_config
+    from gateway.db.engine import make_engine
+
+    config = load_config(config_path)
+    return build_gateway(config, make_engine(config.database_url), reactor=reactor,
+                         with_simulators=False, with_console=False, schedule=False,
+                         quiet_hours=False, with_content=False, environ={"SDGW_NODE": "bench"})
+
+
+async def dispatch_timed(gateway: Any, edition_id: int) -> float:
+    """Start ``gateway``, wait for its links to bind, send the edition: the seconds the
+    dispatch took (until its runner returned)."""
+    from twisted.internet import defer
+
+    gateway.root.startService()
+    await defer.gatherResults([link.when_bound() for link in gateway.links.values()])
+    started = time.perf_counter()
+    assert gateway.dispatch is not None
+    await gateway.dispatch.runner.dispatch(edition_id)
+    return time.perf_counter() - started
+
+
 def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     import resource
 
     from sqlalchemy import func, select
     from twisted.internet import defer, reactor, task
 
-    from gateway.app import build_gateway
-    from gateway.config import load_config
     from gateway.db.dispatch_models import Delivery, DeliveryPart
-    from gateway.db.engine import make_engine
 
-    config = load_config(config_path)
-    engine = make_engine(config.database_url)
-    gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
-                            with_console=False,
-                            schedule=False, quiet_hours=False, with_content=False,
-                            environ={"SDGW_NODE": "bench"})
+    gateway = bench_gateway(config_path)
 
     async def main() -> None:
-        gateway.root.startService()
-        await defer.gatherResults([link.when_bound() for link in gateway.links.values()])
-        started = time.perf_counter()
-        assert gateway.dispatch is not None
-        await gateway.dispatch.runner.dispatch(edition_id)
-        elapsed = time.perf_counter() - started
+        elapsed = await dispatch_timed(gateway, edition_id)
+        started = time.perf_counter() - elapsed
 
         def tally(session: Any) -> dict[str, Any]:
             return {
@@ -351,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
         # bench.link_bench's measurement: one SMPP link and its simulator, one round.
         link = measure_links(args.link_messages, window=args.window, rounds=1,
                              protocols=("smpp",))["smpp"][0]
-        ports = {carrier: _free_port() for carrier in CARRIERS}
+        ports = {carrier: free_port() for carrier in CARRIERS}
         config = write_config(folder, ports, args.window)
         print(f"seeding {args.subscribers:,} subscribers …", flush=True)
         seeded_at = time.perf_counter()

@@ -33,6 +33,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from gateway.free_ports import free_port
+
 PACKAGES = ("kannel", "nghttp2-client")
 SBIN = Path("/usr/sbin")
 BEARERBOX = SBIN / "bearerbox"
@@ -76,17 +78,8 @@ def ensure_kannel() -> None:
 
 
 def _free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (the sockets are held until all are chosen)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """Distinct free loopback ports."""
+    return [free_port() for _ in range(count)]
 
 
 def _port_open(port: int) -> bool:

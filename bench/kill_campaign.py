@@ -37,8 +37,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.dispatch_bench import CARRIERS, _free_port, write_config
+from bench.dispatch_bench import CARRIERS, write_config
 from gateway.cli.progress import CommandProgress
+from gateway.free_ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -171,7 +172,7 @@ def run_campaign(options: CampaignOptions, folder: Path, database_url: str | Non
     """Seed, kill and restart, finish, count; ``database_url`` None = SQLite in ``folder``."""
     started = time.monotonic()
     rng = random.Random(options.seed)
-    ports = {carrier: _free_port() for carrier in CARRIERS}
+    ports = {carrier: free_port() for carrier in CARRIERS}
     url = database_url or f"sqlite:///{folder / 'kill.db'}"
     config = write_config(
         folder, ports, options.window, tps=options.tps, database_url=url,
@@ -180,8 +181,8 @@ def run_campaign(options: CampaignOptions, folder: Path, database_url: str | Non
                   f"uncertain_wait_seconds = {options.uncertain_wait}\n"
                   f"lease_seconds = {options.lease_seconds}\n"
                   'quiet_start = "00:00"\nquiet_end = "00:00"\n'),
-        extra=(f"[console]\nport = {_free_port()}\n[content]\nport = {_free_port()}\n"
-               f"[metrics]\nport = {_free_port()}\n"
+        extra=(f"[console]\nport = {free_port()}\n[content]\nport = {free_port()}\n"
+               f"[metrics]\nport = {free_port()}\n"
                f"[logging]\nlevel = \"info\"\n"))
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     env.pop("SDGW_NODE", None)  # restarts find their predecessor by the default node name

@@ -24,17 +24,12 @@ from typing import Any
 
 from bench.codec_bench import measure_codecs
 from gateway.cli.progress import CommandProgress
+from gateway.free_ports import free_port
 
 PROTOCOLS = ("smpp", "cmpp", "smgp", "sgip")
 LOGIN = {"smpp": "bench", "cmpp": "901234", "smgp": "bench", "sgip": "bench"}
 SGIP_NODE = 3053112345
 SECRET = "bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve_simulator(protocol: str, port: int) -> None:
@@ -49,7 +44,7 @@ def serve_simulator(protocol: str, port: int) -> None:
         from carriers.sgip.config import SgipLinkConfig
 
         link = SgipLinkConfig(port=port, login_name=LOGIN["sgip"], password=SECRET,
-                              node_id=SGIP_NODE, listen_port=_free_port(),
+                              node_id=SGIP_NODE, listen_port=free_port(),
                               smg_login_name="smg", smg_password=SECRET)
     simulator = PROTOCOLS[protocol].build_simulator(
         SimulatorSettings(carrier="bench", accounts={LOGIN[protocol]: SECRET}, keep_received=1),
@@ -111,7 +106,7 @@ def measure_links(messages: int, *, window: int = 1000, rounds: int = 2,
     Every round runs its link in a fresh process: a link process that has already sent a
     round runs the next one slower (whatever its protocol), so links sharing one process
     would be ranked by the order they ran in."""
-    ports = {protocol: _free_port() for protocol in protocols}
+    ports = {protocol: free_port() for protocol in protocols}
     children = {
         protocol: subprocess.Popen(
             [sys.executable, "-m", "bench.link_bench", "--serve", protocol, str(port)],

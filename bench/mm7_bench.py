@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.dispatch_bench import _free_port
+from gateway.free_ports import free_port
 
 CODE = "10658000"
 
@@ -197,24 +197,14 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     from sqlalchemy import func, select
     from twisted.internet import defer, reactor, task
 
-    from gateway.app import build_gateway
-    from gateway.config import load_config
+    from bench.dispatch_bench import bench_gateway, dispatch_timed
     from gateway.db.dispatch_models import Delivery
-    from gateway.db.engine import make_engine
 
-    config = load_config(config_path)
-    engine = make_engine(config.database_url)
-    gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
-                            with_console=False, schedule=False, quiet_hours=False,
-                            with_content=False, environ={"SDGW_NODE": "bench"})
+    gateway = bench_gateway(config_path)
 
     async def main() -> None:
-        gateway.root.startService()
-        await defer.gatherResults([link.when_bound() for link in gateway.links.values()])
-        started = time.perf_counter()
-        assert gateway.dispatch is not None
-        await gateway.dispatch.runner.dispatch(edition_id)
-        elapsed = time.perf_counter() - started
+        elapsed = await dispatch_timed(gateway, edition_id)
+        started = time.perf_counter() - elapsed
 
         def tally(session: Any) -> dict[str, int]:
             return dict(session.execute(select(Delivery.status, func.count())
@@ -261,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     with tempfile.TemporaryDirectory(prefix="sdgw-mm7-bench-") as folder_name:
         folder = Path(folder_name)
-        ports = {name: _free_port() for name in ("smsc", "mmsc", "endpoint")}
+        ports = {name: free_port() for name in ("smsc", "mmsc", "endpoint")}
         config = write_config(folder, ports, args.window)
         print(f"seeding {args.subscribers:,} MMS subscribers …", flush=True)
         edition_id, mms_size = json.loads(subprocess.run(

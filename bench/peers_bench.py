@@ -37,8 +37,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.dispatch_bench import DispatchWatch, _free_port, write_config
+from bench.dispatch_bench import (
+    DispatchWatch,
+    bench_gateway,
+    dispatch_timed,
+    write_config,
+)
 from gateway.cli.progress import CommandProgress
+from gateway.free_ports import free_port
 
 CARRIER = "china_mobile"
 SHORT_CODE = "10658000"
@@ -80,20 +86,13 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     from sqlalchemy import func, select
     from twisted.internet import defer, reactor, task
 
-    from gateway.app import build_gateway
-    from gateway.config import load_config
     from gateway.db.dispatch_models import Delivery, DeliveryPart
-    from gateway.db.engine import make_engine
     from gateway.db.models import UnmatchedReceipt
     from gateway.gc_policy import tune_for_long_run
 
     logging.basicConfig(level=os.environ.get("SDGW_BENCH_LOG", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = load_config(config_path)
-    engine = make_engine(config.database_url)
-    gateway = build_gateway(config, engine, reactor=reactor, with_simulators=False,
-                            with_console=False, schedule=False, quiet_hours=False,
-                            with_content=False, environ={"SDGW_NODE": "bench"})
+    gateway = bench_gateway(config_path)
 
     def tally(session: Any) -> dict[str, Any]:
         return {
@@ -106,12 +105,8 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
         }
 
     async def main() -> None:
-        gateway.root.startService()
-        await defer.gatherResults([link.when_bound() for link in gateway.links.values()])
-        started = time.perf_counter()
-        assert gateway.dispatch is not None
-        await gateway.dispatch.runner.dispatch(edition_id)
-        dispatched = time.perf_counter() - started
+        dispatched = await dispatch_timed(gateway, edition_id)
+        started = time.perf_counter() - dispatched
         figures = await gateway.database.transaction(tally)
         while figures["deliveries"].get("submitted") and time.perf_counter() - started < 1800:
             await task.deferLater(reactor, 0.5, lambda: None)  # the last receipts
@@ -162,7 +157,7 @@ def _children_cpu_s() -> float:
 
 def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
                  env: dict[str, str]) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     config = write_config(
         folder, {CARRIER: port}, window,
         dispatch=os.environ.get("SDGW_BENCH_DISPATCH", "").replace(";", "\n") or
@@ -219,7 +214,7 @@ def measure_kannel(folder: Path, messages: int, clients: int, window: int,
     from bench.kannel_peer import ensure_kannel, run_kannel
 
     ensure_kannel()
-    port = _free_port()
+    port = free_port()
     stats_file = folder / "kannel-sink.json"
     sink = start_sink(port, stats_file, env=env)
     try:

@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 import logging
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from gateway.db.models import Subscriber
 from gateway.db.threads import DatabaseThreads
 from gateway.editions.build import build_edition, edition_settings
 from gateway.errors import GatewayError
+from gateway.free_ports import free_port
 from gateway.states import DeliveryGroup, DeliveryStatus, SubscriptionStatus, group_counts
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,6 @@ class DemoOptions:
     """Keep the gateway (and its console) running on the demo database afterwards."""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def demo_config(config: GatewayConfig, *, configured_ports: bool = False) -> GatewayConfig:
     """The configured gateway with quick simulated receipts, on free loopback ports — or, with
     ``configured_ports`` (``--serve``), on the configured ones, so that ``sdgw sim mo`` and
@@ -73,7 +67,7 @@ def demo_config(config: GatewayConfig, *, configured_ports: bool = False) -> Gat
         if configured_ports and simulator is not None:
             port, control = simulator.port, simulator.control_port
         else:
-            port, control = _free_port(), _free_port()
+            port, control = free_port(), free_port()
         link = dataclasses.replace(carrier.link, host="127.0.0.1", port=port)
         simulator = simulator or _default_simulator(port)
         simulator = dataclasses.replace(simulator, enabled=True, host="127.0.0.1", port=port,
@@ -82,10 +76,10 @@ def demo_config(config: GatewayConfig, *, configured_ports: bool = False) -> Gat
                                              mms=_demo_mms(carrier.mms, configured_ports))
     if configured_ports:
         return dataclasses.replace(config, carriers=carriers)
-    content_port = _free_port()
+    content_port = free_port()
     content = dataclasses.replace(config.content, host="127.0.0.1", port=content_port,
                                   base_url=f"http://127.0.0.1:{content_port}")
-    endpoint = dataclasses.replace(config.mm7_endpoint, host="127.0.0.1", port=_free_port())
+    endpoint = dataclasses.replace(config.mm7_endpoint, host="127.0.0.1", port=free_port())
     return dataclasses.replace(config, carriers=carriers, content=content,
                                mm7_endpoint=endpoint)
 
@@ -98,7 +92,7 @@ def _demo_mms(mms: MmsConfig, configured_ports: bool) -> MmsConfig:
         return mms
     sim = mm7.simulator
     port, control = ((sim.port, sim.control_port) if configured_ports
-                     else (_free_port(), _free_port()))
+                     else (free_port(), free_port()))
     sim = dataclasses.replace(sim, enabled=True, host="127.0.0.1", port=port,
                               control_port=control, report_delay=0.2, seed=42)
     return dataclasses.replace(mms, mm7=dataclasses.replace(
@@ -106,7 +100,7 @@ def _demo_mms(mms: MmsConfig, configured_ports: bool) -> MmsConfig:
 
 
 def _default_simulator(port: int) -> SimulatorConfig:
-    return SimulatorConfig(port=port, control_port=_free_port())
+    return SimulatorConfig(port=port, control_port=free_port())
 
 
 def _remove_database(url: str) -> None:

@@ -341,7 +341,7 @@ async def test_the_control_endpoint_sends_an_mo_and_reports_the_reply() -> None:
         received = await threads.deferToThread(_get_json, port, "/received")
         assert received["received"] == [{
             "to": HANDSET, "from": SHORT_CODE, "udh": "", "id": msg_id_text(accepted.msg_id),
-            "coding": "ucs2",
+            "coding": "ucs2", "text": "您已订阅手机报",
         }]
     finally:
         await close(client)
