@@ -214,8 +214,11 @@ async def _story(reactor: Any, config: GatewayConfig, gateway: Gateway, options:
 
         # Every fourth subscriber chooses the MMS edition: a WAP Push of their own, or an
         # MM7 SubmitReq to the carrier's MMSC where the carrier's mms.mode is "mm7".
-        choosers = {carrier: carrier_numbers[::MMS_CHOOSER_EVERY]
-                    for carrier, carrier_numbers in numbers.items()}
+        # (Not where the carrier or the number is set up for SMS only: they would be told so.)
+        choosers = {carrier: [n for n in carrier_numbers[::MMS_CHOOSER_EVERY]
+                              if not n.startswith(tuple(mms.sms_only_prefixes))]
+                    for carrier, carrier_numbers in numbers.items()
+                    if (mms := config.carriers[carrier].mms).enabled}
         for carrier, carrier_numbers in choosers.items():
             code = config.carriers[carrier].short_code
             for number in carrier_numbers:
