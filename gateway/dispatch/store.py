@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    DateTime,
     Row,
     and_,
     bindparam,
@@ -38,7 +37,11 @@ from sqlalchemy.orm import Session
 
 from carriers.messages import DeliveryReceipt, ReceiptState, SubmitOutcome, SubmitResult
 from carriers.numbers import InvalidNumber, normalise_msisdn
+from gateway.db import driver_sql
 from gateway.db.dispatch_models import Delivery, DeliveryPart, Dispatch
+from gateway.db.driver_sql import execute as _once
+from gateway.db.driver_sql import execute_many as _many
+from gateway.db.driver_sql import time_value as _time_param
 from gateway.db.models import Subscriber, UnmatchedReceipt
 from gateway.message_log import FINAL_SEGMENT_STATES
 from gateway.states import OPEN_STATUSES, DeliveryStatus, DispatchStatus, SubscriptionStatus
@@ -318,33 +321,6 @@ def record_results(
     return counts
 
 
-def _many(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """executemany straight to the driver: the hot paths of a big dispatch write millions of
-    rows, and SQLAlchemy's per-row parameter processing would cost more than the database.
-    ``sql`` uses ``?`` placeholders; values must already be in the driver's types."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    connection.exec_driver_sql(sql, list(rows))
-
-
-def _once(session: Session, sql: str, params: tuple[Any, ...]) -> None:
-    """One statement straight to the driver (``?`` placeholders, driver-typed values)."""
-    connection = session.connection()
-    if connection.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    connection.exec_driver_sql(sql, params)
-
-
-def _time_param(session: Session, value: datetime) -> Any:
-    """``value`` as the driver needs it for a timezone-aware DateTime column."""
-    dialect = session.get_bind().dialect
-    process = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
-    return process(value) if process is not None else value
-
-
 def _status_of(results: Sequence[SubmitResult]) -> tuple[str, str | None]:
     outcomes = [r.outcome for r in results]
     if all(o is SubmitOutcome.ACCEPTED for o in outcomes):
@@ -463,13 +439,15 @@ def cancel_for_subscriber(session: Session, subscriber_id: int) -> int:
 
 
 def cancel_for_subscribers(session: Session, subscriber_ids: Sequence[int]) -> int:
-    """:func:`cancel_for_subscriber` for several subscribers in one statement."""
-    result = session.execute(update(Delivery).where(
-        Delivery.subscriber_id.in_(subscriber_ids),
-        Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.CLAIMED,
-                             DeliveryStatus.UNCERTAIN)),
-    ).values(status=DeliveryStatus.CANCELLED, error="unsubscribed during dispatch"))
-    return int(result.rowcount or 0)
+    """:func:`cancel_for_subscriber` for several subscribers in one statement per 500."""
+    cancelled = 0
+    for chunk in _chunks(subscriber_ids, 500):
+        cancelled += driver_sql.execute(
+            session, "UPDATE deliveries SET status = 'cancelled', "
+            "error = 'unsubscribed during dispatch' "
+            f"WHERE subscriber_id IN ({driver_sql.in_marks(len(chunk))}) "
+            "AND status IN ('pending', 'claimed', 'uncertain')", chunk)
+    return cancelled
 
 
 def expire_receipts(session: Session, *, submitted_before: datetime) -> int:

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carriers.messages import InboundMessage
 from carriers.numbers import InvalidNumber, mask_msisdn, normalise_msisdn, prefix_carrier
 from carriers.service_codes import Route, ServiceCodeRouter
-from gateway.db.models import InboundMessage as InboundRow
-from gateway.db.models import OutboundMessage, Subscriber, SubscriptionEvent
+from gateway.db import driver_sql
+from gateway.db.models import Subscriber
 from gateway.db.times import as_utc
 from gateway.dispatch.store import cancel_for_subscribers
 from gateway.states import MessageFormat
@@ -198,24 +198,25 @@ class _Redeliveries:
     @classmethod
     def load(cls, session: Session, messages: Sequence[InboundMessage], since: datetime
              ) -> _Redeliveries:
-        table = InboundRow.__table__
         message_ids: set[tuple[str, str]] = set()
         with_ids = {(m.carrier, m.carrier_message_id) for m in messages if m.carrier_message_id}
         for carrier in {carrier for carrier, _ in with_ids}:
             wanted = sorted(mid for c, mid in with_ids if c == carrier)
             for start in range(0, len(wanted), _IN_CHUNK):
-                message_ids.update((carrier, found) for found in session.scalars(
-                    select(table.c.carrier_message_id).where(
-                        table.c.carrier == carrier,
-                        table.c.carrier_message_id.in_(wanted[start:start + _IN_CHUNK]))))
+                chunk = wanted[start:start + _IN_CHUNK]
+                message_ids.update((carrier, row[0]) for row in driver_sql.fetch_all(
+                    session, "SELECT carrier_message_id FROM inbound_messages WHERE carrier = ? "
+                    f"AND carrier_message_id IN ({driver_sql.in_marks(len(chunk))})",
+                    (carrier, *chunk)))
         texts: set[tuple[str, str, str, str]] = set()
         sources = sorted({m.source for m in messages if not m.carrier_message_id})
+        after = driver_sql.time_value(session, since)
         for start in range(0, len(sources), _IN_CHUNK):
-            texts.update(tuple(row) for row in session.execute(
-                select(table.c.source_addr, table.c.carrier, table.c.destination_addr,
-                       table.c.text).where(
-                    table.c.source_addr.in_(sources[start:start + _IN_CHUNK]),
-                    table.c.received_at >= since)))
+            chunk = sources[start:start + _IN_CHUNK]
+            texts.update(driver_sql.fetch_all(
+                session, "SELECT source_addr, carrier, destination_addr, text "
+                f"FROM inbound_messages WHERE source_addr IN ({driver_sql.in_marks(len(chunk))}) "
+                "AND received_at >= ?", (*chunk, after)))
         return cls(message_ids=message_ids, texts=texts, since=since)
 
     def seen(self, message: InboundMessage) -> bool:
@@ -340,26 +341,33 @@ _CHANGING = ("carrier", "prefix_carrier", "short_code", "extension", "status", "
              "activated_at", "cancelled_at", "consent_inbound_id", "consent_text", "consent_at",
              "last_help_at", "message_format", "updated_at")
 """The columns the engine may change on an existing subscriber row."""
-_SUBSCRIBERS = Subscriber.__table__
-_READ_SUBSCRIBER = (_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.msisdn,
-                    *(_SUBSCRIBERS.c[name] for name in _CHANGING))
-_UPDATE_SUBSCRIBER = update(_SUBSCRIBERS).where(_SUBSCRIBERS.c.id == bindparam("b_id")).values(
-    {name: bindparam(f"b_{name}") for name in _CHANGING})
+_TIMES = frozenset(("pending_since", "activated_at", "cancelled_at", "consent_at",
+                    "last_help_at", "updated_at", "created_at"))
+"""The subscriber columns that hold timestamps."""
+_SELECT_SUBSCRIBERS = f"SELECT id, msisdn, {', '.join(_CHANGING)} FROM subscribers"
+_INSERT_SUBSCRIBER = (
+    "INSERT INTO subscribers (msisdn, undeliverable_streak, created_at, "
+    f"{', '.join(_CHANGING)}) VALUES (?, 0, ?, {driver_sql.in_marks(len(_CHANGING))})")
+_UPDATE_SUBSCRIBER = (f"UPDATE subscribers SET {', '.join(f'{name} = ?' for name in _CHANGING)} "
+                      "WHERE id = ?")
 
 
 def _load_subscribers(session: Session, msisdns: list[str]) -> dict[str, _SubscriberRow]:
     """The numbers' subscriber rows, locked for this transaction on PostgreSQL (in number
     order, so two processes' batches take their locks in the same order)."""
     found: dict[str, _SubscriberRow] = {}
-    locking = session.get_bind().dialect.name == "postgresql"
+    # SQLite transactions are serialised (BEGIN IMMEDIATE): no row locks to take.
+    locking = " FOR UPDATE" if session.get_bind().dialect.name == "postgresql" else ""
+    read_time = driver_sql.time_reader(session)
+    names = ("id", "msisdn", *_CHANGING)
     for start in range(0, len(msisdns), _IN_CHUNK):
-        query = select(*_READ_SUBSCRIBER).where(
-            _SUBSCRIBERS.c.msisdn.in_(msisdns[start:start + _IN_CHUNK])
-        ).order_by(_SUBSCRIBERS.c.msisdn)
-        if locking:
-            query = query.with_for_update()  # SQLite transactions are serialised (BEGIN IMMEDIATE)
-        found.update((row.msisdn, _SubscriberRow(**row._asdict()))
-                     for row in session.execute(query))
+        chunk = msisdns[start:start + _IN_CHUNK]
+        for row in driver_sql.fetch_all(
+                session, f"{_SELECT_SUBSCRIBERS} WHERE msisdn IN "
+                f"({driver_sql.in_marks(len(chunk))}) ORDER BY msisdn{locking}", chunk):
+            values = {name: read_time(value) if name in _TIMES else value
+                      for name, value in zip(names, row, strict=True)}
+            found[values["msisdn"]] = _SubscriberRow(**values)
     return found
 
 
@@ -367,17 +375,18 @@ def _write_subscribers(session: Session, rows: Iterable[_SubscriberRow]) -> None
     """New rows inserted (their ids set), changed ones updated: two statements at most."""
     new = [row for row in rows if row.id is None]
     changed = [row for row in rows if row.id is not None and row.changed]
-    if new:
-        ids = _insert_returning_ids(session, _SUBSCRIBERS, [{
-            "msisdn": row.msisdn, "undeliverable_streak": 0,
-            "created_at": row.created_at, **{name: getattr(row, name) for name in _CHANGING},
-        } for row in new])
-        for row, row_id in zip(new, ids, strict=True):
-            row.id = row_id
-    if changed:
-        session.execute(_UPDATE_SUBSCRIBER, [
-            {"b_id": row.id, **{f"b_{name}": getattr(row, name) for name in _CHANGING}}
-            for row in changed])
+    time = driver_sql.time_writer(session)
+
+    def changing(row: _SubscriberRow) -> list[Any]:
+        return [time(getattr(row, name)) if name in _TIMES else getattr(row, name)
+                for name in _CHANGING]
+
+    ids = driver_sql.insert_ids(session, _INSERT_SUBSCRIBER, [
+        (row.msisdn, time(row.created_at), *changing(row)) for row in new])
+    for row, row_id in zip(new, ids, strict=True):
+        row.id = row_id
+    driver_sql.execute_many(session, _UPDATE_SUBSCRIBER,
+                            [(*changing(row), row.id) for row in changed])
 
 
 def load_subscriber(session: Session, msisdn: str) -> Subscriber | None:
@@ -390,22 +399,13 @@ def load_subscriber(session: Session, msisdn: str) -> Subscriber | None:
 
 def _insert_inbound(session: Session, decisions: list[_Decision]) -> list[int]:
     """One row per MO with its outcome, in the MOs' order; their ids in that order."""
-    table = InboundRow.__table__
-    rows = [{
-        "carrier": d.message.carrier,
-        "source_addr": d.message.source,
-        "destination_addr": d.message.destination,
-        "text": d.message.text,
-        "carrier_message_id": d.message.carrier_message_id,
-        "received_at": d.message.received_at,
-        "outcome": d.outcome,
-    } for d in decisions]
-    return _insert_returning_ids(session, table, rows)
-
-
-def _insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return [int(row_id) for row_id in session.scalars(statement, rows)]
+    time = driver_sql.time_writer(session)
+    return driver_sql.insert_ids(
+        session, "INSERT INTO inbound_messages (carrier, source_addr, destination_addr, text, "
+        "carrier_message_id, received_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(d.message.carrier, d.message.source, d.message.destination, d.message.text,
+          d.message.carrier_message_id, time(d.message.received_at), d.outcome)
+         for d in decisions])
 
 
 def _cancel_unsent(session: Session, decisions: list[_Decision]) -> None:
@@ -423,30 +423,23 @@ def _cancel_unsent(session: Session, decisions: list[_Decision]) -> None:
 def _insert_events(
     session: Session, decisions: list[_Decision], inbound_ids: list[int], now: datetime
 ) -> None:
+    at = driver_sql.time_value(session, now)
     rows = []
     for decision, inbound_id in zip(decisions, inbound_ids, strict=True):
         if decision.transition is None or decision.subscriber is None:
             continue
-        message, route = decision.message, decision.route
+        message, route, transition = decision.message, decision.route, decision.transition
         assert route is not None
-        rows.append({
-            "subscriber_id": decision.subscriber.id,
-            "msisdn": decision.msisdn,
-            "carrier": message.carrier,
-            "short_code": route.short_code,
-            "extension": route.extension,
-            "mo_text": message.text,
-            "carrier_message_id": message.carrier_message_id,
-            "inbound_id": inbound_id,
-            "old_status": decision.transition.old.value,
-            "new_status": decision.transition.new.value,
-            "outcome": decision.outcome,
-            "at": now,
-            "message_format": (decision.transition.format.value
-                               if decision.transition.format is not None else None),
-        })
-    if rows:
-        session.execute(insert(SubscriptionEvent.__table__), rows)
+        rows.append((
+            decision.subscriber.id, decision.msisdn, message.carrier, route.short_code,
+            route.extension, message.text, message.carrier_message_id, inbound_id,
+            transition.old.value, transition.new.value, decision.outcome, at,
+            transition.format.value if transition.format is not None else None,
+        ))
+    driver_sql.execute_many(
+        session, "INSERT INTO subscription_events (subscriber_id, msisdn, carrier, short_code, "
+        "extension, mo_text, carrier_message_id, inbound_id, old_status, new_status, outcome, "
+        "at, message_format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def _queue_replies(
@@ -454,17 +447,13 @@ def _queue_replies(
 ) -> list[MoResult]:
     answered = [(d, inbound_id) for d, inbound_id in zip(decisions, inbound_ids, strict=True)
                 if d.reply_text is not None]
-    outbound_ids = _insert_returning_ids(session, OutboundMessage.__table__, [{
-        "carrier": d.message.carrier,
-        "kind": "reply",
-        "source_addr": d.reply_from,
-        "destination_addr": d.message.source,
-        "text": d.reply_text,
-        "segment_count": 0,
-        "status": "queued",
-        "in_reply_to": inbound_id,
-        "created_at": now,
-    } for d, inbound_id in answered]) if answered else []
+    created = driver_sql.time_value(session, now)
+    outbound_ids = driver_sql.insert_ids(
+        session, "INSERT INTO outbound_messages (carrier, kind, source_addr, destination_addr, "
+        "text, segment_count, status, in_reply_to, created_at) "
+        "VALUES (?, 'reply', ?, ?, ?, 0, 'queued', ?, ?)",
+        [(d.message.carrier, d.reply_from, d.message.source, d.reply_text, inbound_id, created)
+         for d, inbound_id in answered])
     replies = {inbound_id: QueuedReply(
         outbound_id=outbound_id, carrier=d.message.carrier, source=d.reply_from,
         destination=d.message.source, text=d.reply_text or "", link_id=d.message.link_id,
