@@ -25,7 +25,6 @@ from sqlalchemy import (
     Row,
     and_,
     bindparam,
-    case,
     delete,
     func,
     literal,
@@ -154,21 +153,14 @@ def claim(
 ) -> list[Claimed]:
     """Take up to ``limit`` pending deliveries for this node. On PostgreSQL other processes'
     locked rows are skipped, so several processes split a dispatch without waiting."""
-    candidates = select(Delivery.id).where(
-        Delivery.dispatch_id == dispatch_id,
-        Delivery.status == DeliveryStatus.PENDING,
-        Delivery.next_attempt_at <= now,
-    ).order_by(Delivery.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    rows = session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(candidates.scalar_subquery()))
-        .values(status=DeliveryStatus.CLAIMED, claimed_by=node, claimed_at=now)
-        .returning(Delivery.id, Delivery.msisdn, Delivery.source_addr, Delivery.message_format,
-                   Delivery.attempts, Delivery.resend_parts)
-        .execution_options(synchronize_session=False)  # no ORM objects to keep in step
-    ).all()
+    skip_locked = (" FOR UPDATE SKIP LOCKED"
+                   if session.get_bind().dialect.name == "postgresql" else "")
+    rows = driver_sql.fetch_all(
+        session, "UPDATE deliveries SET status = 'claimed', claimed_by = ?, claimed_at = ? "
+        "WHERE id IN (SELECT id FROM deliveries WHERE dispatch_id = ? AND status = 'pending' "
+        f"AND next_attempt_at <= ? ORDER BY id LIMIT ?{skip_locked}) "
+        "RETURNING id, msisdn, source_addr, message_format, attempts, resend_parts",
+        (node, now, dispatch_id, now, limit))
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
@@ -181,20 +173,19 @@ def mark_sending(
     recorded so that evidence for each part can be checked against the whole."""
     if not ids:
         return set()
-    values: dict[str, Any] = {"status": DeliveryStatus.SENDING, "claimed_at": now}
-    if parts_total:
-        values["parts_total"] = case(
-            {fmt: literal(count) for fmt, count in parts_total.items()},
-            value=Delivery.message_format, else_=Delivery.parts_total)
-    rows = session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(list(ids)), Delivery.status == DeliveryStatus.CLAIMED,
-               Delivery.claimed_by == node)
-        .values(**values)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    return {row[0] for row in rows}
+    sending: set[int] = set()
+    formats = sorted((parts_total or {}).items())
+    # The counts are our own integers, written into the SQL; the formats are bound.
+    total = ("" if not formats else ", parts_total = CASE message_format "
+             + " ".join(f"WHEN ? THEN {int(count)}" for _, count in formats)
+             + " ELSE parts_total END")
+    for chunk in _chunks(ids, 500):
+        sending.update(row[0] for row in driver_sql.fetch_all(
+            session, f"UPDATE deliveries SET status = 'sending', claimed_at = ?{total} "
+            f"WHERE id IN ({driver_sql.in_marks(len(chunk))}) AND status = 'claimed' "
+            "AND claimed_by = ? RETURNING id",
+            (now, *(fmt for fmt, _ in formats), *chunk, node)))
+    return sending
 
 
 def unmark_sending(session: Session, ids: Sequence[int], *, node: str) -> None:
@@ -424,8 +415,14 @@ def take_unmatched(
     """Receipts that arrived before these message ids were stored; removed as they are taken."""
     taken: list[DeliveryReceipt] = []
     for chunk in _chunks(message_ids, 500):
-        rows = session.scalars(select(UnmatchedReceipt).where(
-            UnmatchedReceipt.carrier == carrier, UnmatchedReceipt.message_id.in_(chunk))).all()
+        marks = driver_sql.in_marks(len(chunk))
+        found = driver_sql.fetch_all(
+            session, "SELECT id FROM unmatched_receipts WHERE carrier = ? "
+            f"AND message_id IN ({marks})", (carrier, *chunk))
+        if not found:  # the common case: every receipt came after its part was stored
+            continue
+        ids = [row[0] for row in found]
+        rows = session.scalars(select(UnmatchedReceipt).where(UnmatchedReceipt.id.in_(ids))).all()
         for row in rows:
             taken.append(_receipt_of(row))
             session.delete(row)
