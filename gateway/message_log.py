@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from carriers.messages import (
@@ -17,9 +17,9 @@ from carriers.messages import (
     SubmitOutcome,
     SubmitResult,
 )
+from gateway.db import driver_sql
 from gateway.db.models import InboundMessage as InboundRow
-from gateway.db.models import OutboundMessage as OutboundRow
-from gateway.db.models import OutboundSegment, UnmatchedReceipt
+from gateway.db.models import UnmatchedReceipt
 from gateway.states import MessageStatus
 
 FINAL_SEGMENT_STATES: dict[ReceiptState, MessageStatus] = {
@@ -68,26 +68,25 @@ def apply_reply_receipts(
     A few multi-row statements whatever the count: one indexed look-up per 500 message ids,
     one executemany for the segments, one read of the touched messages' segments and one
     executemany for the messages that are done."""
-    table = OutboundSegment.__table__
     final = {(r.carrier, r.message_id): r for r in receipts if r.state in FINAL_SEGMENT_STATES}
     found: dict[tuple[str, str], tuple[int, int]] = {}
     for carrier in sorted({carrier for carrier, _ in final}):
         ids = sorted({mid for c, mid in final if c == carrier})
         for start in range(0, len(ids), _IN_CHUNK):
-            for row in session.execute(
-                select(table.c.id, table.c.outbound_id, table.c.smsc_message_id).where(
-                    table.c.carrier == carrier,
-                    table.c.smsc_message_id.in_(ids[start:start + _IN_CHUNK]),
-                ).order_by(table.c.id.desc())
-            ):
-                found.setdefault((carrier, row.smsc_message_id), (row.id, row.outbound_id))
+            chunk = ids[start:start + _IN_CHUNK]
+            for segment_id, outbound_id, message_id in driver_sql.fetch_all(
+                    session, "SELECT id, outbound_id, smsc_message_id FROM outbound_segments "
+                    f"WHERE carrier = ? AND smsc_message_id IN ({driver_sql.in_marks(len(chunk))}) "
+                    "ORDER BY id DESC", (carrier, *chunk)):
+                found.setdefault((carrier, message_id), (segment_id, outbound_id))
     if found:
-        session.execute(_FINISH_SEGMENT, [{
-            "b_id": segment_id,
-            "b_status": FINAL_SEGMENT_STATES[final[key].state],
-            "b_error": final[key].error or None,
-            "b_done_at": final[key].done_at or final[key].received_at,
-        } for key, (segment_id, _) in found.items()])
+        time = driver_sql.time_writer(session)
+        driver_sql.execute_many(
+            session, "UPDATE outbound_segments SET status = ?, error = ?, done_at = ? "
+            "WHERE id = ?",
+            [(FINAL_SEGMENT_STATES[final[key].state], final[key].error or None,
+              time(final[key].done_at or final[key].received_at), segment_id)
+             for key, (segment_id, _) in found.items()])
         received = {}
         for key, (_, outbound_id) in found.items():
             at = final[key].received_at
@@ -98,13 +97,6 @@ def apply_reply_receipts(
             or receipt.state not in FINAL_SEGMENT_STATES]
 
 
-_FINISH_SEGMENT = update(OutboundSegment.__table__).where(
-    OutboundSegment.__table__.c.id == bindparam("b_id"),
-).values(status=bindparam("b_status"), error=bindparam("b_error"),
-         done_at=bindparam("b_done_at"))
-_FINISH_MESSAGE = update(OutboundRow.__table__).where(
-    OutboundRow.__table__.c.id == bindparam("b_id"),
-).values(status=bindparam("b_status"), done_at=bindparam("b_done_at"))
 _IN_CHUNK = 500
 """Values per IN (…) list: well under SQLite's bound-parameter limit."""
 
@@ -113,21 +105,20 @@ def _finish_messages(session: Session, received: Mapping[int, datetime]) -> None
     """Messages (id → when their latest receipt came) whose segments are now all final get
     their final status: delivered when every segment was, else the first segment's that
     was not."""
-    table = OutboundSegment.__table__
     statuses: dict[int, list[str]] = {}
     ids = sorted(received)
     for start in range(0, len(ids), _IN_CHUNK):
-        for row in session.execute(
-            select(table.c.outbound_id, table.c.status).where(
-                table.c.outbound_id.in_(ids[start:start + _IN_CHUNK])
-            ).order_by(table.c.outbound_id, table.c.seqnum)
-        ):
-            statuses.setdefault(row.outbound_id, []).append(row.status)
-    done = [{"b_id": outbound_id, "b_status": final, "b_done_at": received[outbound_id]}
-            for outbound_id, parts in statuses.items()
-            if (final := message_final_status(parts)) is not None]
-    if done:
-        session.execute(_FINISH_MESSAGE, done)
+        chunk = ids[start:start + _IN_CHUNK]
+        for outbound_id, status in driver_sql.fetch_all(
+                session, "SELECT outbound_id, status FROM outbound_segments WHERE outbound_id "
+                f"IN ({driver_sql.in_marks(len(chunk))}) ORDER BY outbound_id, seqnum", chunk):
+            statuses.setdefault(outbound_id, []).append(status)
+    time = driver_sql.time_writer(session)
+    driver_sql.execute_many(
+        session, "UPDATE outbound_messages SET status = ?, done_at = ? WHERE id = ?",
+        [(final, time(received[outbound_id]), outbound_id)
+         for outbound_id, parts in statuses.items()
+         if (final := message_final_status(parts)) is not None])
 
 
 def message_final_status(segment_statuses: Sequence[str]) -> str | None:
@@ -180,8 +171,11 @@ def record_submitted(
     ``receipts`` ((carrier, message id) → receipt) written in the same transaction: a final
     one for a part stored here is applied as the part is inserted, and taken out of it."""
     receipts = receipts if receipts is not None else {}
-    segments: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
+    time = driver_sql.time_writer(session)
+    submitted_at = time(now)
+    segments: list[tuple[Any, ...]] = []
+    messages: list[tuple[Any, ...]] = []
+    statuses: list[str] = []
     for item in submitted:
         parts: list[str] = []
         latest: datetime | None = None
@@ -199,26 +193,20 @@ def record_submitted(
                 done_at = receipt.done_at or receipt.received_at
                 latest = max(receipt.received_at, latest or receipt.received_at)
             parts.append(status)
-            segments.append({"outbound_id": item.outbound_id, "seqnum": seqnum,
-                             "carrier": item.carrier, "smsc_message_id": result.message_id,
-                             "status": status, "error": error, "done_at": done_at})
+            segments.append((item.outbound_id, seqnum, item.carrier, result.message_id, status,
+                             error, time(done_at)))
         final = message_final_status(parts) if latest is not None else None
-        messages.append({"b_id": item.outbound_id,
-                         "b_status": final or _message_status(item.results),
-                         "b_count": len(item.results), "b_submitted_at": now,
-                         "b_done_at": latest if final else None})
-    if segments:
-        session.execute(insert(OutboundSegment.__table__), segments)
-    if messages:
-        session.execute(_SUBMITTED_MESSAGE, messages)
+        statuses.append(final or _message_status(item.results))
+        messages.append((statuses[-1], len(item.results), submitted_at,
+                         time(latest) if final else None, item.outbound_id))
+    driver_sql.execute_many(
+        session, "INSERT INTO outbound_segments (outbound_id, seqnum, carrier, smsc_message_id, "
+        "status, error, done_at) VALUES (?, ?, ?, ?, ?, ?, ?)", segments)
+    driver_sql.execute_many(
+        session, "UPDATE outbound_messages SET status = ?, segment_count = ?, submitted_at = ?, "
+        "done_at = ? WHERE id = ?", messages)
     _apply_early_receipts(session, submitted)
-    return [row["b_status"] for row in messages]
-
-
-_SUBMITTED_MESSAGE = update(OutboundRow.__table__).where(
-    OutboundRow.__table__.c.id == bindparam("b_id"),
-).values(status=bindparam("b_status"), segment_count=bindparam("b_count"),
-         submitted_at=bindparam("b_submitted_at"), done_at=bindparam("b_done_at"))
+    return statuses
 
 
 def _message_status(results: Sequence[SubmitResult]) -> str:
@@ -239,17 +227,19 @@ def _apply_early_receipts(session: Session, submitted: Sequence[SubmittedMessage
         ids = sorted({r.message_id for item in submitted if item.carrier == carrier
                       for r in item.results if r.message_id})
         for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start:start + _IN_CHUNK]
+            kept = [row[0] for row in driver_sql.fetch_all(
+                session, "SELECT id FROM unmatched_receipts WHERE carrier = ? AND message_id "
+                f"IN ({driver_sql.in_marks(len(chunk))})", (carrier, *chunk))]
+            if not kept:  # the common case: every receipt came after its result was stored
+                continue
             rows = session.scalars(select(UnmatchedReceipt).where(
-                UnmatchedReceipt.carrier == carrier,
-                UnmatchedReceipt.message_id.in_(ids[start:start + _IN_CHUNK]),
-            )).all()
+                UnmatchedReceipt.id.in_(kept))).all()
             early.extend(DeliveryReceipt(
                 carrier=row.carrier, message_id=row.message_id, state=ReceiptState(row.state),
                 stat=row.stat,
                 error=row.error or "", done_at=row.done_at, received_at=row.received_at,
             ) for row in rows if row.state in {s.value for s in FINAL_SEGMENT_STATES})
-            if rows:
-                session.execute(delete(UnmatchedReceipt).where(
-                    UnmatchedReceipt.id.in_([row.id for row in rows])))
+            session.execute(delete(UnmatchedReceipt).where(UnmatchedReceipt.id.in_(kept)))
     if early:
         apply_reply_receipts(session, early)
