@@ -337,25 +337,25 @@ def apply_receipts(
     by_key = {(r.carrier, r.message_id): r for r in receipts}
     if not by_key:
         return []
-    found: list[Row[tuple[int, int, str, str, str]]] = []
+    found: list[tuple[int, int, str, str, str]] = []
     for carrier in {r.carrier for r in receipts}:
         ids = [m for (c, m) in by_key if c == carrier]
         for chunk in _chunks(ids, 500):
-            found.extend(session.execute(select(
-                DeliveryPart.id, DeliveryPart.delivery_id, DeliveryPart.carrier,
-                DeliveryPart.message_id, DeliveryPart.status,
-            ).where(DeliveryPart.carrier == carrier, DeliveryPart.message_id.in_(chunk))).all())
-    matched = {(row.carrier, row.message_id) for row in found}
+            found.extend(driver_sql.fetch_all(
+                session, "SELECT id, delivery_id, carrier, message_id, status FROM delivery_parts "
+                f"WHERE carrier = ? AND message_id IN ({driver_sql.in_marks(len(chunk))})",
+                (carrier, *chunk)))
+    matched = {(carrier, message_id) for _, _, carrier, message_id, _ in found}
     part_updates: list[tuple[str, int]] = []
     per_delivery: dict[int, list[str]] = {}
-    for row in found:
-        if row.status != DeliveryStatus.SUBMITTED:
+    for part_id, delivery_id, carrier, message_id, status in found:
+        if status != DeliveryStatus.SUBMITTED:
             continue  # a receipt delivered again: already applied
-        state = PART_FINAL.get(by_key[(row.carrier, row.message_id)].state)
+        state = PART_FINAL.get(by_key[(carrier, message_id)].state)
         if state is None:
             continue
-        part_updates.append((state, row.id))
-        per_delivery.setdefault(row.delivery_id, []).append(state)
+        part_updates.append((state, part_id))
+        per_delivery.setdefault(delivery_id, []).append(state)
     if part_updates:
         _many(session, "UPDATE delivery_parts SET status = ? WHERE id = ?", part_updates)
         _many(session, "UPDATE deliveries SET parts_delivered = parts_delivered + ?, "
