@@ -31,12 +31,15 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.link_bench import measure_links
 from gateway.cli.progress import CommandProgress, ProgressTask
 from gateway.free_ports import free_port
+
+T = TypeVar("T")
 
 CARRIERS = ("china_mobile", "china_unicom", "china_telecom")
 PREFIX = {"china_mobile": "138", "china_unicom": "130", "china_telecom": "133"}
@@ -224,11 +227,28 @@ async def dispatch_timed(gateway: Any, edition_id: int) -> float:
     return time.perf_counter() - started
 
 
+async def tally_until_final(
+    gateway: Any, tally: Callable[[Any], T], statuses: Callable[[T], Mapping[str, int]], *,
+    interval: float, limit: float,
+) -> tuple[T, T]:
+    """``tally`` (a database read) now, and again every ``interval`` seconds while deliveries
+    are still ``submitted`` (their receipts or reports on their way), for at most ``limit``
+    seconds: the first and the last figures."""
+    from twisted.internet import reactor, task
+
+    first = last = await gateway.database.transaction(tally)
+    started = time.perf_counter()
+    while statuses(last).get("submitted") and time.perf_counter() - started < limit:
+        await task.deferLater(reactor, interval, lambda: None)
+        last = await gateway.database.transaction(tally)
+    return first, last
+
+
 def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     import resource
 
     from sqlalchemy import func, select
-    from twisted.internet import defer, reactor, task
+    from twisted.internet import defer, task
 
     from gateway.db.dispatch_models import Delivery, DeliveryPart
 
@@ -245,12 +265,8 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
                 "parts": session.scalar(select(func.count()).select_from(DeliveryPart)),
             }
 
-        figures = await gateway.database.transaction(tally)
-        waited = time.perf_counter()
-        receipts = figures
-        while receipts["statuses"].get("submitted") and time.perf_counter() - waited < 900:
-            await task.deferLater(reactor, 1.0, lambda: None)  # receipts still arriving
-            receipts = await gateway.database.transaction(tally)
+        figures, receipts = await tally_until_final(
+            gateway, tally, lambda figures: figures["statuses"], interval=1.0, limit=900)
         receipts_s = time.perf_counter() - started
         await gateway.root.stopService()
         result_file.write_text(json.dumps({

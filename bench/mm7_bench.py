@@ -195,9 +195,9 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     import resource
 
     from sqlalchemy import func, select
-    from twisted.internet import defer, reactor, task
+    from twisted.internet import defer, task
 
-    from bench.dispatch_bench import bench_gateway, dispatch_timed
+    from bench.dispatch_bench import bench_gateway, dispatch_timed, tally_until_final
     from gateway.db.dispatch_models import Delivery
 
     gateway = bench_gateway(config_path)
@@ -210,11 +210,8 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
             return dict(session.execute(select(Delivery.status, func.count())
                                         .group_by(Delivery.status)).all())
 
-        statuses = await gateway.database.transaction(tally)
-        after = statuses
-        while after.get("submitted") and time.perf_counter() - started < 1800:
-            await task.deferLater(reactor, 1.0, lambda: None)
-            after = await gateway.database.transaction(tally)
+        statuses, after = await tally_until_final(
+            gateway, tally, lambda statuses: statuses, interval=1.0, limit=1800)
         reports_s = time.perf_counter() - started
         await gateway.root.stopService()
         result_file.write_text(json.dumps({

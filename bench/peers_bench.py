@@ -41,6 +41,7 @@ from bench.dispatch_bench import (
     DispatchWatch,
     bench_gateway,
     dispatch_timed,
+    tally_until_final,
     write_config,
 )
 from gateway.cli.progress import CommandProgress
@@ -84,7 +85,7 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     from sqlalchemy import func, select
-    from twisted.internet import defer, reactor, task
+    from twisted.internet import defer, task
 
     from gateway.db.dispatch_models import Delivery, DeliveryPart
     from gateway.db.models import UnmatchedReceipt
@@ -107,10 +108,8 @@ def run_gateway(config_path: Path, edition_id: int, result_file: Path) -> None:
     async def main() -> None:
         dispatched = await dispatch_timed(gateway, edition_id)
         started = time.perf_counter() - dispatched
-        figures = await gateway.database.transaction(tally)
-        while figures["deliveries"].get("submitted") and time.perf_counter() - started < 1800:
-            await task.deferLater(reactor, 0.5, lambda: None)  # the last receipts
-            figures = await gateway.database.transaction(tally)
+        _, figures = await tally_until_final(  # the last receipts
+            gateway, tally, lambda figures: figures["deliveries"], interval=0.5, limit=1800)
         result_file.write_text(json.dumps({
             "dispatched_s": dispatched, "all_final_s": time.perf_counter() - started,
             **figures}))
