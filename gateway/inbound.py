@@ -30,7 +30,7 @@ from carriers.messages import (
     SubmitResult,
     TextCoding,
 )
-from carriers.numbers import mask_msisdn
+from carriers.numbers import InvalidNumber, mask_msisdn, normalise_msisdn
 from gateway.db.batch_writer import BatchWriter
 from gateway.db.models import OutboundMessage as OutboundRow
 from gateway.db.threads import DatabaseThreads
@@ -73,6 +73,14 @@ def sms_parts(
     )
 
 
+def _number_of(message: InboundMessage) -> str:
+    """What an MO's order is kept within: its number, however the carrier wrote it."""
+    try:
+        return normalise_msisdn(message.source)
+    except InvalidNumber:
+        return message.source
+
+
 class InboundProcessor:
     """The handler every link calls with its MOs and receipts."""
 
@@ -101,10 +109,12 @@ class InboundProcessor:
         self._clock = clock
         self._receipts = receipts
         self._submitted = submitted or self._record_submitted
-        # MOs that arrive while one batch is being applied are applied together next, ahead
-        # of a dispatch's batches: a subscriber waits for the reply.
+        # MOs go to the database at once, ahead of a dispatch's batches (a subscriber waits
+        # for the reply), beside a batch still being applied unless it has their number: a
+        # number's MOs are applied in the order they came.
         self._mos = BatchWriter(database, clock, self._handle_batch, interval=1.0,
-                                size=MO_BATCH, urgent=True, alone_on_failure=True)
+                                size=MO_BATCH, urgent=True, alone_on_failure=True,
+                                key=_number_of)
         self._reply_codings = {carrier: sending_codings(protocol)
                                for carrier, protocol in (link_protocols or {}).items()}
         self.on_mo_handled: Callable[[MoResult], None] | None = None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,6 +15,10 @@ from twisted.python.failure import Failure
 from gateway.db.threads import DatabaseThreads
 
 log = logging.getLogger(__name__)
+
+KEYED_BATCHES_AT_ONCE = 2
+"""Batches a keyed writer has in the database at once: the next one is queued while one is
+written, and a flood still gathers into batches rather than one transaction per arrival."""
 
 
 class BatchWriter:
@@ -28,12 +33,20 @@ class BatchWriter:
     threads' ordinary work (see :class:`DatabaseThreads`). With ``alone_on_failure``, when a
     batch of several fails each of its items is written again in a transaction of its own,
     so one bad item fails only its own caller.
+
+    With ``key`` (item → what it must stay in order with: an MO's number), a batch does not
+    wait for the one before it (up to ``KEYED_BATCHES_AT_ONCE`` at a time): what has arrived
+    goes to the database at once, except the items whose key a batch still being written has
+    (they, and the items of that key after them, wait for it).
+    So items of one key are written in their order, and an item does not wait for a whole
+    cycle of another's batch (queued, written, answered) before its own is even queued.
     """
 
     def __init__(
         self, database: DatabaseThreads, clock: IReactorTime,
         write: Callable[[Session, list[Any]], Sequence[Any] | None], *, interval: float,
         size: int, urgent: bool = False, alone_on_failure: bool = False,
+        key: Callable[[Any], Hashable] | None = None,
     ) -> None:
         self._database = database
         self._clock = clock
@@ -47,6 +60,11 @@ class BatchWriter:
         """One per item, None for an item nobody waits for."""
         self._timer: Any = None
         self._lock = defer.DeferredLock()
+        self._key = key
+        self._writing: Counter[Hashable] = Counter()
+        """Keys of the items in batches being written (with ``key``)."""
+        self._batches: set[defer.Deferred[None]] = set()
+        """Batches being written (with ``key``)."""
 
     def add(self, item: Any) -> defer.Deferred[Any]:
         waiter = defer.Deferred[Any]()
@@ -67,39 +85,94 @@ class BatchWriter:
             self._timer = self._clock.callLater(delay, self.flush)
 
     def flush(self) -> defer.Deferred[None]:
+        """Write what has gathered; fires when it (with ``key``: everything) is written."""
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+        if self._key is not None:
+            return self._flush_keyed()
         items, self._items = self._items, []
         waiters, self._waiters = self._waiters, []
         if not items:
             return self._lock.run(lambda: defer.succeed(None))
+        return self._lock.run(lambda: self._write_batch(items, waiters))
 
-        def write() -> defer.Deferred[Any]:
-            return self._database.transaction(lambda session: self._write(session, items),
-                                              urgent=self._urgent)
+    def _flush_keyed(self) -> defer.Deferred[None]:
+        assert self._key is not None
+        if len(self._batches) >= KEYED_BATCHES_AT_ONCE:
+            # The next one goes when one of these is written, with what gathered meanwhile.
+            return defer.DeferredList(list(self._batches)).addCallback(lambda _: None)
+        going: list[int] = []
+        held: set[Hashable] = set()
+        for index, item in enumerate(self._items):
+            key = self._key(item)
+            if key in self._writing or key in held:
+                held.add(key)  # after an item of its key that is still being written
+            else:
+                going.append(index)
+        if going:
+            chosen = set(going)
+            items = [self._items[i] for i in going]
+            waiters = [self._waiters[i] for i in going]
+            keys = [self._key(item) for item in items]
+            self._items = [item for i, item in enumerate(self._items) if i not in chosen]
+            self._waiters = [w for i, w in enumerate(self._waiters) if i not in chosen]
+            self._writing.update(keys)
+            batch = self._write_batch(items, waiters)
+            self._batches.add(batch)
 
-        def done(result: object) -> None:
+            def written(_: object) -> None:
+                self._batches.discard(batch)
+                self._writing.subtract(keys)
+                self._writing += Counter()  # drop the keys that reached zero
+                if self._items:
+                    self._schedule_flush()
+
+            batch.addCallback(written)
+        if not self._batches:
+            return defer.succeed(None)
+        # Everything now being written, then whatever gathers meanwhile.
+        return defer.DeferredList(list(self._batches)).addCallback(
+            lambda _: self._flush_keyed() if self._items else None)
+
+    def _schedule_flush(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = self._clock.callLater(0, self.flush)
+
+    def _write_batch(self, items: list[Any], waiters: list[defer.Deferred[Any] | None]
+                     ) -> defer.Deferred[None]:
+        """Write one batch; fires once every caller has its answer (after the items written
+        again one by one, when the batch failed and ``alone_on_failure``)."""
+        written = self._database.transaction(lambda session: self._write(session, items),
+                                             urgent=self._urgent)
+
+        def done(result: object) -> defer.Deferred[Any] | None:
             if isinstance(result, Failure):
                 log.error("a batch of %d could not be written: %s", len(items),
                           result.getErrorMessage())
             per_item = isinstance(result, list) and len(result) == len(items)
             again = isinstance(result, Failure) and self._alone_on_failure and len(items) > 1
+            alone: list[defer.Deferred[Any]] = []
             for index, waiter in enumerate(waiters):
                 if again:
-                    self._write_alone(items[index]).chainDeferred(waiter or defer.Deferred())
+                    rewritten = self._write_alone(items[index])
+                    alone.append(rewritten)
+                    rewritten.chainDeferred(waiter or defer.Deferred())
                 elif waiter is None:
                     continue
                 elif isinstance(result, Failure):
                     waiter.errback(result)
                 else:
                     waiter.callback(result[index] if per_item else None)  # type: ignore[index]
-            if self._items:  # gathered while this batch was written: write them next
-                if self._timer is not None and self._timer.active():
-                    self._timer.cancel()
-                self._timer = self._clock.callLater(0, self.flush)
+            if self._key is None and self._items:
+                # Gathered while this batch was written: write them next.
+                self._schedule_flush()
+            if alone:
+                return defer.DeferredList(alone, consumeErrors=True)
+            return None
 
-        return self._lock.run(write).addBoth(done)
+        return written.addBoth(done).addCallback(lambda _: None)
 
     def _write_alone(self, item: Any) -> defer.Deferred[Any]:
         def write(session: Session) -> Any:

@@ -26,9 +26,10 @@ class _Database:
 
 
 def _results(deferreds: list[defer.Deferred[Any]]) -> list[Any]:
-    out: list[Any] = []
-    for d in deferreds:
-        d.addBoth(out.append)
+    """Each Deferred's result in its own place, once it fires (``...`` until then)."""
+    out: list[Any] = [...] * len(deferreds)
+    for index, d in enumerate(deferreds):
+        d.addBoth(lambda result, index=index: out.__setitem__(index, result))
     return out
 
 
@@ -43,7 +44,7 @@ def test_each_caller_gets_its_own_items_result_from_one_transaction() -> None:
     writer = BatchWriter(database, clock, write, interval=1.0, size=100,  # type: ignore[arg-type]
                          urgent=True)
     got = _results([writer.add(1), writer.add(2), writer.add(3)])
-    assert got == []  # written in the next reactor turn, not in the caller's
+    assert got == [...] * 3  # written in the next reactor turn, not in the caller's
     clock.advance(0)
     assert batches == [[1, 2, 3]] and got == [10, 20, 30]
     assert database.transactions == [True]
@@ -114,3 +115,94 @@ def test_items_arriving_during_a_write_go_together_right_after_it() -> None:
     clock.advance(0)
     pending[1].callback(None)
     assert batches == [[1], [2, 3, 4]]
+
+
+class _HeldDatabase:
+    """Holds every transaction until the test lets it run; records the batches queued."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[list[Any], defer.Deferred[Any]]] = []
+
+    def transaction(self, work: Any, *, urgent: bool = False) -> defer.Deferred[Any]:
+        done: defer.Deferred[Any] = defer.Deferred()
+        seen: list[Any] = []
+
+        def run(_: object) -> Any:
+            return work(seen)
+
+        self.pending.append((seen, done))
+        return done.addCallback(run)
+
+    def finish(self, index: int) -> None:
+        self.pending[index][1].callback(None)
+
+
+def _keyed(database: _HeldDatabase, clock: Clock, *, fail: str | None = None) -> tuple[
+        BatchWriter, list[list[str]]]:
+    written: list[list[str]] = []
+
+    def write(session: list[Any], items: list[str]) -> list[str]:
+        if fail is not None and fail in items and len(items) > 1:
+            raise ValueError("a bad item in the batch")
+        written.append(list(items))
+        return [item.upper() for item in items]
+
+    return BatchWriter(database, clock, write, interval=1.0, size=100,  # type: ignore[arg-type]
+                       urgent=True, alone_on_failure=True,
+                       key=lambda item: item.split(":")[0]), written
+
+
+def test_keyed_batches_do_not_wait_for_each_other_but_one_key_keeps_its_order() -> None:
+    database, clock = _HeldDatabase(), Clock()
+    writer, written = _keyed(database, clock)
+    first = _results([writer.add("a:1"), writer.add("b:1")])
+    clock.advance(0)
+    assert len(database.pending) == 1  # a:1 and b:1 are being written
+    second = _results([writer.add("c:1"), writer.add("a:2"), writer.add("d:1"),
+                       writer.add("a:3")])
+    clock.advance(0)
+    # c and d go at once, beside the first batch; a's next ones wait for a:1.
+    assert len(database.pending) == 2
+    database.finish(1)
+    assert written == [["c:1", "d:1"]] and second[0] == "C:1" and second[2] == "D:1"
+    database.finish(0)
+    clock.advance(0)
+    assert first == ["A:1", "B:1"] and len(database.pending) == 3
+    database.finish(2)
+    assert written[-1] == ["a:2", "a:3"] and second[1] == "A:2" and second[3] == "A:3"
+
+
+def test_keyed_writer_has_two_batches_in_the_database_at_most() -> None:
+    database, clock = _HeldDatabase(), Clock()
+    writer, written = _keyed(database, clock)
+    for turn in range(4):
+        writer.add(f"n{turn}:1")
+        clock.advance(0)
+    assert len(database.pending) == 2  # n2 and n3 gather meanwhile
+    database.finish(0)
+    clock.advance(0)
+    assert len(database.pending) == 3
+    database.finish(1)
+    database.finish(2)
+    assert written == [["n0:1"], ["n1:1"], ["n2:1", "n3:1"]]
+    flushed = _results([writer.flush()])
+    assert flushed == [None]
+
+
+def test_a_keyed_batch_that_fails_releases_its_keys_after_the_items_are_written_alone() -> None:
+    database, clock = _HeldDatabase(), Clock()
+    writer, written = _keyed(database, clock, fail="bad:1")
+    got = _results([writer.add("bad:1"), writer.add("ok:1")])
+    clock.advance(0)
+    later = _results([writer.add("ok:2")])
+    database.finish(0)  # the batch fails; each item is written again on its own
+    clock.advance(0)
+    assert len(database.pending) == 3  # bad:1 alone, ok:1 alone; ok:2 still waits for ok:1
+    database.finish(1)
+    database.finish(2)
+    assert got == ["BAD:1", "OK:1"]
+    clock.advance(0)
+    database.finish(3)
+    assert later == ["OK:2"] and written[-1] == ["ok:2"]
+    flushed = _results([writer.flush()])
+    assert flushed == [None]
