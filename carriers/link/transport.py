@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -213,6 +214,8 @@ class CarrierLinkService(service.Service):
         self._bulk_held = False
         self.paused_reading = 0
         """How many times reading was paused because too much was unacknowledged."""
+        self._coalescing = 0
+        """Open :meth:`coalesced` blocks: submits wait for the last one's end to be written."""
 
     # -- service lifecycle -------------------------------------------------------------
 
@@ -276,10 +279,23 @@ class CarrierLinkService(service.Service):
                                                     reason=str(exc)))
                 continue
             self._pending[token] = (pending, index)
-        self._flush()
+        if not self._coalescing:
+            self._flush()
         if frames:
             self._connect_on_demand(work=True)
         return pending.deferred
+
+    @contextmanager
+    def coalesced(self) -> Iterator[None]:
+        """Submits made inside are written to the connection together, at the end (a
+        dispatch hands over a run of messages in one go)."""
+        self._coalescing += 1
+        try:
+            yield
+        finally:
+            self._coalescing -= 1
+            if not self._coalescing:
+                self._flush()
 
     @property
     def queued(self) -> int:
