@@ -410,10 +410,15 @@ class CarrierLinkService(service.Service):
         self._client.startService()
 
     def _flush(self) -> None:
+        self._write()
+        self._schedule()
+
+    def _write(self) -> None:
+        """Write what the session has to send (no timer to reschedule: an answer to an
+        inbound message changes none of the session's deadlines)."""
         data = self.session.data_to_send()
         if data and self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.write(data)
-        self._schedule()
 
     def _schedule(self) -> None:
         deadline = self.session.next_deadline()
@@ -523,8 +528,10 @@ class CarrierLinkService(service.Service):
             if not self.session.acknowledge(event):
                 log.info("%s link: connection changed before ack; the carrier will re-deliver",
                          self.carrier)
-            self._answered(received_on)
-            self._flush()
+            if self._answered(received_on):
+                self._flush()
+            else:
+                self._write()
 
         def refuse(failure: Failure) -> None:
             log.error("%s link: could not store inbound message from %s: %s", self.carrier,
@@ -532,8 +539,10 @@ class CarrierLinkService(service.Service):
                       extra=self._fields("inbound_not_stored",
                                          number=mask_msisdn(translator.sender_of(event.pdu))))
             self.session.acknowledge(event, InboundAnswer.NOT_STORED)
-            self._answered(received_on)
-            self._flush()
+            if self._answered(received_on):
+                self._flush()
+            else:
+                self._write()
 
         stored.addCallbacks(acknowledge, refuse)
         if self._unacknowledged > self.max_unacknowledged // 2 and not self._bulk_held:
@@ -542,16 +551,19 @@ class CarrierLinkService(service.Service):
         if self._unacknowledged > self.max_unacknowledged and not self._reading_paused:
             self._pause_reading()
 
-    def _answered(self, received_on: _LinkProtocol | None) -> None:
-        """One inbound message was acknowledged or refused; read again when few are left."""
+    def _answered(self, received_on: _LinkProtocol | None) -> bool:
+        """One inbound message was acknowledged or refused; read again when few are left.
+        True when bulk submits were let go again (the session's deadlines may have moved)."""
         if received_on is None or received_on is not self._protocol:
-            return  # it came on an earlier connection, whose count is gone with it
+            return False  # it came on an earlier connection, whose count is gone with it
         self._unacknowledged -= 1
         if self._reading_paused and self._unacknowledged <= self.max_unacknowledged // 2:
             self._resume_reading()
         if self._bulk_held and self._unacknowledged <= self.max_unacknowledged // 4:
             self._bulk_held = False
             self.session.hold_bulk(False, self._now())
+            return True
+        return False
 
     def _pause_reading(self) -> None:
         transport = self._protocol.transport if self._protocol is not None else None

@@ -747,6 +747,17 @@ _ENCODERS: dict[type, _Encoder] = {
 }
 
 
+def encode_deliver_sm_resp(sequence_number: int, command_status: int = 0) -> bytes:
+    """``encode(DeliverSmResp(sequence_number=…, command_status=…))`` without building the
+    PDU: an ESME answers every receipt of a big dispatch with one."""
+    return _pack_header(_DELIVER_SM_RESP_LENGTH, _DELIVER_SM_RESP, command_status,
+                        sequence_number) + b"\0"
+
+
+_DELIVER_SM_RESP = int(CommandId.DELIVER_SM_RESP)
+_DELIVER_SM_RESP_LENGTH = HEADER_LENGTH + 1  # the empty message_id's NUL
+
+
 def encode(pdu: Pdu) -> bytes:
     """Encode ``pdu`` to wire bytes, header included.
 
