@@ -215,6 +215,9 @@ class CarrierLinkService(service.Service):
         self.paused_reading = 0
         """How many times reading was paused because too much was unacknowledged."""
         self._coalescing = 0
+        self._read_at: float | None = None
+        """While a read is handled: when it arrived."""
+        self._read_datetime: datetime | None = None
         """Open :meth:`coalesced` blocks: submits wait for the last one's end to be written."""
 
     # -- service lifecycle -------------------------------------------------------------
@@ -343,8 +346,22 @@ class CarrierLinkService(service.Service):
         self._flush()
 
     def _data_received(self, data: bytes) -> None:
-        self._dispatch(self.session.receive_data(data, self._now()))
+        now = self._now()
+        self._read_at, self._read_datetime = now, None
+        try:
+            self._dispatch(self.session.receive_data(data, now))
+        finally:
+            self._read_at = None
         self._flush()
+
+    def _received_at(self) -> datetime:
+        """When the read that brought the message being handled arrived (the same for all
+        the messages of one read, and made once for them); outside a read, now."""
+        if self._read_at is None:
+            return datetime.fromtimestamp(self._now(), UTC)
+        if self._read_datetime is None:
+            self._read_datetime = datetime.fromtimestamp(self._read_at, UTC)
+        return self._read_datetime
 
     def _connection_lost(self, proto: _LinkProtocol, reason: Failure) -> None:
         if proto is not self._protocol:
@@ -504,7 +521,7 @@ class CarrierLinkService(service.Service):
         translator = self.translator
         try:
             message = translator.read(event.pdu, carrier=self.carrier,
-                                      received_at=datetime.fromtimestamp(self._now(), UTC))
+                                      received_at=self._received_at())
         except UnreadableMessage as exc:
             log.warning("%s link: unreadable message from %s refused: %s", self.carrier,
                         mask_msisdn(translator.sender_of(event.pdu)), exc,
@@ -523,33 +540,37 @@ class CarrierLinkService(service.Service):
             stored = self._on_inbound(message)
         except Exception:  # the handler itself blew up before giving a Deferred
             stored = defer.fail(Failure())
-
-        def acknowledge(_: object) -> None:
-            if not self.session.acknowledge(event):
-                log.info("%s link: connection changed before ack; the carrier will re-deliver",
-                         self.carrier)
-            if self._answered(received_on):
-                self._flush()
-            else:
-                self._write()
-
-        def refuse(failure: Failure) -> None:
-            log.error("%s link: could not store inbound message from %s: %s", self.carrier,
-                      mask_msisdn(translator.sender_of(event.pdu)), failure.getErrorMessage(),
-                      extra=self._fields("inbound_not_stored",
-                                         number=mask_msisdn(translator.sender_of(event.pdu))))
-            self.session.acknowledge(event, InboundAnswer.NOT_STORED)
-            if self._answered(received_on):
-                self._flush()
-            else:
-                self._write()
-
-        stored.addCallbacks(acknowledge, refuse)
+        stored.addCallbacks(self._acknowledge, self._refuse, callbackArgs=(event, received_on),
+                            errbackArgs=(event, received_on))
         if self._unacknowledged > self.max_unacknowledged // 2 and not self._bulk_held:
             self._bulk_held = True
             self.session.hold_bulk(True, self._now())
         if self._unacknowledged > self.max_unacknowledged and not self._reading_paused:
             self._pause_reading()
+
+    def _acknowledge(self, _: object, event: MessageReceived,
+                     received_on: _LinkProtocol | None) -> None:
+        """An inbound message is stored: acknowledge it."""
+        if not self.session.acknowledge(event):
+            log.info("%s link: connection changed before ack; the carrier will re-deliver",
+                     self.carrier)
+        if self._answered(received_on):
+            self._flush()
+        else:
+            self._write()
+
+    def _refuse(self, failure: Failure, event: MessageReceived,
+                received_on: _LinkProtocol | None) -> None:
+        """An inbound message could not be stored: refuse it (the carrier sends it again)."""
+        number = mask_msisdn(self.translator.sender_of(event.pdu))
+        log.error("%s link: could not store inbound message from %s: %s", self.carrier,
+                  number, failure.getErrorMessage(),
+                  extra=self._fields("inbound_not_stored", number=number))
+        self.session.acknowledge(event, InboundAnswer.NOT_STORED)
+        if self._answered(received_on):
+            self._flush()
+        else:
+            self._write()
 
     def _answered(self, received_on: _LinkProtocol | None) -> bool:
         """One inbound message was acknowledged or refused; read again when few are left.

@@ -304,6 +304,19 @@ def test_inbound_is_acknowledged_only_once_stored(carrier: Carrier) -> None:
         DeliverSmResp(sequence_number=8, command_status=CommandStatus.ESME_RX_T_APPN)]
 
 
+def test_the_messages_of_one_read_carry_its_time(carrier: Carrier) -> None:
+    carrier.bind()
+    carrier.clock.advance(100.5)
+    carrier.feed(*(DeliverSm(sequence_number=sequence, source_addr="13800138000",
+                             destination_addr="10658000", short_message=b"JOIN")
+                   for sequence in (7, 8)))
+    carrier.clock.advance(2.0)
+    carrier.feed(DeliverSm(sequence_number=9, source_addr="13800138000",
+                           destination_addr="10658000", short_message=b"Y"))
+    times = [message.received_at.timestamp() for message, _ in carrier.handed]
+    assert times == [100.5, 100.5, 102.5]
+
+
 def test_stop_waits_for_the_submit_in_flight_then_unbinds(
     carrier: Carrier, caplog: pytest.LogCaptureFixture
 ) -> None:
