@@ -358,6 +358,8 @@ class DispatchRunner:
             log.error("dispatch: a submit result was lost: %s", failure.getErrorMessage())
             credits.give_back()
 
+        part_reference = store.part_reference
+
         def submit_run(rows: list[store.Claimed], position: int) -> tuple[int, bool]:
             """Submit ``rows`` from ``position`` on while credits last; return where it
             stopped and whether a hold (stop, pause, quiet hours) stopped it."""
@@ -374,10 +376,11 @@ class DispatchRunner:
                     continue
                 if self._hold(dispatch_id, quiet) is not None:
                     return position, True
-                references = tuple(store.part_reference(row.id, n) for n in numbers)
+                references = tuple([part_reference(row.id, n) for n in numbers])
                 outbound = OutboundMessage(
                     source=row.source_addr, destination=row.msisdn,
-                    parts=tuple(message_parts[n - 1] for n in numbers), lane=Lane.BULK,
+                    parts=tuple(message_parts) if len(numbers) == len(message_parts)
+                    else tuple(message_parts[n - 1] for n in numbers), lane=Lane.BULK,
                     references=None if None in references else references)  # type: ignore[arg-type]
                 credits.take()
                 submitted = (mms_sender.submit(dispatch.edition_id, outbound)
