@@ -618,6 +618,8 @@ class _Credits:
     __slots__ = ("_clock", "_partial", "_waiter", "_wake", "_wanted", "free", "limit")
 
     def __init__(self, limit: int, clock: IReactorTime) -> None:
+        if limit < 1:
+            raise ValueError("max_ahead must be at least 1")
         self.limit = limit
         self.free = limit
         self._clock = clock
