@@ -62,10 +62,12 @@ class OutboundMessage:
 
     def __post_init__(self) -> None:
         references = self.references
-        if references is not None and (
-            len(references) != len(self.parts)
-            or not all(0 <= reference <= 0xFFFF for reference in references)
-        ):
+        if references is None:
+            return
+        fits = len(references) == len(self.parts)
+        for reference in references:  # a loop: all() of a generator costs more per message
+            fits = fits and 0 <= reference <= 0xFFFF
+        if not fits:
             raise ValueError(
                 f"references {references!r}: need one 0..65535 per part "
                 f"({len(self.parts)} parts)"

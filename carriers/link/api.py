@@ -79,7 +79,9 @@ class LinkSession(Protocol):
 
     def acknowledge(
         self, received: MessageReceived, answer: InboundAnswer = InboundAnswer.STORED
-    ) -> bool: ...
+    ) -> bool:
+        """Queue the answer to ``received`` (False when its connection is gone). It moves
+        none of the session's deadlines: the transport writes it without rescheduling."""
 
     def unbind(self, now: float) -> list[SessionEvent]: ...
 

@@ -94,7 +94,7 @@ class PduChannel:
         return sequence
 
     def send_raw(self, data: bytes) -> None:
-        """Queue bytes as they are (the simulators' garbage fault)."""
+        """Queue bytes as they are: a PDU encoded already, or the simulators' garbage fault."""
         self._outbox += data
 
     def send_encoded(self, frame: bytes, sequence_number: int) -> None:

@@ -95,6 +95,11 @@ class ClientSession:
         """The response to a received MO or receipt."""
         raise NotImplementedError
 
+    def _send_answer(self, pdu: Any, answer: InboundAnswer) -> None:
+        """Queue the response to a received MO or receipt (a protocol may encode its
+        commonest answer more cheaply than through ``_answer``)."""
+        self._channel.send(self._answer(pdu, answer))
+
     # -- inputs from the transport -------------------------------------------------
 
     def connection_made(self, now: float) -> None:
@@ -202,7 +207,7 @@ class ClientSession:
             LinkState.DISCONNECTED, LinkState.CLOSED,
         ):
             return False
-        self._channel.send(self._answer(received.pdu, answer))
+        self._send_answer(received.pdu, answer)
         return True
 
     def unbind(self, now: float) -> list[SessionEvent]:

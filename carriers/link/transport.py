@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -213,6 +214,11 @@ class CarrierLinkService(service.Service):
         self._bulk_held = False
         self.paused_reading = 0
         """How many times reading was paused because too much was unacknowledged."""
+        self._coalescing = 0
+        self._read_at: float | None = None
+        """While a read is handled: when it arrived."""
+        self._read_datetime: datetime | None = None
+        """Open :meth:`coalesced` blocks: submits wait for the last one's end to be written."""
 
     # -- service lifecycle -------------------------------------------------------------
 
@@ -276,10 +282,23 @@ class CarrierLinkService(service.Service):
                                                     reason=str(exc)))
                 continue
             self._pending[token] = (pending, index)
-        self._flush()
+        if not self._coalescing:
+            self._flush()
         if frames:
             self._connect_on_demand(work=True)
         return pending.deferred
+
+    @contextmanager
+    def coalesced(self) -> Iterator[None]:
+        """Submits made inside are written to the connection together, at the end (a
+        dispatch hands over a run of messages in one go)."""
+        self._coalescing += 1
+        try:
+            yield
+        finally:
+            self._coalescing -= 1
+            if not self._coalescing:
+                self._flush()
 
     @property
     def queued(self) -> int:
@@ -327,8 +346,22 @@ class CarrierLinkService(service.Service):
         self._flush()
 
     def _data_received(self, data: bytes) -> None:
-        self._dispatch(self.session.receive_data(data, self._now()))
+        now = self._now()
+        self._read_at, self._read_datetime = now, None
+        try:
+            self._dispatch(self.session.receive_data(data, now))
+        finally:
+            self._read_at = None
         self._flush()
+
+    def _received_at(self) -> datetime:
+        """When the read that brought the message being handled arrived (the same for all
+        the messages of one read, and made once for them); outside a read, now."""
+        if self._read_at is None:
+            return datetime.fromtimestamp(self._now(), UTC)
+        if self._read_datetime is None:
+            self._read_datetime = datetime.fromtimestamp(self._read_at, UTC)
+        return self._read_datetime
 
     def _connection_lost(self, proto: _LinkProtocol, reason: Failure) -> None:
         if proto is not self._protocol:
@@ -394,10 +427,15 @@ class CarrierLinkService(service.Service):
         self._client.startService()
 
     def _flush(self) -> None:
+        self._write()
+        self._schedule()
+
+    def _write(self) -> None:
+        """Write what the session has to send (no timer to reschedule: an answer to an
+        inbound message changes none of the session's deadlines)."""
         data = self.session.data_to_send()
         if data and self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.write(data)
-        self._schedule()
 
     def _schedule(self) -> None:
         deadline = self.session.next_deadline()
@@ -483,7 +521,7 @@ class CarrierLinkService(service.Service):
         translator = self.translator
         try:
             message = translator.read(event.pdu, carrier=self.carrier,
-                                      received_at=datetime.fromtimestamp(self._now(), UTC))
+                                      received_at=self._received_at())
         except UnreadableMessage as exc:
             log.warning("%s link: unreadable message from %s refused: %s", self.carrier,
                         mask_msisdn(translator.sender_of(event.pdu)), exc,
@@ -502,40 +540,51 @@ class CarrierLinkService(service.Service):
             stored = self._on_inbound(message)
         except Exception:  # the handler itself blew up before giving a Deferred
             stored = defer.fail(Failure())
-
-        def acknowledge(_: object) -> None:
-            if not self.session.acknowledge(event):
-                log.info("%s link: connection changed before ack; the carrier will re-deliver",
-                         self.carrier)
-            self._answered(received_on)
-            self._flush()
-
-        def refuse(failure: Failure) -> None:
-            log.error("%s link: could not store inbound message from %s: %s", self.carrier,
-                      mask_msisdn(translator.sender_of(event.pdu)), failure.getErrorMessage(),
-                      extra=self._fields("inbound_not_stored",
-                                         number=mask_msisdn(translator.sender_of(event.pdu))))
-            self.session.acknowledge(event, InboundAnswer.NOT_STORED)
-            self._answered(received_on)
-            self._flush()
-
-        stored.addCallbacks(acknowledge, refuse)
+        stored.addCallbacks(self._acknowledge, self._refuse, callbackArgs=(event, received_on),
+                            errbackArgs=(event, received_on))
         if self._unacknowledged > self.max_unacknowledged // 2 and not self._bulk_held:
             self._bulk_held = True
             self.session.hold_bulk(True, self._now())
         if self._unacknowledged > self.max_unacknowledged and not self._reading_paused:
             self._pause_reading()
 
-    def _answered(self, received_on: _LinkProtocol | None) -> None:
-        """One inbound message was acknowledged or refused; read again when few are left."""
+    def _acknowledge(self, _: object, event: MessageReceived,
+                     received_on: _LinkProtocol | None) -> None:
+        """An inbound message is stored: acknowledge it."""
+        if not self.session.acknowledge(event):
+            log.info("%s link: connection changed before ack; the carrier will re-deliver",
+                     self.carrier)
+        if self._answered(received_on):
+            self._flush()
+        else:
+            self._write()
+
+    def _refuse(self, failure: Failure, event: MessageReceived,
+                received_on: _LinkProtocol | None) -> None:
+        """An inbound message could not be stored: refuse it (the carrier sends it again)."""
+        number = mask_msisdn(self.translator.sender_of(event.pdu))
+        log.error("%s link: could not store inbound message from %s: %s", self.carrier,
+                  number, failure.getErrorMessage(),
+                  extra=self._fields("inbound_not_stored", number=number))
+        self.session.acknowledge(event, InboundAnswer.NOT_STORED)
+        if self._answered(received_on):
+            self._flush()
+        else:
+            self._write()
+
+    def _answered(self, received_on: _LinkProtocol | None) -> bool:
+        """One inbound message was acknowledged or refused; read again when few are left.
+        True when bulk submits were let go again (the session's deadlines may have moved)."""
         if received_on is None or received_on is not self._protocol:
-            return  # it came on an earlier connection, whose count is gone with it
+            return False  # it came on an earlier connection, whose count is gone with it
         self._unacknowledged -= 1
         if self._reading_paused and self._unacknowledged <= self.max_unacknowledged // 2:
             self._resume_reading()
         if self._bulk_held and self._unacknowledged <= self.max_unacknowledged // 4:
             self._bulk_held = False
             self.session.hold_bulk(False, self._now())
+            return True
+        return False
 
     def _pause_reading(self) -> None:
         transport = self._protocol.transport if self._protocol is not None else None

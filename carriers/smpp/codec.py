@@ -271,6 +271,9 @@ def _bind_response_decoder(cls: type[BindResponse]) -> _Decoder:
 
 
 def _message_id_response_decoder(cls: type[SubmitSmResp | DeliverSmResp | DataSmResp]) -> _Decoder:
+    builder = _slot_builder(cls)
+    new_builder = object.__new__
+
     def decode_message_id_response(frame: bytes, size: int, status: int, sequence: int) -> Pdu:
         if size == HEADER_LENGTH:  # error responses (and some peers' deliver_sm_resp) omit it
             return cls(sequence_number=sequence, command_status=status)
@@ -278,8 +281,14 @@ def _message_id_response_decoder(cls: type[SubmitSmResp | DeliverSmResp | DataSm
         if nul < 0:
             raise _cstring_fault(size, 16, "message_id", 65, _RINVMSGID)
         message_id = frame[16:nul].decode("latin-1")
-        if nul + 1 == size:
-            return cls(sequence_number=sequence, command_status=status, message_id=message_id)
+        if nul + 1 == size:  # every submit_sm_resp of a big dispatch: see _slot_builder
+            pdu = new_builder(builder)
+            pdu.sequence_number = sequence
+            pdu.command_status = status
+            pdu.message_id = message_id
+            pdu.other_tlvs = ()
+            pdu.__class__ = cls
+            return pdu  # type: ignore[no-any-return]
         return cls(
             sequence_number=sequence,
             command_status=status,
@@ -745,6 +754,17 @@ _ENCODERS: dict[type, _Encoder] = {
     DataSm: _encode_data_sm,
     DataSmResp: _message_id_response_encoder(omit_body_on_error=False),
 }
+
+
+def encode_deliver_sm_resp(sequence_number: int, command_status: int = 0) -> bytes:
+    """``encode(DeliverSmResp(sequence_number=…, command_status=…))`` without building the
+    PDU: an ESME answers every receipt of a big dispatch with one."""
+    return _pack_header(_DELIVER_SM_RESP_LENGTH, _DELIVER_SM_RESP, command_status,
+                        sequence_number) + b"\0"
+
+
+_DELIVER_SM_RESP = int(CommandId.DELIVER_SM_RESP)
+_DELIVER_SM_RESP_LENGTH = HEADER_LENGTH + 1  # the empty message_id's NUL
 
 
 def encode(pdu: Pdu) -> bytes:

@@ -36,7 +36,7 @@ from carriers.link.flow import FlowSettings
 from carriers.link.session import LOGIN, LOGOUT, ClientSession
 from carriers.messages import Lane
 from carriers.smpp.channel import SmppChannel, is_throttling
-from carriers.smpp.codec import encode
+from carriers.smpp.codec import encode, encode_deliver_sm_resp
 from carriers.smpp.pdus import (
     BindTransceiver,
     BindTransceiverResp,
@@ -95,6 +95,7 @@ _ANSWER_STATUS = {
     InboundAnswer.UNREADABLE: CommandStatus.ESME_RX_P_APPN,
     InboundAnswer.NOT_STORED: CommandStatus.ESME_RX_T_APPN,
 }
+_ANSWER_CODE = {answer: int(status) for answer, status in _ANSWER_STATUS.items()}
 
 
 # Which PDU classes each state accepts from the peer; anything else is a protocol error.
@@ -154,6 +155,13 @@ class EsmeSession(ClientSession):
         if isinstance(pdu, DataSm):
             return DataSmResp(sequence_number=pdu.sequence_number, command_status=status)
         return DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status)
+
+    def _send_answer(self, pdu: DeliverSm | DataSm, answer: InboundAnswer) -> None:
+        if isinstance(pdu, DataSm):
+            super()._send_answer(pdu, answer)
+            return
+        self._channel.send_raw(encode_deliver_sm_resp(pdu.sequence_number,
+                                                      _ANSWER_CODE[answer]))
 
     def _handle(self, pdu: Pdu, now: float) -> None:
         accepted = _ACCEPTED.get(self.state, frozenset())

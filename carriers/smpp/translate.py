@@ -43,6 +43,7 @@ _STATE_BY_STAT: dict[str, ReceiptState] = {
 
 _STAT_BY_STATE = {state: stat for stat, state in _STATE_BY_STAT.items()}
 _ERR = re.compile(r"\berr:\s*(\S+)", re.IGNORECASE)
+_VALUE = re.compile(r"\s*(\S+)")
 
 
 class UnreadableMessage(ValueError):
@@ -109,6 +110,23 @@ def _short_message(pdu: DeliverSm | DataSm) -> bytes:
     return pdu.short_message if isinstance(pdu, DeliverSm) else b""
 
 
+def _error_code(text: str) -> str:
+    """The first word after the receipt text's first ``err:`` label (any case, at a word's
+    start), or "": what ``_ERR`` finds, without its slow scan of every position."""
+    if not text.isascii():
+        found = _ERR.search(text)
+        return found.group(1) if found else ""
+    lowered = text.lower()  # ASCII: the same length, so positions hold in ``text``
+    start = lowered.find("err:")
+    while start >= 0:
+        if start == 0 or not (lowered[start - 1].isalnum() or lowered[start - 1] == "_"):
+            value = _VALUE.match(text, start + 4)
+            if value is not None:
+                return value.group(1)
+        start = lowered.find("err:", start + 1)
+    return ""
+
+
 def _receipt_from(
     pdu: DeliverSm | DataSm, text: str, *, carrier: str, received_at: datetime
 ) -> DeliveryReceipt:
@@ -116,10 +134,9 @@ def _receipt_from(
         # The TLVs say it all (the common case, and the hot path of a big dispatch): take
         # only the error code from the text instead of parsing every field.
         state = _STATE_BY_MESSAGE_STATE.get(pdu.message_state, ReceiptState.UNKNOWN)
-        found = _ERR.search(text)
         return DeliveryReceipt(
             carrier=carrier, message_id=pdu.receipted_message_id, state=state,
-            stat=_STAT_BY_STATE.get(state, state.name), error=found.group(1) if found else "",
+            stat=_STAT_BY_STATE.get(state, state.name), error=_error_code(text),
             received_at=received_at, subscriber=pdu.source_addr or None,
             reference=pdu.user_message_reference,
         )

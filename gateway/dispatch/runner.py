@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
 from carriers.messages import (
     DeliveryReceipt,
@@ -283,8 +285,11 @@ class DispatchRunner:
         link = self._links[carrier]
         deadline = as_utc(dispatch.deadline_at).timestamp()
         quiet = settings.quiet.get(carrier)
-        semaphore = defer.DeferredSemaphore(
-            settings.max_ahead_by_carrier.get(carrier, settings.max_ahead))
+        credits = _Credits(settings.max_ahead_by_carrier.get(carrier, settings.max_ahead),
+                           self._clock)
+        # A run of messages handed over in one go is written to the connection once.
+        coalesced: Callable[[], AbstractContextManager[object]] = getattr(
+            link, "coalesced", nullcontext)
         results = self._writes
         claimed: deque[store.Claimed] = deque()
         # Chunks whose "sending" mark is being committed: marking the next chunks while this
@@ -339,6 +344,53 @@ class DispatchRunner:
                 store.unmark_sending(session, unsent, node=settings.node),
                 store.release(session, ids, node=settings.node)))
 
+        def stored(outcome: list[SubmitResult], row: store.Claimed, numbers: tuple[int, ...]
+                   ) -> None:
+            # The credit is held until the result is stored, so what is "sending" in the
+            # database is at most max_ahead plus the marked chunk. A batch that cannot be
+            # written is logged by the writer; its rows stay "sending" and are settled as
+            # uncertain when the dispatch drains.
+            results.add(_Outcome(carrier, deadline, store.SendResult(
+                row.id, tuple(outcome), row.attempts, numbers))).addCallbacks(
+                credits.give_back, lost)
+
+        def lost(failure: Failure) -> None:
+            log.error("dispatch: a submit result was lost: %s", failure.getErrorMessage())
+            credits.give_back()
+
+        part_reference = store.part_reference
+
+        def submit_run(rows: list[store.Claimed], position: int) -> tuple[int, bool]:
+            """Submit ``rows`` from ``position`` on while credits last; return where it
+            stopped and whether a hold (stop, pause, quiet hours) stopped it."""
+            nonlocal sent
+            while position < len(rows) and credits.free:
+                row = rows[position]
+                message_parts = own_parts.pop(row.id, None) or parts.get(
+                    (carrier, row.message_format)) or parts.get((carrier, "sms")) or ()
+                numbers = row.part_numbers(len(message_parts))
+                if not numbers:
+                    results.add_nowait(_Outcome(carrier, deadline,
+                                                store.SendResult(row.id, (), row.attempts)))
+                    position += 1
+                    continue
+                if self._hold(dispatch_id, quiet) is not None:
+                    return position, True
+                references = tuple([part_reference(row.id, n) for n in numbers])
+                outbound = OutboundMessage(
+                    source=row.source_addr, destination=row.msisdn,
+                    parts=tuple(message_parts) if len(numbers) == len(message_parts)
+                    else tuple(message_parts[n - 1] for n in numbers), lane=Lane.BULK,
+                    references=None if None in references else references)  # type: ignore[arg-type]
+                credits.take()
+                submitted = (mms_sender.submit(dispatch.edition_id, outbound)
+                             if mms_sender is not None and row.message_format == "mms"
+                             else link.submit(outbound))
+                submitted.addCallback(stored, row, numbers).addErrback(lost)
+                sent += 1
+                position += 1
+            return position, False
+
         log.info("dispatch #%d of edition #%d (%s): sending, %d deliveries", dispatch_id,
                  dispatch.edition_id, carrier, dispatch.total,
                  extra=fields("dispatch_start", carrier=carrier, dispatch_id=dispatch_id,
@@ -349,7 +401,7 @@ class DispatchRunner:
             if hold is not None:
                 await give_back()
                 exhausted = False
-                await self._wait_for_everything(semaphore, results)
+                await self._wait_for_everything(credits, results)
                 if self._stopping:
                     log.info("dispatch #%d of edition #%d (%s): stopping; %d sent by this "
                              "process in %.1fs", dispatch_id, dispatch.edition_id, carrier,
@@ -376,7 +428,7 @@ class DispatchRunner:
                 start_mark()
             if not marked:
                 # Nothing claimable right now: wait for what is out, then see what is left.
-                await self._wait_for_everything(semaphore, results)
+                await self._wait_for_everything(credits, results)
                 orphans = await self._database.transaction(
                     lambda session: store.settle_orphans(session, dispatch_id,
                                                          node=settings.node,
@@ -398,48 +450,22 @@ class DispatchRunner:
                 continue
             chunk, marking = marked.popleft()
             sending = await marking
-            for position, row in enumerate(chunk):
-                if row.id not in sending:
-                    continue  # cancelled (unsubscribed) since it was claimed
-                message_parts = own_parts.pop(row.id, None) or parts.get(
-                    (carrier, row.message_format)) or parts.get((carrier, "sms")) or ()
-                numbers = row.part_numbers(len(message_parts))
-                await semaphore.acquire()
-                if not numbers:
-                    semaphore.release()
-                    results.add_nowait(_Outcome(carrier, deadline,
-                                                store.SendResult(row.id, (), row.attempts)))
-                    continue
-                if self._hold(dispatch_id, quiet) is not None:
-                    # A stop, a pause or quiet hours came mid-chunk (perhaps while this waited
-                    # for a slot): the rest of the chunk was never submitted.
-                    semaphore.release()
-                    unsent = [r.id for r in chunk[position:] if r.id in sending]
+            # Those cancelled (unsubscribed) since they were claimed are left out.
+            rows = [row for row in chunk if row.id in sending]
+            position = 0
+            while position < len(rows):
+                if not credits.free:
+                    await credits.wait(min(len(rows) - position, credits.limit), partial=True)
+                with coalesced():
+                    position, held = submit_run(rows, position)
+                if held:
+                    # A stop, a pause or quiet hours came mid-chunk (perhaps while this
+                    # waited for credits): the rest of the chunk was never submitted.
                     await self._database.transaction(
-                        lambda session, ids=unsent: store.unmark_sending(
-                            session, ids, node=settings.node))
+                        lambda session, ids=[r.id for r in rows[position:]]:
+                        store.unmark_sending(session, ids, node=settings.node))
                     break
-                references = tuple(store.part_reference(row.id, n) for n in numbers)
-                outbound = OutboundMessage(
-                    source=row.source_addr, destination=row.msisdn,
-                    parts=tuple(message_parts[n - 1] for n in numbers), lane=Lane.BULK,
-                    references=None if None in references else references)  # type: ignore[arg-type]
-                submitted = (mms_sender.submit(dispatch.edition_id, outbound)
-                             if mms_sender is not None and row.message_format == "mms"
-                             else link.submit(outbound))
-                # The slot is held until the result is stored, so what is "sending" in the
-                # database is at most max_ahead plus the marked chunk. A batch that cannot be
-                # written is logged by the writer; its rows stay "sending" and are settled as
-                # uncertain when the dispatch drains.
-                submitted.addCallback(
-                    lambda outcome, row=row, numbers=numbers: results.add(_Outcome(
-                        carrier, deadline,
-                        store.SendResult(row.id, tuple(outcome), row.attempts, numbers))))
-                submitted.addErrback(lambda failure: log.error(
-                    "dispatch: a submit result was lost: %s", failure.getErrorMessage()))
-                submitted.addBoth(_release(semaphore))
-                sent += 1
-        await self._wait_for_everything(semaphore, results)
+        await self._wait_for_everything(credits, results)
         elapsed = self._clock.seconds() - started
 
         def finish(session: Session) -> None:
@@ -509,16 +535,9 @@ class DispatchRunner:
             log.warning("dispatch #%d (%s): %d uncertain delivery(ies) without evidence after "
                         "%.0fs: %s", dispatch_id, carrier, count, settings.uncertain_wait, what)
 
-    async def _wait_for_everything(
-        self, semaphore: defer.DeferredSemaphore, results: BatchWriter
-    ) -> None:
+    async def _wait_for_everything(self, credits: _Credits, results: BatchWriter) -> None:
         """Until every message handed to the link is answered and its result written."""
-        held = []
-        for _ in range(semaphore.limit):
-            await semaphore.acquire()
-            held.append(None)
-        for _ in held:
-            semaphore.release()
+        await credits.wait(credits.limit, partial=False)
         await results.flush()
 
     # -- batched writes (thread pool) --------------------------------------------------------
@@ -586,11 +605,57 @@ _MARKS_AHEAD = 1
 is at most this many chunks plus ``max_ahead``)."""
 
 
-def _release(semaphore: defer.DeferredSemaphore) -> Callable[[object], object]:
-    def release(result: object) -> object:
-        semaphore.release()
-        return result
+class _Credits:
+    """How many more messages a loop may hand to its link: at most ``limit`` between their
+    submit and their stored result.
 
-    return release
+    Credits come back one at a time as results are stored, mostly in bursts (a batch that
+    commits fires all its waiters in one go). A loop waiting with ``partial`` is woken once,
+    in the reactor turn after the first credit came back, with all that came back by then,
+    rather than once per credit: it submits a run of messages in one go. A wait fires at
+    once when all it asked for is free."""
 
+    __slots__ = ("_clock", "_partial", "_waiter", "_wake", "_wanted", "free", "limit")
 
+    def __init__(self, limit: int, clock: IReactorTime) -> None:
+        if limit < 1:
+            raise ValueError("max_ahead must be at least 1")
+        self.limit = limit
+        self.free = limit
+        self._clock = clock
+        self._waiter: defer.Deferred[None] | None = None
+        self._wanted = 0
+        self._partial = False
+        self._wake: Any = None
+
+    def take(self) -> None:
+        self.free -= 1
+
+    def give_back(self, _: object = None) -> None:
+        self.free += 1
+        if self._waiter is None:
+            return
+        if self.free >= self._wanted:
+            self._fire()
+        elif self._partial and self._wake is None:
+            self._wake = self._clock.callLater(0, self._fire)
+
+    def wait(self, wanted: int, *, partial: bool) -> defer.Deferred[None]:
+        """Fires once ``wanted`` credits are free, or (``partial``) soon after one is."""
+        if self._waiter is not None:
+            raise RuntimeError("credits are awaited already")
+        waiter = defer.Deferred[None]()
+        self._waiter, self._wanted, self._partial = waiter, wanted, partial
+        if self.free >= wanted:
+            self._fire()
+        elif partial and self.free and self._wake is None:
+            self._wake = self._clock.callLater(0, self._fire)
+        return waiter
+
+    def _fire(self) -> None:
+        wake, self._wake = self._wake, None
+        if wake is not None and wake.active():
+            wake.cancel()
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.callback(None)

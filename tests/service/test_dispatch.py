@@ -416,3 +416,58 @@ async def test_resuming_a_dispatch_paused_before_a_restart_starts_its_loop(
 
     await run_on_clock(clock, db, lambda: status() == "done")
     assert link.copies() == dict.fromkeys(numbers, 1)
+
+
+@pytest_twisted.ensureDeferred
+async def test_at_most_max_ahead_messages_between_submit_and_stored_result(
+        engine: Engine, database: Any) -> None:
+    """A link that answers only when told: the loop hands it max_ahead messages, and one
+    more for each result stored, never more; as results are stored in bursts the loop
+    submits runs of messages."""
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        numbers = seed_subscribers(session, 40)
+
+    class HoldingLink:
+        def __init__(self) -> None:
+            self.waiting: list[tuple[Any, defer.Deferred[list[SubmitResult]]]] = []
+            self.sent: list[Any] = []
+
+        def submit(self, message: Any) -> defer.Deferred[list[SubmitResult]]:
+            self.sent.append(message)
+            answer = defer.Deferred[list[SubmitResult]]()
+            self.waiting.append((message, answer))
+            return answer
+
+        def answer(self, count: int) -> None:
+            answering, self.waiting = self.waiting[:count], self.waiting[count:]
+            for message, answer in answering:
+                answer.callback([SubmitResult(outcome=SubmitOutcome.ACCEPTED,
+                                              message_id=f"x{message.destination}")])
+
+    async def settle(until: Any) -> None:
+        for _ in range(500):
+            if until():
+                return
+            await task.deferLater(reactor, 0.01, lambda: None)
+        raise AssertionError("not reached")
+
+    link = HoldingLink()
+    runner = DispatchRunner(database=database, links={"china_mobile": link}, clock=reactor,
+                            settings=DispatchSettings(node="node-a", batch_size=50, chunk=16,
+                                                      max_ahead=6, flush_interval=0.01))
+    running = defer.ensureDeferred(runner.dispatch(edition_id))
+    await settle(lambda: len(link.sent) == 6)
+    await task.deferLater(reactor, 0.2, lambda: None)
+    assert len(link.sent) == 6  # max_ahead out, none stored: nothing more
+    link.answer(4)
+    await settle(lambda: len(link.sent) == 10)
+    await task.deferLater(reactor, 0.2, lambda: None)
+    assert len(link.sent) == 10 and len(link.waiting) == 6
+    while not running.called:
+        link.answer(len(link.waiting))
+        assert len(link.waiting) <= 6
+        await task.deferLater(reactor, 0.01, lambda: None)
+    await running
+    assert sorted(m.destination for m in link.sent) == sorted(numbers)

@@ -188,6 +188,25 @@ def test_window_bounds_submits_in_flight_and_each_response_releases_one(
     assert (carrier.link.in_flight, carrier.link.queued) == (2, 0)
 
 
+def test_submits_coalesced_are_written_together_at_the_end(carrier: Carrier) -> None:
+    carrier.bind()
+    writes: list[bytes] = []
+    write = carrier.transport.write
+    carrier.transport.write = lambda data: (writes.append(data), write(data))  # type: ignore
+    with carrier.link.coalesced():
+        submitted = [carrier.link.submit(message(f"m{n}")) for n in range(3)]
+        with carrier.link.coalesced():
+            carrier.link.submit(message("m3"))
+        assert writes == [] and carrier.transport.value() == b""
+    assert len(writes) == 1  # the window's two, in one write
+    first = carrier.sent()
+    assert [pdu.short_message for pdu in first] == [b"m0", b"m1"]
+    assert carrier.link.queued == 2
+    carrier.feed(answer(first[0], message_id="id0"))  # not coalesced: written at once
+    assert [pdu.short_message for pdu in carrier.sent()] == [b"m2"]
+    assert results(submitted[0])[0].message_id == "id0"
+
+
 def test_a_submit_not_answered_in_time_is_unanswered(carrier: Carrier) -> None:
     carrier.bind()
     submitted = carrier.link.submit(message())
@@ -283,6 +302,19 @@ def test_inbound_is_acknowledged_only_once_stored(carrier: Carrier) -> None:
     carrier.handed[1][1].errback(RuntimeError("database down"))
     assert carrier.sent() == [
         DeliverSmResp(sequence_number=8, command_status=CommandStatus.ESME_RX_T_APPN)]
+
+
+def test_the_messages_of_one_read_carry_its_time(carrier: Carrier) -> None:
+    carrier.bind()
+    carrier.clock.advance(100.5)
+    carrier.feed(*(DeliverSm(sequence_number=sequence, source_addr="13800138000",
+                             destination_addr="10658000", short_message=b"JOIN")
+                   for sequence in (7, 8)))
+    carrier.clock.advance(2.0)
+    carrier.feed(DeliverSm(sequence_number=9, source_addr="13800138000",
+                           destination_addr="10658000", short_message=b"Y"))
+    times = [message.received_at.timestamp() for message, _ in carrier.handed]
+    assert times == [100.5, 100.5, 102.5]
 
 
 def test_stop_waits_for_the_submit_in_flight_then_unbinds(

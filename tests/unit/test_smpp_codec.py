@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carriers.errors import DecodeError
-from carriers.smpp.codec import decode, encode
+from carriers.smpp.codec import decode, encode, encode_deliver_sm_resp
 from carriers.smpp.pdus import (
     PDU_CLASSES,
     REQUEST_TO_RESPONSE,
@@ -764,3 +764,10 @@ def test_submit_template_splices_the_destination_exactly_as_encode_would() -> No
         assert template.frame(number) == encode(copy_with(pdu, destination_addr=number))
     with pytest.raises(ValueError, match="20 octets"):
         template.frame("1" * 21)
+
+
+@given(sequence=st.integers(0, 0x7FFFFFFF), status=st.sampled_from(list(S)))
+def test_encode_deliver_sm_resp_is_encode_of_the_pdu(sequence: int, status: int) -> None:
+    expected = encode(DeliverSmResp(sequence_number=sequence, command_status=status))
+    assert encode_deliver_sm_resp(sequence, status) == expected
+    assert encode_deliver_sm_resp(sequence) == encode(DeliverSmResp(sequence_number=sequence))

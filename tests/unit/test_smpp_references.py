@@ -161,3 +161,28 @@ def test_receipt_without_a_reference(fast_path: bool) -> None:
     found = receipt(**fields)
     assert (found.subscriber, found.reference) == ("8613800138000", None)
     assert receipt(source_addr="", **fields).subscriber is None
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (RECEIPT_TEXT, "000"),
+        (b"id:1 stat:UNDELIV ERR:0B1 text:x", "0B1"),
+        (b"id:1 stat:UNDELIV Err:\t 7 text:x", "7"),
+        (b"err:12 id:1", "12"),
+        (b"id:1 xerr:5 myerr:6 err:7", "7"),
+        (b"id:1 err: err:9", "err:9"),
+        (b"id:1 err:", ""),
+        (b"id:1 err:   ", ""),
+        (b"id:1 stat:DELIVRD", ""),
+        (b"id:1 _err:3 err:4", "4"),
+        ("id:1 état err:5 é".encode("latin-1"), "5"),
+        ("id:1 éerr:5 err:6".encode("latin-1"), "6"),
+    ],
+)
+def test_receipt_error_code_with_tlvs(text: bytes, error: str) -> None:
+    """With the TLVs only ``err:`` is read from the text: its first word after the first
+    ``err:`` label (any case) that starts a word and has one."""
+    found = receipt(receipted_message_id="0A1B2C3D", message_state=MessageState.DELIVERED,
+                    short_message=text, data_coding=3)
+    assert found.error == error
