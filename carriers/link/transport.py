@@ -215,10 +215,11 @@ class CarrierLinkService(service.Service):
         self.paused_reading = 0
         """How many times reading was paused because too much was unacknowledged."""
         self._coalescing = 0
+        """Open :meth:`coalesced` blocks: submits wait for the last one's end to be written."""
         self._read_at: float | None = None
         """While a read is handled: when it arrived."""
         self._read_datetime: datetime | None = None
-        """Open :meth:`coalesced` blocks: submits wait for the last one's end to be written."""
+        """That time as a datetime, made once per read when a message first needs it."""
 
     # -- service lifecycle -------------------------------------------------------------
 
