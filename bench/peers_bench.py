@@ -155,10 +155,10 @@ def _children_cpu_s() -> float:
 
 
 def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
-                 env: dict[str, str]) -> dict[str, Any]:
+                 env: dict[str, str], link_process: bool = True) -> dict[str, Any]:
     port = free_port()
     config = write_config(
-        folder, {CARRIER: port}, window,
+        folder, {CARRIER: port}, window, link=f"own_process = {str(link_process).lower()}",
         dispatch=os.environ.get("SDGW_BENCH_DISPATCH", "").replace(";", "\n") or
         f"batch_size = 1000\nchunk = 128\nmax_ahead = {max(window * 4, 1024)}\n")
     print(f"seeding {subscribers:,} subscribers …", flush=True)
@@ -176,7 +176,8 @@ def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
     try:
         with open(folder / "gateway.log", "wb") as log:
             profile = os.environ.get("SDGW_BENCH_PROFILE")  # py-spy's collapsed stacks
-            wrap = ["py-spy", "record", "--threads", "--format", "raw", "--rate", "100",
+            wrap = ["py-spy", "record", "--threads", "--subprocesses", "--format", "raw",
+                    "--rate", "100",
                     "--output", profile, "--"] if profile else []
             gateway = subprocess.Popen(
                 wrap + _child("--phase", "gateway", "--args", json.dumps(
@@ -235,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mo-rate", type=float, default=500.0,
                         help="MOs a second during the dispatch (issue 15's load)")
     parser.add_argument("--skip-kannel", action="store_true")
+    parser.add_argument("--link-in-gateway", action="store_true",
+                        help="run the link inside the gateway process (link.own_process = "
+                             "false) rather than in a worker process of its own")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -253,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
             kannel = measure_kannel(folder, args.kannel_messages, args.kannel_clients,
                                     args.kannel_window, env)
         sdgw = measure_sdgw(folder, args.subscribers, mo_rate=args.mo_rate,
-                            window=args.window, env=env)
+                            window=args.window, env=env,
+                            link_process=not args.link_in_gateway)
     report(args, kannel, sdgw)
 
 

@@ -49,6 +49,7 @@ from gateway.editions.build import edition_settings
 from gateway.editions.content_server import build_content_service
 from gateway.errors import ConfigError
 from gateway.inbound import InboundProcessor
+from gateway.link_process.proxy import LinkProcess
 from gateway.mm7_service import (
     build_endpoint,
     build_mmsc,
@@ -178,6 +179,9 @@ def build_link(
 ) -> CarrierLink:
     """The link to ``carrier`` in the protocol its configuration names (not started)."""
     link = config.link
+    if link.own_process:
+        return LinkProcess(carrier=carrier, config=link, secret=config.resolved_secret(),
+                           on_inbound=on_inbound, reactor=reactor, tps_share=tps_share)
     endpoint = TCP4ClientEndpoint(reactor, link.host, link.port, timeout=link.connect_timeout)
     parts = LinkParts(carrier=carrier, secret=config.resolved_secret(), endpoint=endpoint,
                       clock=reactor, on_inbound=on_inbound, tps_share=tps_share)

@@ -41,6 +41,9 @@ class LinkConfig:
     max_unacknowledged: int = 1000
     """MOs and receipts read but not yet stored and acknowledged above which the link stops
     reading from the carrier (TCP then holds it back); reading resumes at half of this."""
+    own_process: bool = False
+    """Run this link (its socket, session and codec) in a worker process of its own, so it
+    works on another core than the dispatch and the database (``gateway.link_process``)."""
 
     # What each protocol names its login and secret (overridden by the protocol's table).
     login_key = "login"

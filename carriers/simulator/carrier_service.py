@@ -35,6 +35,7 @@ from carriers.messages import TextCoding
 from carriers.simulator.server_events import (
     BindDenied,
     ClientBound,
+    ClientUnbound,
     CloseClient,
     DeliverAnswered,
     DeliverUnanswered,
@@ -351,7 +352,7 @@ class SimulatedCarrier(service.Service):
         self._watchers: list[Callable[[ReceivedSubmit], None]] = []
         self.counters: dict[str, int] = {
             "binds": 0, "bind_failures": 0, "submits": 0, "refused": 0, "receipts": 0,
-            "mo": 0, "redeliveries": 0, "peer_errors": 0,
+            "mo": 0, "redeliveries": 0, "peer_errors": 0, "unbinds": 0,
         }
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -476,6 +477,8 @@ class SimulatedCarrier(service.Service):
                 if self.garbage_on_bind:
                     connection.session.send_raw(self.garbage_on_bind)
                 self._clock.callLater(0, self._deliver_waiting)
+            elif isinstance(event, ClientUnbound):
+                self.counters["unbinds"] += 1  # the client logged out (its unbind answered)
             elif isinstance(event, BindDenied):
                 self.counters["bind_failures"] += 1
                 log.warning("%s simulator: bind refused for %r (status 0x%02X)", carrier,
