@@ -6,9 +6,36 @@ a new wire protocol is a new link that produces and consumes them.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
+
+_Message = TypeVar("_Message")
+
+
+def _quick_pickle(cls: type[_Message]) -> type[_Message]:
+    """Pickle ``cls`` (a frozen, slotted dataclass) as the tuple of its field values, read in
+    C, and restore it from a name list made once: half the cost of the per-call field scan
+    dataclasses use. These messages cross a pipe by the thousand per second (a link in its
+    own process, ``gateway.link_process``)."""
+    names = tuple(field.name for field in dataclasses.fields(cls))  # type: ignore[arg-type]
+    values_of: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
+    put = object.__setattr__
+
+    def __getstate__(self: Any) -> tuple[Any, ...]:
+        return values_of(self)
+
+    def __setstate__(self: Any, state: tuple[Any, ...]) -> None:
+        for name, value in zip(names, state, strict=True):
+            put(self, name, value)
+
+    cls.__getstate__ = __getstate__  # type: ignore[attr-defined]
+    cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
+    return cls
 
 
 class Lane(enum.IntEnum):
@@ -34,6 +61,7 @@ class TextCoding(enum.StrEnum):
     """Chinese GBK, decoded as its superset GB18030."""
 
 
+@_quick_pickle
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessagePart:
     """One SM on the wire: payload octets, how they are coded, and whether a UDH leads."""
@@ -43,6 +71,7 @@ class MessagePart:
     has_udh: bool = False
 
 
+@_quick_pickle
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboundMessage:
     """An MT to one subscriber: one or more parts sent from a short code."""
@@ -89,6 +118,7 @@ class SubmitOutcome(enum.Enum):
     """Never left the gateway (link shut down while queued)."""
 
 
+@_quick_pickle
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitResult:
     """What happened to one part of an outbound message.
@@ -102,6 +132,7 @@ class SubmitResult:
     reason: str = ""
 
 
+@_quick_pickle
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundMessage:
     """An MO from a subscriber, as received on a carrier link."""
@@ -127,6 +158,7 @@ class ReceiptState(enum.Enum):
     ACCEPTED = "accepted"
 
 
+@_quick_pickle
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryReceipt:
     """The SMSC's final word on a submitted part, matched by ``message_id``."""

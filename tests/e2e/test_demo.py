@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -27,13 +31,21 @@ def test_demo_runs_the_whole_story() -> None:
     assert "all receipts back" in out
 
 
-def test_demo_plays_through_native_protocols() -> None:
+@pytest.mark.parametrize("own_process", [False, True], ids=["links-inside", "link-workers"])
+def test_demo_plays_through_native_protocols(own_process: bool, tmp_path: Path) -> None:
     """config/native.toml: China Mobile's subscribers, edition and receipts go over CMPP 3.0,
     China Unicom's over SGIP 1.2 (reports come back over the SMG's connection to the gateway's
     listener), China Telecom's over SMGP 3.0; every message's receipt comes back and is
-    matched."""
+    matched. The same with each link in a worker process of its own (``link.own_process``)."""
+    config = REPO_ROOT / "config" / "native.toml"
+    if own_process:
+        text = re.sub(r"(\[carriers\.\w+\.link\]\n)", r"\1own_process = true\n",
+                      config.read_text(encoding="utf-8"))
+        assert text.count("own_process = true") == 3
+        config = tmp_path / "native.toml"
+        config.write_text(text, encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "gateway", "--config", "config/native.toml", "demo",
+        [sys.executable, "-m", "gateway", "--config", str(config), "demo",
          "--subscribers", "3"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
     )

@@ -46,3 +46,34 @@ def test_a_frame_that_is_not_a_list_of_operations_is_refused() -> None:
         FrameReader().feed(struct.pack(">I", len(payload)) + payload)
     with pytest.raises(BadFrame, match="unpickle"):
         FrameReader().feed(struct.pack(">I", 3) + b"\x80\x05x")
+
+
+def test_every_message_kind_crosses_a_frame_whole() -> None:
+    from carriers.messages import (
+        InboundMessage,
+        Lane,
+        MessagePart,
+        OutboundMessage,
+        SubmitOutcome,
+        SubmitResult,
+        TextCoding,
+    )
+
+    at = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    sent = [
+        OutboundMessage(source="10658000", destination="+8613800138000",
+                        parts=(MessagePart(payload=b"\x05\x00\x03\x01\x02\x01ab",
+                                           coding=TextCoding.UCS2, has_udh=True),) * 2,
+                        want_receipt=False, lane=Lane.INTERACTIVE, link_id="L1",
+                        references=(7, 8)),
+        SubmitResult(outcome=SubmitOutcome.TRANSIENT, message_id=None, status=0x58,
+                     reason="ESME_RTHROTTLED (0x58)"),
+        InboundMessage(carrier="china_unicom", source="13000000001", destination="106558000678",
+                       text="ＳＤ", received_at=at, carrier_message_id="x1", link_id="L2"),
+        DeliveryReceipt(carrier="china_telecom", message_id="m9", state=ReceiptState.UNDELIVERABLE,
+                        stat="UNDELIV", error="001", submitted_at=at, done_at=at,
+                        received_at=at, subscriber="13300000001", reference=65535),
+    ]
+    (operation,) = FrameReader().feed(encode([("all", sent)]))
+    assert operation[1] == sent
+    assert [type(item) for item in operation[1]] == [type(item) for item in sent]
