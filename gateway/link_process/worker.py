@@ -141,7 +141,10 @@ class LinkWorker:
                 log.error("link worker: unknown operation %r from the gateway", kind)
 
     def input_ended(self) -> None:
-        """The gateway closed our input (it stopped or died): log out and exit."""
+        """The gateway closed our input (it stopped or died): log out and exit. A link that
+        logs out writes no more submits (those queued resolve NOT_SENT), so nothing is sent
+        that nobody would record; the gateway's next run finds those deliveries as it left
+        them."""
         if not self._stopping:
             log.warning("link worker: the gateway went away; logging out")
             self.stop()

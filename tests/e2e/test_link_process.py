@@ -153,7 +153,9 @@ def test_a_worker_whose_gateway_goes_away_logs_out_and_exits() -> None:
             pass_fds=(read_down, write_up), stdin=subprocess.DEVNULL)
         os.close(read_down)
         os.close(write_up)
-        spec = LinkSpec(carrier="china_mobile", config=link_config(port), secret="secret")
+        # One submit a second: after the first, the others wait in the worker.
+        spec = LinkSpec(carrier="china_mobile", config=link_config(port, tps=1),
+                        secret="secret")
         os.write(write_down, encode([("start", spec)]))
         reader = FrameReader()
         deadline = time.monotonic() + 10
@@ -162,9 +164,15 @@ def test_a_worker_whose_gateway_goes_away_logs_out_and_exits() -> None:
             for operation in reader.feed(os.read(read_up, 65536)):
                 bound = bound or (operation[0] == "status" and operation[1].is_bound)
         assert bound
-        os.close(write_down)  # the gateway is gone
+        os.write(write_down, encode([("submit", [(n, sms(f"part {n}")) for n in range(8)])]))
+        answered = 0
+        while not answered and time.monotonic() < deadline:
+            answered = sum(1 for operation in reader.feed(os.read(read_up, 65536))
+                           if operation[0] == "result")
+        assert answered == 1
+        os.close(write_down)  # the gateway is gone: what waits is dropped, not sent
         assert worker.wait(timeout=10) == 0
-        assert sim.stdout.readline().strip() == "unbound"
+        assert sim.stdout.readline().split() == ["unbound", "1"]  # logged out, 1 submit
     finally:
         sim.kill()
         os.close(read_up)
@@ -190,7 +198,7 @@ sim.startService()
 print(sim.port, flush=True)
 def check():
     if sim.counters["unbinds"]:
-        print("unbound", flush=True)
+        print("unbound", sim.counters["submits"], flush=True)
         reactor.stop()
     else:
         reactor.callLater(0.05, check)
