@@ -205,7 +205,7 @@ class LinkProcess(service.Service):
         return self._snapshot.throttled if self._snapshot else 0
 
     @property
-    def paused_reading(self) -> bool:
+    def paused_reading(self) -> int:
         return self._snapshot.paused_reading if self._snapshot else 0
 
     @property

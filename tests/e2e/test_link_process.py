@@ -205,3 +205,38 @@ def check():
 check()
 reactor.run()
 """
+
+
+@pytest_twisted.ensureDeferred
+async def test_metrics_read_the_workers_figures(inbox: Inbox) -> None:
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+    from prometheus_client.registry import CollectorRegistry
+
+    from gateway.operations.collectors import LinkCollector
+    from gateway.operations.link_board import LinkBoard
+
+    simulator = start_simulator()
+    link = start_link_process(simulator.port, inbox, window=24)
+    try:
+        await link.when_bound()
+        results = await link.submit(sms("counted"))
+        assert results[0].outcome is SubmitOutcome.ACCEPTED
+        await wait_for(lambda: link.status.accepted == 1)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(LinkCollector(
+            LinkBoard(links={"china_mobile": link}, tps_caps={"china_mobile": 0.0}),
+            time.time))
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(
+                       generate_latest(registry).decode()) for s in family.samples}
+        mobile = (("carrier", "china_mobile"),)
+        assert samples[("sdgw_link_window", mobile)] == 24.0
+        bound = (*mobile, ("protocol", "smpp"), ("state", "bound"))
+        assert samples[("sdgw_link_state", bound)] == 1.0
+        assert any(name.startswith("sdgw_link_submits") and value == 1.0
+                   and ("outcome", "accepted") in labels
+                   for (name, labels), value in samples.items()), samples
+    finally:
+        await link.stopService()
+        await simulator.stopService()
