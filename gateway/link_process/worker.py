@@ -128,7 +128,11 @@ class LinkWorker:
             elif kind == "answer":
                 self._answer(operation[1])
             elif kind == "start":
-                self._start(operation[1])
+                try:
+                    self._start(operation[1])
+                except Exception:
+                    log.exception("link worker: could not start the link; exiting")
+                    self.stop()
             elif kind == "when_bound":
                 if self._link is not None:
                     self._link.when_bound().addCallback(self._report_bound)

@@ -240,3 +240,20 @@ async def test_metrics_read_the_workers_figures(inbox: Inbox) -> None:
     finally:
         await link.stopService()
         await simulator.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_worker_that_cannot_start_its_link_says_why_and_is_started_again(
+        inbox: Inbox, caplog: pytest.LogCaptureFixture) -> None:
+    broken = link_config(1, protocol="no-such-protocol")  # past the loader, it would not be
+    link = LinkProcess(carrier="china_mobile", config=broken, secret="secret",
+                       on_inbound=inbox, reactor=reactor)
+    link.startService()
+    try:
+        await wait_for(lambda: link.restarts >= 1, timeout=10.0)
+        # The worker's traceback comes up with its line.
+        assert any("could not start the link" in r.getMessage()
+                   and "KeyError: 'no-such-protocol'" in r.getMessage()
+                   for r in caplog.records), [r.getMessage() for r in caplog.records]
+    finally:
+        await link.stopService()
