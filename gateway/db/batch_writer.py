@@ -34,6 +34,12 @@ class BatchWriter:
     batch of several fails each of its items is written again in a transaction of its own,
     so one bad item fails only its own caller.
 
+    ``on_written`` (items, failure or None) is told of every transaction once it has committed
+    or failed, before the Deferreds of its items fire: a caller with many items (submit
+    results) adds them with ``add_nowait`` and learns of a whole batch in one call rather than
+    of each item through a Deferred of its own. A batch written again item by item is told
+    item by item, as each item's own transaction ends, not as the batch.
+
     With ``key`` (item → what it must stay in order with: an MO's number), a batch does not
     wait for the one before it (up to ``KEYED_BATCHES_AT_ONCE`` at a time): what has arrived
     goes to the database at once, except the items whose key a batch still being written has
@@ -47,6 +53,7 @@ class BatchWriter:
         write: Callable[[Session, list[Any]], Sequence[Any] | None], *, interval: float,
         size: int, urgent: bool = False, alone_on_failure: bool = False,
         key: Callable[[Any], Hashable] | None = None,
+        on_written: Callable[[list[Any], Failure | None], None] | None = None,
     ) -> None:
         self._database = database
         self._clock = clock
@@ -55,6 +62,7 @@ class BatchWriter:
         self._size = size
         self._urgent = urgent
         self._alone_on_failure = alone_on_failure
+        self._on_written = on_written
         self._items: list[Any] = []
         self._waiters: list[defer.Deferred[Any] | None] = []
         """One per item, None for an item nobody waits for."""
@@ -67,12 +75,14 @@ class BatchWriter:
         """Batches being written (with ``key``)."""
 
     def add(self, item: Any) -> defer.Deferred[Any]:
-        waiter = defer.Deferred[Any]()
+        # Not Deferred[Any](): subscripting makes a typing alias on every call, in the hot path.
+        waiter: defer.Deferred[Any] = defer.Deferred()
         self._add(item, waiter)
         return waiter
 
     def add_nowait(self, item: Any) -> None:
-        """Like :meth:`add` for a caller that does not wait for the commit."""
+        """Like :meth:`add` for a caller that does not wait for the commit, or learns of it
+        from ``on_written``."""
         self._add(item, None)
 
     def _add(self, item: Any, waiter: defer.Deferred[Any] | None) -> None:
@@ -151,32 +161,59 @@ class BatchWriter:
             if isinstance(result, Failure):
                 log.error("a batch of %d could not be written: %s", len(items),
                           result.getErrorMessage())
-            per_item = isinstance(result, list) and len(result) == len(items)
-            again = isinstance(result, Failure) and self._alone_on_failure and len(items) > 1
-            alone: list[defer.Deferred[Any]] = []
-            for index, waiter in enumerate(waiters):
-                if again:
-                    rewritten = self._write_alone(items[index])
-                    alone.append(rewritten)
-                    rewritten.chainDeferred(waiter or defer.Deferred())
-                elif waiter is None:
-                    continue
-                elif isinstance(result, Failure):
-                    waiter.errback(result)
+                if self._alone_on_failure and len(items) > 1:
+                    alone = [self._write_alone(item, waiter)
+                             for item, waiter in zip(items, waiters, strict=True)]
+                    if self._key is None and self._items:
+                        self._schedule_flush()
+                    return defer.DeferredList(alone, consumeErrors=True)
+                self._tell_written(items, result)
+                for waiter in waiters:
+                    if waiter is not None:
+                        waiter.errback(result)
+            else:
+                self._tell_written(items, None)
+                if isinstance(result, list) and len(result) == len(items):
+                    for waiter, value in zip(waiters, result, strict=True):
+                        if waiter is not None:
+                            waiter.callback(value)
                 else:
-                    waiter.callback(result[index] if per_item else None)  # type: ignore[index]
+                    for waiter in waiters:
+                        if waiter is not None:
+                            waiter.callback(None)
             if self._key is None and self._items:
                 # Gathered while this batch was written: write them next.
                 self._schedule_flush()
-            if alone:
-                return defer.DeferredList(alone, consumeErrors=True)
             return None
 
         return written.addBoth(done).addCallback(lambda _: None)
 
-    def _write_alone(self, item: Any) -> defer.Deferred[Any]:
+    def _tell_written(self, items: list[Any], failure: Failure | None) -> None:
+        if self._on_written is None:
+            return
+        try:
+            self._on_written(items, failure)
+        except Exception:  # the items' own callers are answered all the same
+            log.exception("telling of a written batch of %d failed", len(items))
+
+    def _write_alone(self, item: Any, waiter: defer.Deferred[Any] | None
+                     ) -> defer.Deferred[None]:
+        """Write one item of a failed batch in a transaction of its own; answer its caller."""
+
         def write(session: Session) -> Any:
             result = self._write(session, [item])
             return result[0] if isinstance(result, list) and len(result) == 1 else None
 
-        return self._database.transaction(write, urgent=self._urgent)
+        def answer(result: object) -> None:
+            failure = result if isinstance(result, Failure) else None
+            self._tell_written([item], failure)
+            if waiter is not None:
+                if failure is not None:
+                    waiter.errback(failure)
+                else:
+                    waiter.callback(result)
+            elif failure is not None:
+                log.error("an item could not be written on its own either: %s",
+                          failure.getErrorMessage())
+
+        return self._database.transaction(write, urgent=self._urgent).addBoth(answer)

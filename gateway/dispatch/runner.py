@@ -137,9 +137,11 @@ class DispatchRunner:
         self._sleepers: set[defer.Deferred[None]] = set()
         self._running: dict[int, defer.Deferred[Any]] = {}
         # One ordered queue for submit results and receipts: a part's result is written before
-        # (or with) its receipt, so a fast SMSC's receipts find their parts at once.
+        # (or with) its receipt, so a fast SMSC's receipts find their parts at once. Submit
+        # results go in without a Deferred each: their credits come back a batch at a time.
         self._writes = BatchWriter(database, clock, self._write_batch,
-                                   interval=settings.flush_interval, size=settings.flush_size)
+                                   interval=settings.flush_interval, size=settings.flush_size,
+                                   on_written=_give_back_credits)
 
     # -- public ------------------------------------------------------------------------
 
@@ -346,13 +348,12 @@ class DispatchRunner:
 
         def stored(outcome: list[SubmitResult], row: store.Claimed, numbers: tuple[int, ...]
                    ) -> None:
-            # The credit is held until the result is stored, so what is "sending" in the
-            # database is at most max_ahead plus the marked chunk. A batch that cannot be
-            # written is logged by the writer; its rows stay "sending" and are settled as
-            # uncertain when the dispatch drains.
-            results.add(_Outcome(carrier, deadline, store.SendResult(
-                row.id, tuple(outcome), row.attempts, numbers))).addCallbacks(
-                credits.give_back, lost)
+            # The credit is held until the result is stored (see _give_back_credits), so
+            # what is "sending" in the database is at most max_ahead plus the marked chunk.
+            # A batch that cannot be written is logged by the writer; its rows stay
+            # "sending" and are settled as uncertain when the dispatch drains.
+            results.add_nowait(_Outcome(carrier, deadline, store.SendResult(
+                row.id, tuple(outcome), row.attempts, numbers), credits))
 
         def lost(failure: Failure) -> None:
             log.error("dispatch: a submit result was lost: %s", failure.getErrorMessage())
@@ -598,6 +599,22 @@ class _Outcome:
     carrier: str
     deadline: float
     result: store.SendResult
+    credits: _Credits | None = None
+    """The loop's credits, one of which the submit holds until this is written."""
+
+
+def _give_back_credits(items: list[Any], failure: Failure | None) -> None:
+    """A batch of the runner's writes was committed (or could not be): the submits whose
+    results it held give their credits back, a loop's all at once."""
+    returned: dict[_Credits, int] = {}
+    for item in items:
+        if isinstance(item, _Outcome) and item.credits is not None:
+            returned[item.credits] = returned.get(item.credits, 0) + 1
+    if failure is not None and returned:
+        log.error("dispatch: %d submit result(s) lost: %s", sum(returned.values()),
+                  failure.getErrorMessage())
+    for credits, count in returned.items():
+        credits.give_back(count)
 
 
 _MARKS_AHEAD = 1
@@ -609,11 +626,10 @@ class _Credits:
     """How many more messages a loop may hand to its link: at most ``limit`` between their
     submit and their stored result.
 
-    Credits come back one at a time as results are stored, mostly in bursts (a batch that
-    commits fires all its waiters in one go). A loop waiting with ``partial`` is woken once,
-    in the reactor turn after the first credit came back, with all that came back by then,
-    rather than once per credit: it submits a run of messages in one go. A wait fires at
-    once when all it asked for is free."""
+    Credits come back as results are stored, a committed batch's all at once. A loop waiting
+    with ``partial`` is woken once, in the reactor turn after the first credit came back,
+    with all that came back by then, rather than once per credit: it submits a run of
+    messages in one go. A wait fires at once when all it asked for is free."""
 
     __slots__ = ("_clock", "_partial", "_waiter", "_wake", "_wanted", "free", "limit")
 
@@ -631,8 +647,8 @@ class _Credits:
     def take(self) -> None:
         self.free -= 1
 
-    def give_back(self, _: object = None) -> None:
-        self.free += 1
+    def give_back(self, count: int = 1) -> None:
+        self.free += count
         if self._waiter is None:
             return
         if self.free >= self._wanted:

@@ -206,3 +206,64 @@ def test_a_keyed_batch_that_fails_releases_its_keys_after_the_items_are_written_
     assert later == ["OK:2"] and written[-1] == ["ok:2"]
     flushed = _results([writer.flush()])
     assert flushed == [None]
+
+
+def test_on_written_hears_of_a_batch_once_after_it_committed_and_before_its_waiters() -> None:
+    database, clock = _HeldDatabase(), Clock()
+    events: list[Any] = []
+
+    def on_written(items: list[str], failure: Failure | None) -> None:
+        events.append(("written", list(items), failure))
+
+    writer = BatchWriter(database, clock, lambda _s, items: None, interval=1.0,  # type: ignore[arg-type]
+                         size=100, on_written=on_written)
+    writer.add_nowait("a")
+    writer.add("b").addCallback(lambda result: events.append(("b", result)))
+    writer.add_nowait("c")
+    clock.advance(0)
+    assert len(database.pending) == 1 and events == []  # queued, not committed: nothing yet
+    database.finish(0)
+    assert events == [("written", ["a", "b", "c"], None), ("b", None)]
+
+
+def test_on_written_hears_of_a_failed_batch_with_its_failure() -> None:
+    database, clock = _Database(), Clock()
+    told: list[tuple[list[str], Failure | None]] = []
+
+    def write(_session: Any, items: list[str]) -> None:
+        raise ValueError("no")
+
+    writer = BatchWriter(database, clock, write, interval=1.0, size=100,  # type: ignore[arg-type]
+                         on_written=lambda items, failure: told.append((list(items), failure)))
+    writer.add_nowait("a")
+    got = _results([writer.add("b")])
+    clock.advance(0)
+    assert len(told) == 1 and told[0][0] == ["a", "b"]
+    assert told[0][1] is not None and told[0][1].check(ValueError)
+    assert isinstance(got[0], Failure)
+
+
+def test_a_failed_batch_retried_alone_tells_each_item_with_its_own_outcome() -> None:
+    database, clock = _HeldDatabase(), Clock()
+    told: list[tuple[list[str], bool]] = []
+
+    def write(_session: Any, items: list[str]) -> list[str]:
+        if "bad" in items:
+            raise ValueError("bad item")
+        return [item.upper() for item in items]
+
+    writer = BatchWriter(database, clock, write, interval=1.0, size=100,  # type: ignore[arg-type]
+                         alone_on_failure=True,
+                         on_written=lambda items, failure: told.append(
+                             (list(items), failure is None)))
+    writer.add_nowait("a")
+    got = _results([writer.add("bad"), writer.add("c")])
+    clock.advance(0)
+    database.finish(0)  # the batch fails: nobody is told of it as a batch
+    assert told == [] and got == [..., ...]
+    database.finish(1)  # "a" alone commits; "bad" and "c" are still being written
+    assert told == [(["a"], True)] and got == [..., ...]
+    database.finish(2)
+    database.finish(3)
+    assert told == [(["a"], True), (["bad"], False), (["c"], True)]
+    assert isinstance(got[0], Failure) and got[1] == "C"  # only the bad item's caller fails

@@ -471,3 +471,79 @@ async def test_at_most_max_ahead_messages_between_submit_and_stored_result(
         await task.deferLater(reactor, 0.01, lambda: None)
     await running
     assert sorted(m.destination for m in link.sent) == sorted(numbers)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_credit_comes_back_only_once_its_result_has_committed(
+        engine: Engine, database: Any) -> None:
+    """Results go to the writer without a Deferred each; their credits come back with the
+    batch that commits them, not when they are handed over."""
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        edition_id = seed_edition(session, segments=1)
+        numbers = seed_subscribers(session, 20)
+
+    class GatedDatabase:
+        """The test's database, except that while held, transactions wait to start."""
+
+        def __init__(self) -> None:
+            self.gate: defer.Deferred[None] | None = None
+
+        def transaction(self, work: Any, *, urgent: bool = False) -> defer.Deferred[Any]:
+            if self.gate is None:
+                return database.transaction(work, urgent=urgent)
+            done: defer.Deferred[Any] = defer.Deferred()
+            self.gate.addCallback(lambda _: database.transaction(
+                work, urgent=urgent).chainDeferred(done))
+            return done
+
+        def hold(self) -> None:
+            self.gate = defer.Deferred()
+
+        def release(self) -> None:
+            gate, self.gate = self.gate, None
+            assert gate is not None
+            gate.callback(None)
+
+    class HoldingLink:
+        def __init__(self) -> None:
+            self.waiting: list[tuple[Any, defer.Deferred[list[SubmitResult]]]] = []
+            self.sent: list[Any] = []
+
+        def submit(self, message: Any) -> defer.Deferred[list[SubmitResult]]:
+            self.sent.append(message)
+            answer: defer.Deferred[list[SubmitResult]] = defer.Deferred()
+            self.waiting.append((message, answer))
+            return answer
+
+        def answer(self, count: int) -> None:
+            answering, self.waiting = self.waiting[:count], self.waiting[count:]
+            for message, answer in answering:
+                answer.callback([SubmitResult(outcome=SubmitOutcome.ACCEPTED,
+                                              message_id=f"x{message.destination}")])
+
+    async def settle(until: Any) -> None:
+        for _ in range(500):
+            if until():
+                return
+            await task.deferLater(reactor, 0.01, lambda: None)
+        raise AssertionError("not reached")
+
+    gated, link = GatedDatabase(), HoldingLink()
+    runner = DispatchRunner(database=gated, links={"china_mobile": link},  # type: ignore[arg-type]
+                            clock=reactor,
+                            settings=DispatchSettings(node="node-a", batch_size=50, chunk=16,
+                                                      max_ahead=6, flush_interval=0.01))
+    running = defer.ensureDeferred(runner.dispatch(edition_id))
+    await settle(lambda: len(link.sent) == 6)
+    gated.hold()
+    link.answer(4)  # answered, handed to the writer, not committed
+    await task.deferLater(reactor, 0.2, lambda: None)
+    assert len(link.sent) == 6 and len(link.waiting) == 2
+    gated.release()
+    await settle(lambda: len(link.sent) == 10)
+    while not running.called:
+        link.answer(len(link.waiting))
+        await task.deferLater(reactor, 0.01, lambda: None)
+    await running
+    assert sorted(m.destination for m in link.sent) == sorted(numbers)
