@@ -155,7 +155,7 @@ def _children_cpu_s() -> float:
 
 
 def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
-                 env: dict[str, str], link_process: bool = True) -> dict[str, Any]:
+                 env: dict[str, str], link_process: bool = False) -> dict[str, Any]:
     port = free_port()
     config = write_config(
         folder, {CARRIER: port}, window, link=f"own_process = {str(link_process).lower()}",
@@ -236,9 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mo-rate", type=float, default=500.0,
                         help="MOs a second during the dispatch (issue 15's load)")
     parser.add_argument("--skip-kannel", action="store_true")
-    parser.add_argument("--link-in-gateway", action="store_true",
-                        help="run the link inside the gateway process (link.own_process = "
-                             "false) rather than in a worker process of its own")
+    parser.add_argument("--link-process", action="store_true",
+                        help="run sdgw's link in a worker process of its own "
+                             "(link.own_process = true)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
                                     args.kannel_window, env)
         sdgw = measure_sdgw(folder, args.subscribers, mo_rate=args.mo_rate,
                             window=args.window, env=env,
-                            link_process=not args.link_in_gateway)
+                            link_process=args.link_process)
     report(args, kannel, sdgw)
 
 

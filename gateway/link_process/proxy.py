@@ -34,7 +34,8 @@ from gateway.link_process.worker import PARENT_TO_WORKER, WORKER_TO_PARENT, Link
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 5.0
-"""Seconds a worker gets beyond the link's own ``unbind_timeout`` to exit after "stop"."""
+"""Seconds a worker gets by default beyond the link's own ``unbind_timeout`` to exit after
+"stop"."""
 
 
 class _WorkerPipes(protocol.ProcessProtocol):
@@ -43,7 +44,16 @@ class _WorkerPipes(protocol.ProcessProtocol):
     def __init__(self, link: LinkProcess) -> None:
         self.link = link
         self.reader = FrameReader()
-        self.ended = defer.Deferred[None]()
+        self.ended = False
+        self._end_waiters: list[defer.Deferred[None]] = []
+
+    def when_ended(self) -> defer.Deferred[None]:
+        """Fires once the process has ended (at once if it has)."""
+        if self.ended:
+            return defer.succeed(None)
+        waiter = defer.Deferred[None]()
+        self._end_waiters.append(waiter)
+        return waiter
 
     def childDataReceived(self, fd: int, data: bytes) -> None:
         if fd != WORKER_TO_PARENT:
@@ -65,8 +75,11 @@ class _WorkerPipes(protocol.ProcessProtocol):
             self.transport.signalProcess("KILL")  # type: ignore[union-attr]
 
     def processEnded(self, reason: Failure) -> None:
+        self.ended = True
         self.link._ended(self, reason)
-        self.ended.callback(None)
+        waiters, self._end_waiters = self._end_waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
 
 
 class LinkProcess(service.Service):
@@ -75,7 +88,10 @@ class LinkProcess(service.Service):
     def __init__(
         self, *, carrier: str, config: LinkConfig, secret: str, on_inbound: InboundHandler,
         reactor: Any, tps_share: float = 1.0, python: str = sys.executable,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
+        """``stop_grace``: seconds the worker gets beyond ``config.unbind_timeout`` to exit
+        after it is told to stop, before it is killed."""
         self.carrier = carrier
         self.config = config
         self.protocol = config.protocol
@@ -87,6 +103,7 @@ class LinkProcess(service.Service):
         self._clock: IReactorTime = reactor
         self._tps_share = tps_share
         self._python = python
+        self._stop_grace = stop_grace
         self._tokens = itertools.count(1)
         self._pending: dict[int, tuple[defer.Deferred[list[SubmitResult]], int]] = {}
         """Submits handed to the current worker, by token, until their results come up."""
@@ -119,17 +136,18 @@ class LinkProcess(service.Service):
             return defer.succeed(None)
         self._flush()
         worker.write(encode([("stop",)]))
-        limit = self.config.unbind_timeout + STOP_GRACE
+        limit = self.config.unbind_timeout + self._stop_grace
 
-        def too_slow(result: object) -> object:
-            if self._worker is worker:
-                log.warning("%s link worker: did not exit within %.0fs of stop; killing it",
-                            self.carrier, limit)
-                worker.kill()
-                return worker.ended
-            return result
+        def kill_if_still_there(_: object) -> defer.Deferred[None] | None:
+            if worker.ended:
+                return None
+            log.warning("%s link worker: did not exit within %.1fs of stop; killing it",
+                        self.carrier, limit)
+            worker.kill()
+            return worker.when_ended()
 
-        return fire_within(worker.ended, limit, self._clock).addErrback(too_slow)
+        return fire_within(worker.when_ended(), limit, self._clock).addCallback(
+            kill_if_still_there)
 
     # -- the CarrierLink face ----------------------------------------------------------
 

@@ -257,3 +257,24 @@ async def test_a_worker_that_cannot_start_its_link_says_why_and_is_started_again
                    for r in caplog.records), [r.getMessage() for r in caplog.records]
     finally:
         await link.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_worker_that_does_not_stop_in_time_is_killed(inbox: Inbox) -> None:
+    simulator = start_simulator()
+    link = LinkProcess(carrier="china_mobile", config=link_config(simulator.port,
+                                                                  unbind_timeout=0.5),
+                       secret="secret", on_inbound=inbox, reactor=reactor, stop_grace=0.5)
+    link.startService()
+    try:
+        await link.when_bound()
+        worker = link.worker_pid
+        assert worker is not None
+        os.kill(worker, signal.SIGSTOP)  # hung: it will never read "stop"
+        started = time.monotonic()
+        await link.stopService()
+        assert time.monotonic() - started < 5
+        assert link.worker_pid is None and link.restarts == 0
+        await wait_for(lambda: process_gone(worker))
+    finally:
+        await simulator.stopService()
