@@ -138,7 +138,28 @@ class _LinkFactory(protocol.Factory):
         return _LinkProtocol(self.link)
 
 
-class CarrierLinkService(service.Service):
+class CoalescedSubmits:
+    """``coalesced()`` for a link: submits made inside are written out together, at the end
+    (a dispatch hands over a run of messages in one go). The link keeps ``_coalescing`` (open
+    blocks; it writes at once only when there are none) and ``_flush`` (write what waits)."""
+
+    _coalescing: int
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def coalesced(self) -> Iterator[None]:
+        self._coalescing += 1
+        try:
+            yield
+        finally:
+            self._coalescing -= 1
+            if not self._coalescing:
+                self._flush()
+
+
+class CarrierLinkService(CoalescedSubmits, service.Service):
     """One link to one carrier, kept up for as long as the service runs.
 
     Inbound backpressure: every MO or receipt handed to ``on_inbound`` counts as
@@ -288,18 +309,6 @@ class CarrierLinkService(service.Service):
         if frames:
             self._connect_on_demand(work=True)
         return pending.deferred
-
-    @contextmanager
-    def coalesced(self) -> Iterator[None]:
-        """Submits made inside are written to the connection together, at the end (a
-        dispatch hands over a run of messages in one go)."""
-        self._coalescing += 1
-        try:
-            yield
-        finally:
-            self._coalescing -= 1
-            if not self._coalescing:
-                self._flush()
 
     @property
     def queued(self) -> int:

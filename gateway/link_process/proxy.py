@@ -14,8 +14,6 @@ import itertools
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from twisted.application import service
@@ -26,7 +24,7 @@ from twisted.python.failure import Failure
 from carriers.deferreds import fire_within
 from carriers.link.config import LinkConfig
 from carriers.link.status import LinkStatus
-from carriers.link.transport import InboundHandler
+from carriers.link.transport import CoalescedSubmits, InboundHandler
 from carriers.messages import OutboundMessage, SubmitOutcome, SubmitResult
 from gateway.link_process.frames import BadFrame, FrameReader, Operation, encode
 from gateway.link_process.worker import PARENT_TO_WORKER, WORKER_TO_PARENT, LinkSnapshot, LinkSpec
@@ -82,8 +80,9 @@ class _WorkerPipes(protocol.ProcessProtocol):
             waiter.callback(None)
 
 
-class LinkProcess(service.Service):
-    """A carrier link whose session, codec and socket run in a worker process."""
+class LinkProcess(CoalescedSubmits, service.Service):
+    """A carrier link whose session, codec and socket run in a worker process. Submits made
+    inside ``coalesced()`` go to the worker in one frame, at the end."""
 
     def __init__(
         self, *, carrier: str, config: LinkConfig, secret: str, on_inbound: InboundHandler,
@@ -163,17 +162,6 @@ class LinkProcess(service.Service):
         if not self._coalescing:
             self._flush_soon()
         return waiter
-
-    @contextmanager
-    def coalesced(self) -> Iterator[None]:
-        """Submits made inside go to the worker in one frame, at the end."""
-        self._coalescing += 1
-        try:
-            yield
-        finally:
-            self._coalescing -= 1
-            if not self._coalescing:
-                self._flush()
 
     def when_bound(self) -> defer.Deferred[None]:
         if self.is_bound:

@@ -418,6 +418,35 @@ async def test_resuming_a_dispatch_paused_before_a_restart_starts_its_loop(
     assert link.copies() == dict.fromkeys(numbers, 1)
 
 
+class HoldingLink:
+    """A link that answers its submits only when told (every part accepted)."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[Any, defer.Deferred[list[SubmitResult]]]] = []
+        self.sent: list[Any] = []
+
+    def submit(self, message: Any) -> defer.Deferred[list[SubmitResult]]:
+        self.sent.append(message)
+        answer: defer.Deferred[list[SubmitResult]] = defer.Deferred()
+        self.waiting.append((message, answer))
+        return answer
+
+    def answer(self, count: int) -> None:
+        answering, self.waiting = self.waiting[:count], self.waiting[count:]
+        for message, answer in answering:
+            answer.callback([SubmitResult(outcome=SubmitOutcome.ACCEPTED,
+                                          message_id=f"x{message.destination}")])
+
+
+async def settle(until: Any) -> None:
+    """Wait on the reactor (bounded) until ``until()`` holds."""
+    for _ in range(500):
+        if until():
+            return
+        await task.deferLater(reactor, 0.01, lambda: None)
+    raise AssertionError("not reached")
+
+
 @pytest_twisted.ensureDeferred
 async def test_at_most_max_ahead_messages_between_submit_and_stored_result(
         engine: Engine, database: Any) -> None:
@@ -428,30 +457,6 @@ async def test_at_most_max_ahead_messages_between_submit_and_stored_result(
     with sessions.begin() as session:
         edition_id = seed_edition(session, segments=1)
         numbers = seed_subscribers(session, 40)
-
-    class HoldingLink:
-        def __init__(self) -> None:
-            self.waiting: list[tuple[Any, defer.Deferred[list[SubmitResult]]]] = []
-            self.sent: list[Any] = []
-
-        def submit(self, message: Any) -> defer.Deferred[list[SubmitResult]]:
-            self.sent.append(message)
-            answer = defer.Deferred[list[SubmitResult]]()
-            self.waiting.append((message, answer))
-            return answer
-
-        def answer(self, count: int) -> None:
-            answering, self.waiting = self.waiting[:count], self.waiting[count:]
-            for message, answer in answering:
-                answer.callback([SubmitResult(outcome=SubmitOutcome.ACCEPTED,
-                                              message_id=f"x{message.destination}")])
-
-    async def settle(until: Any) -> None:
-        for _ in range(500):
-            if until():
-                return
-            await task.deferLater(reactor, 0.01, lambda: None)
-        raise AssertionError("not reached")
 
     link = HoldingLink()
     runner = DispatchRunner(database=database, links={"china_mobile": link}, clock=reactor,
@@ -504,30 +509,6 @@ async def test_a_credit_comes_back_only_once_its_result_has_committed(
             gate, self.gate = self.gate, None
             assert gate is not None
             gate.callback(None)
-
-    class HoldingLink:
-        def __init__(self) -> None:
-            self.waiting: list[tuple[Any, defer.Deferred[list[SubmitResult]]]] = []
-            self.sent: list[Any] = []
-
-        def submit(self, message: Any) -> defer.Deferred[list[SubmitResult]]:
-            self.sent.append(message)
-            answer: defer.Deferred[list[SubmitResult]] = defer.Deferred()
-            self.waiting.append((message, answer))
-            return answer
-
-        def answer(self, count: int) -> None:
-            answering, self.waiting = self.waiting[:count], self.waiting[count:]
-            for message, answer in answering:
-                answer.callback([SubmitResult(outcome=SubmitOutcome.ACCEPTED,
-                                              message_id=f"x{message.destination}")])
-
-    async def settle(until: Any) -> None:
-        for _ in range(500):
-            if until():
-                return
-            await task.deferLater(reactor, 0.01, lambda: None)
-        raise AssertionError("not reached")
 
     gated, link = GatedDatabase(), HoldingLink()
     runner = DispatchRunner(database=gated, links={"china_mobile": link},  # type: ignore[arg-type]
