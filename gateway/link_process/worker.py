@@ -13,6 +13,7 @@ seconds and as soon as the link binds.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable
@@ -38,6 +39,8 @@ PARENT_TO_WORKER = 3
 """The child's file descriptor for frames from the gateway."""
 WORKER_TO_PARENT = 4
 """The child's file descriptor for frames to the gateway."""
+EXIT_WAIT = 5.0
+"""Seconds a stopped worker waits for its last frames to be written before it exits."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,13 +218,7 @@ class LinkWorker:
             for token, _message in run:
                 self.send(("result", token, None, "link worker not started"))
             return
-        coalesced = getattr(link, "coalesced", None)
-        if coalesced is None:
-            for token, message in run:
-                link.submit(message).addCallbacks(self._resolved, self._failed,
-                                                  callbackArgs=(token,), errbackArgs=(token,))
-            return
-        with coalesced():
+        with getattr(link, "coalesced", contextlib.nullcontext)():
             for token, message in run:
                 link.submit(message).addCallbacks(self._resolved, self._failed,
                                                   callbackArgs=(token,), errbackArgs=(token,))
@@ -301,15 +298,18 @@ class _ParentPipes(protocol.Protocol):
         self.worker.input_ended()
 
     def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
-        self.worker.input_ended()
+        if self._done:
+            self._exit()  # what was buffered for the gateway has been written (or cannot be)
+        else:
+            self.worker.input_ended()
 
     def _finished(self) -> None:
         if self._done:
             return
         self._done = True
         if self.transport is not None:
-            self.transport.loseConnection()  # writes what is buffered first
-        self._reactor.callLater(0.05, self._exit)
+            self.transport.loseConnection()  # writes what is buffered first, then closes
+        self._reactor.callLater(EXIT_WAIT, self._exit)  # in case the gateway never reads
 
     def _exit(self) -> None:
         if self._reactor.running:
