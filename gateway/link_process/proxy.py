@@ -287,9 +287,7 @@ class LinkProcess(CoalescedSubmits, service.Service):
             elif kind == "status":
                 self._take_snapshot(operation[1])
             elif kind == "log":
-                _, name, level, message, fields, exc_text = operation
-                logging.getLogger(name).log(level, "%s%s", message,
-                                            f"\n{exc_text}" if exc_text else "", extra=fields)
+                _log_again(*operation[1:])
             elif kind == "stopped":
                 pass
         if self._answers:
@@ -348,6 +346,17 @@ class LinkProcess(CoalescedSubmits, service.Service):
             self._answers = []
         if operations:
             worker.write(encode(operations))
+
+
+def _log_again(name: str, level: int, message: str, fields: dict[str, Any],
+               exc_text: str) -> None:
+    """Log a worker's record here, under its own logger, with its fields."""
+    logger = logging.getLogger(name)
+    text = f"{message}\n{exc_text}" if exc_text else message
+    try:
+        logger.log(level, "%s", text, extra=fields)
+    except (KeyError, TypeError):  # a field the record will not take: keep the line anyway
+        logger.log(level, "%s", text)
 
 
 def _unanswered(reason: str, parts: int) -> list[SubmitResult]:

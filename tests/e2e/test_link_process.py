@@ -278,3 +278,17 @@ async def test_a_worker_that_does_not_stop_in_time_is_killed(inbox: Inbox) -> No
         await wait_for(lambda: process_gone(worker))
     finally:
         await simulator.stopService()
+
+
+def test_a_workers_log_line_is_kept_even_with_a_field_a_record_refuses(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.link_process.proxy import _log_again
+
+    caplog.set_level(logging.INFO)
+    _log_again("carriers.link.transport", logging.WARNING, "bad PDU", {"message": "x"}, "")
+    _log_again("carriers.link.transport", logging.INFO, "bound", {"event": "link_bound"},
+               "Traceback: …")
+    first, second = caplog.records[-2:]
+    assert first.getMessage() == "bad PDU" and first.levelno == logging.WARNING
+    assert second.getMessage() == "bound\nTraceback: …"
+    assert second.event == "link_bound"  # type: ignore[attr-defined]
