@@ -179,16 +179,18 @@ def build_link(
 ) -> CarrierLink:
     """The link to ``carrier`` in the protocol its configuration names (not started)."""
     link = config.link
-    if link.own_process:
-        return LinkProcess(carrier=carrier, config=link, secret=config.resolved_secret(),
-                           on_inbound=on_inbound, reactor=reactor, tps_share=tps_share)
     endpoint = TCP4ClientEndpoint(reactor, link.host, link.port, timeout=link.connect_timeout)
     parts = LinkParts(carrier=carrier, secret=config.resolved_secret(), endpoint=endpoint,
                       clock=reactor, on_inbound=on_inbound, tps_share=tps_share)
     try:
-        return PROTOCOLS[link.protocol].build_link(link, parts)
+        built = PROTOCOLS[link.protocol].build_link(link, parts)
     except MissingSecret as exc:  # another secret the link reads (SGIP's SMG password)
         raise ConfigError("environment", exc.variable, str(exc)) from None
+    if link.own_process:
+        # Built above only to refuse here, at start, what the worker could not build.
+        return LinkProcess(carrier=carrier, config=link, secret=parts.secret,
+                           on_inbound=on_inbound, reactor=reactor, tps_share=tps_share)
+    return built
 
 
 def subscription_settings(config: GatewayConfig) -> SubscriptionSettings:

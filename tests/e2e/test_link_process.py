@@ -3,6 +3,7 @@ real child process, real pipes, loopback TCP."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -292,3 +293,25 @@ def test_a_workers_log_line_is_kept_even_with_a_field_a_record_refuses(
     assert first.getMessage() == "bad PDU" and first.levelno == logging.WARNING
     assert second.getMessage() == "bound\nTraceback: …"
     assert second.event == "link_bound"  # type: ignore[attr-defined]
+
+
+def test_a_worker_link_missing_a_secret_is_refused_at_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the worker would fail to build (SGIP's SMG password from an unset variable) is a
+    configuration error in the gateway, before any worker starts."""
+    from carriers.sgip.config import SgipLinkConfig
+    from gateway.app import build_link
+    from gateway.config import CarrierConfig
+    from gateway.errors import ConfigError
+
+    monkeypatch.delenv("NO_SUCH_SMG_PW", raising=False)
+    link = SgipLinkConfig(port=8801, login_name="gw", password="pw", node_id=3053112345,
+                          listen_port=8802, smg_login_name="smg",
+                          smg_password_env="NO_SUCH_SMG_PW", own_process=True)
+    config = CarrierConfig(short_code="106558000678", link=link)
+    with pytest.raises(ConfigError, match="NO_SUCH_SMG_PW"):
+        build_link("china_unicom", config, reactor=reactor, on_inbound=Inbox())
+    ready = dataclasses.replace(link, smg_password="back-pw", smg_password_env=None)
+    built = build_link("china_unicom", dataclasses.replace(config, link=ready),
+                       reactor=reactor, on_inbound=Inbox())
+    assert isinstance(built, LinkProcess) and not built.running
