@@ -546,10 +546,8 @@ class CarrierLinkService(CoalescedSubmits, service.Service):
             self.status.on_mo()
         received_on = self._protocol
         self._unacknowledged += 1
-        try:
-            stored = self._on_inbound(message)
-        except Exception:  # the handler itself blew up before giving a Deferred
-            stored = defer.fail(Failure())
+        # maybeDeferred: a handler that blows up before giving a Deferred is "not stored".
+        stored = defer.maybeDeferred(self._on_inbound, message)
         stored.addCallbacks(self._acknowledge, self._refuse, callbackArgs=(event, received_on),
                             errbackArgs=(event, received_on))
         if self._unacknowledged > self.max_unacknowledged // 2 and not self._bulk_held:

@@ -288,16 +288,10 @@ class LinkProcess(CoalescedSubmits, service.Service):
                 self._take_snapshot(operation[1])
             elif kind == "log":
                 _log_again(*operation[1:])
-            elif kind == "stopped":
-                pass
-        if self._answers:
-            self._flush_soon()
 
     def _hand_up(self, worker: _WorkerPipes, inbound_id: int, message: Any) -> None:
-        try:
-            stored = self._on_inbound(message)
-        except Exception:  # the handler itself blew up before giving a Deferred
-            stored = defer.fail(Failure())
+        # maybeDeferred: a handler that blows up before giving a Deferred is "not stored".
+        stored = defer.maybeDeferred(self._on_inbound, message)
         stored.addCallbacks(self._stored, self._not_stored, callbackArgs=(worker, inbound_id),
                             errbackArgs=(worker, inbound_id))
 

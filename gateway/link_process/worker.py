@@ -172,7 +172,6 @@ class LinkWorker:
                 log.error("link worker: logging out failed: %s", result.getErrorMessage())
             # Whatever the link resolved while stopping (NOT_SENT, UNANSWERED) goes up first.
             self._send_status()
-            self.send(("stopped",))
             self.flush()
             self._finished()
 
