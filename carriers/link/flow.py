@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 from carriers.messages import Lane
 
+RESERVE_PER = 16
+"""One window slot in this many is kept for interactive submits (16 of 256, 1 of 16)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlowSettings:
@@ -29,6 +32,13 @@ class FlowSettings:
     throttle_backoff: float = 1.0
     max_throttle_backoff: float = 30.0
     max_throttle_retries: int = 20
+
+    @property
+    def interactive_reserve(self) -> int:
+        """Window slots bulk submits leave free, so a reply goes at once rather than after a
+        response to one of a full window of digests: one in every ``RESERVE_PER`` (none in a
+        window smaller than that)."""
+        return self.window // RESERVE_PER
 
 
 @dataclass(slots=True)
@@ -162,11 +172,15 @@ class FlowControl:
         lanes = self._lanes
         in_flight = self._in_flight
         room = s.window - control_in_flight
+        bulk_room = 0 if self.bulk_held else room - s.interactive_reserve
         deadline = now + s.response_timeout
         sent = False
         while len(in_flight) < room:
-            lane = lanes[0] if lanes[0] or self.bulk_held else lanes[1]
-            if not lane:
+            if lanes[0]:
+                lane = lanes[0]
+            elif lanes[1] and len(in_flight) < bulk_room:
+                lane = lanes[1]
+            else:
                 break
             if tps > 0:
                 if self._tokens < _ONE_TOKEN:
@@ -186,9 +200,13 @@ class FlowControl:
     def deadlines(self, control_in_flight: int) -> list[float]:
         """When the flow next needs a tick while logged in: the keep-alive, and the moment
         the next queued submit may go (see also :meth:`first_response_deadline`)."""
-        candidates = [self.last_activity + self.settings.keepalive_interval]
-        waiting = len(self._lanes[0]) if self.bulk_held else self.queued
-        if waiting and len(self._in_flight) + control_in_flight < self.settings.window:
+        s = self.settings
+        candidates = [self.last_activity + s.keepalive_interval]
+        room = s.window - control_in_flight
+        bulk_room = 0 if self.bulk_held else room - s.interactive_reserve
+        in_flight = len(self._in_flight)
+        if ((self._lanes[0] and in_flight < room)
+                or (self._lanes[1] and in_flight < bulk_room)):
             candidates.append(max(self._paused_until, self._next_token_time()))
         return candidates
 

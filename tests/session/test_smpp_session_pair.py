@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from carriers.link.flow import FlowControl, FlowSettings
 from carriers.simulator.server_events import (
     ClientBound,
     ClientUnbound,
@@ -388,8 +389,8 @@ def test_unbind_gives_up_waiting_after_timeout() -> None:
     pair.advance(2.5)
     unanswered = [e.token for e in pair.events(SubmitUnanswered)]
     not_sent = [e.token for e in pair.events(SubmitNotSent)]
-    assert unanswered == [token, *queued[:15]]  # the window of 16 was in flight
-    assert not_sent == queued[15:]
+    assert unanswered == [token, *queued[:14]]  # 15 of the window of 16 (1 kept for replies)
+    assert not_sent == queued[14:]
     assert pair.smsc_of(ClientUnbound)
     assert pair.events(Unbound)
 
@@ -426,3 +427,30 @@ def test_smsc_refuses_submit_before_bind() -> None:
 
 def test_deliver_sm_resp_from_esme_decodes() -> None:
     assert codec.decode(codec.encode(DeliverSmResp(sequence_number=3))).sequence_number == 3
+
+
+def test_bulk_leaves_a_slot_of_the_window_for_a_reply() -> None:
+    faults = SmscFaults(withhold_responses=True)
+    pair = make_pair(window=16, faults=faults, response_timeout=100.0)
+    for n in range(20):
+        pair.esme.submit(submit(n), pair.now)
+    pair.pump()
+    assert len(pair.smsc_of(SubmitReceived)) == 15  # 1 slot in 16 is kept for replies
+    pair.esme.submit(submit(99, "reply"), pair.now, Lane.INTERACTIVE)
+    pair.esme.submit(submit(98, "reply"), pair.now, Lane.INTERACTIVE)
+    pair.pump()
+    received = pair.smsc_of(SubmitReceived)
+    assert len(received) == 16 and received[-1].pdu.short_message == b"reply"
+    assert pair.esme.in_flight == 16 and pair.esme.queued == 6
+
+
+def test_a_full_bulk_share_of_the_window_asks_for_no_tick() -> None:
+    flow = FlowControl(FlowSettings(window=16, tps=0.0, keepalive_interval=30.0))
+    for n in range(20):
+        flow.enqueue(b"bulk%d" % n, Lane.BULK)
+    sequences = itertools.count(1)
+    assert flow.pump(5.0, lambda _frame: next(sequences), 0)
+    assert flow.in_flight == 15
+    assert flow.deadlines(0) == [35.0]  # the keep-alive only: no busy loop on bulk
+    flow.enqueue(b"reply", Lane.INTERACTIVE)
+    assert min(flow.deadlines(0)) <= 5.0  # the reply may go now
