@@ -83,3 +83,42 @@ async def test_a_flood_of_urgent_work_leaves_ordinary_work_a_turn() -> None:
     finally:
         pool.stopService()
     assert order.index("batch") == URGENT_STREAK
+
+
+@pytest_twisted.ensureDeferred
+async def test_urgent_work_runs_between_the_transactions_of_a_split_write() -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import sessionmaker
+
+    pool = DatabaseThreads(sessionmaker(create_engine("sqlite://")), reactor=reactor,
+                           threads=1)
+    pool.startService()
+    order: list[str] = []
+    first_running, let_first_end = threading.Event(), threading.Event()
+    try:
+        def first(session: Any) -> str:
+            session.execute(text("SELECT 1"))
+            first_running.set()
+            let_first_end.wait(10)
+            order.append("chunk 1")
+            return "one"
+
+        def second(session: Any) -> str:
+            order.append("chunk 2")
+            raise ValueError("chunk 2 is bad")
+
+        def third(session: Any) -> str:
+            order.append("chunk 3")
+            return "three"
+
+        split = pool.transactions([first, second, third])
+        assert first_running.wait(10)
+        urgent = pool.run(order.append, "MO", urgent=True)
+        later = pool.run(order.append, "next batch")
+        let_first_end.set()
+        outcomes, *_ = await defer.gatherResults([split, urgent, later])
+    finally:
+        pool.stopService()
+    assert order == ["chunk 1", "MO", "chunk 2", "chunk 3", "next batch"]
+    assert outcomes[0] == "one" and outcomes[2] == "three"
+    assert outcomes[1].check(ValueError)
