@@ -19,6 +19,7 @@ one, sent at once with no window of its own):
    seconds the gateway used (per segment: a figure a busy machine does not inflate).
 
 Environment: ``SDGW_BENCH_DISPATCH`` replaces the ``[dispatch]`` lines (``;`` between them),
+``SDGW_BENCH_LINK`` adds lines to the link's section (``max_unacknowledged = 5000``),
 ``SDGW_BENCH_PROFILE=file`` records the gateway with py-spy, ``SDGW_BENCH_LOG`` its log level.
 """
 
@@ -158,7 +159,8 @@ def measure_sdgw(folder: Path, subscribers: int, *, mo_rate: float, window: int,
                  env: dict[str, str], link_process: bool = False) -> dict[str, Any]:
     port = free_port()
     config = write_config(
-        folder, {CARRIER: port}, window, link=f"own_process = {str(link_process).lower()}",
+        folder, {CARRIER: port}, window, link=f"own_process = {str(link_process).lower()}\n"
+        + os.environ.get("SDGW_BENCH_LINK", "").replace(";", "\n"),
         dispatch=os.environ.get("SDGW_BENCH_DISPATCH", "").replace(";", "\n") or
         f"batch_size = 1000\nchunk = 128\nmax_ahead = {max(window * 4, 1024)}\n")
     print(f"seeding {subscribers:,} subscribers …", flush=True)
