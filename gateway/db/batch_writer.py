@@ -40,11 +40,6 @@ class BatchWriter:
     of each item through a Deferred of its own. A batch written again item by item is told
     item by item, as each item's own transaction ends, not as the batch.
 
-    With ``chunk``, a batch larger than that is written in transactions of ``chunk`` items,
-    back to back in the database thread, so urgent work (an MO) waits for one of them rather
-    than the whole batch; each chunk is answered (``on_written``, its items' Deferreds) as a
-    batch of its own would be, once the last has ended.
-
     With ``key`` (item → what it must stay in order with: an MO's number), a batch does not
     wait for the one before it (up to ``KEYED_BATCHES_AT_ONCE`` at a time): what has arrived
     goes to the database at once, except the items whose key a batch still being written has
@@ -59,10 +54,7 @@ class BatchWriter:
         size: int, urgent: bool = False, alone_on_failure: bool = False,
         key: Callable[[Any], Hashable] | None = None,
         on_written: Callable[[list[Any], Failure | None], None] | None = None,
-        chunk: int | None = None,
     ) -> None:
-        if chunk is not None and chunk < 1:
-            raise ValueError("chunk must be at least 1")
         self._database = database
         self._clock = clock
         self._write = write
@@ -71,7 +63,6 @@ class BatchWriter:
         self._urgent = urgent
         self._alone_on_failure = alone_on_failure
         self._on_written = on_written
-        self._chunk = chunk
         self._items: list[Any] = []
         self._waiters: list[defer.Deferred[Any] | None] = []
         """One per item, None for an item nobody waits for."""
@@ -161,61 +152,41 @@ class BatchWriter:
 
     def _write_batch(self, items: list[Any], waiters: list[defer.Deferred[Any] | None]
                      ) -> defer.Deferred[None]:
-        """Write one batch (in chunks, with ``chunk``); fires once every caller has its answer
-        (after the items written again one by one, when a chunk failed and
-        ``alone_on_failure``)."""
-        chunk = self._chunk
-        if chunk is None or len(items) <= chunk:
-            pieces = [(items, waiters)]
-            written = self._database.transaction(self._writer(items), urgent=self._urgent
-                                                 ).addBoth(lambda outcome: [outcome])
-        else:
-            pieces = [(items[at:at + chunk], waiters[at:at + chunk])
-                      for at in range(0, len(items), chunk)]
-            written = self._database.transactions([self._writer(part) for part, _ in pieces],
-                                                  urgent=self._urgent)
+        """Write one batch; fires once every caller has its answer (after the items written
+        again one by one, when the batch failed and ``alone_on_failure``)."""
+        written = self._database.transaction(lambda session: self._write(session, items),
+                                             urgent=self._urgent)
 
-        def done(outcomes: list[object]) -> defer.Deferred[Any] | None:
-            again = [retried for (part, part_waiters), outcome
-                     in zip(pieces, outcomes, strict=True)
-                     if (retried := self._answer(part, part_waiters, outcome)) is not None]
+        def done(result: object) -> defer.Deferred[Any] | None:
+            if isinstance(result, Failure):
+                log.error("a batch of %d could not be written: %s", len(items),
+                          result.getErrorMessage())
+                if self._alone_on_failure and len(items) > 1:
+                    alone = [self._write_alone(item, waiter)
+                             for item, waiter in zip(items, waiters, strict=True)]
+                    if self._key is None and self._items:
+                        self._schedule_flush()
+                    return defer.DeferredList(alone, consumeErrors=True)
+                self._tell_written(items, result)
+                for waiter in waiters:
+                    if waiter is not None:
+                        waiter.errback(result)
+            else:
+                self._tell_written(items, None)
+                if isinstance(result, list) and len(result) == len(items):
+                    for waiter, value in zip(waiters, result, strict=True):
+                        if waiter is not None:
+                            waiter.callback(value)
+                else:
+                    for waiter in waiters:
+                        if waiter is not None:
+                            waiter.callback(None)
             if self._key is None and self._items:
                 # Gathered while this batch was written: write them next.
                 self._schedule_flush()
-            return defer.DeferredList(again, consumeErrors=True) if again else None
-
-        return written.addCallback(done).addCallback(lambda _: None)
-
-    def _writer(self, items: list[Any]) -> Callable[[Session], Sequence[Any] | None]:
-        return lambda session: self._write(session, items)
-
-    def _answer(self, items: list[Any], waiters: list[defer.Deferred[Any] | None],
-                outcome: object) -> defer.Deferred[Any] | None:
-        """Answer the callers of one transaction's items; when it failed and
-        ``alone_on_failure``, write them again one by one (the Deferred of that)."""
-        if isinstance(outcome, Failure):
-            log.error("a batch of %d could not be written: %s", len(items),
-                      outcome.getErrorMessage())
-            if self._alone_on_failure and len(items) > 1:
-                return defer.DeferredList(
-                    [self._write_alone(item, waiter)
-                     for item, waiter in zip(items, waiters, strict=True)],
-                    consumeErrors=True)
-            self._tell_written(items, outcome)
-            for waiter in waiters:
-                if waiter is not None:
-                    waiter.errback(outcome)
             return None
-        self._tell_written(items, None)
-        if isinstance(outcome, list) and len(outcome) == len(items):
-            for waiter, value in zip(waiters, outcome, strict=True):
-                if waiter is not None:
-                    waiter.callback(value)
-        else:
-            for waiter in waiters:
-                if waiter is not None:
-                    waiter.callback(None)
-        return None
+
+        return written.addBoth(done).addCallback(lambda _: None)
 
     def _tell_written(self, items: list[Any], failure: Failure | None) -> None:
         if self._on_written is None:

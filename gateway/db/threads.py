@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,8 +50,6 @@ class DatabaseThreads(service.Service):
     Work marked ``urgent`` (a subscriber's MO, waiting for its reply) runs before the
     ordinary work queued ahead of it (a dispatch's claims and batches): each call queues its
     work and one turn of the pool, and a turn takes the oldest urgent work if there is any.
-    A long write split into several transactions (:meth:`transactions`) lets urgent work
-    that arrives meanwhile run between two of them, rather than wait for all.
     """
 
     def __init__(
@@ -88,33 +86,17 @@ class DatabaseThreads(service.Service):
         return done
 
     def _next(self) -> None:
-        """One turn of the pool: the oldest urgent work, else the oldest ordinary work (each
-        call queues one work and one turn; a turn finds none when urgent work ran between the
-        transactions of a split write). After ``URGENT_STREAK`` urgent turns in a row,
-        ordinary work gets one: a flood of MOs slows a dispatch (or a shutdown's own writes)
-        down but never stops it."""
+        """One turn of the pool: the oldest urgent work, else the oldest ordinary work (there
+        is always one, as each call queues exactly one work and one turn). After
+        ``URGENT_STREAK`` urgent turns in a row, ordinary work gets one: a flood of MOs slows
+        a dispatch (or a shutdown's own writes) down but never stops it."""
         with self._choosing:  # several threads on PostgreSQL
             if self._urgent and (self._urgent_streak < URGENT_STREAK or not self._ordinary):
                 self._urgent_streak += 1
                 work, done = self._urgent.popleft()
-            elif self._ordinary:
+            else:
                 self._urgent_streak = 0
                 work, done = self._ordinary.popleft()
-            else:
-                return
-        self._finish(work, done)
-
-    def _urgent_between(self) -> None:
-        """Between two transactions of a split write: the urgent work waiting now (at most
-        ``URGENT_STREAK`` of it), on this thread."""
-        for _ in range(URGENT_STREAK):
-            with self._choosing:
-                if not self._urgent:
-                    return
-                work, done = self._urgent.popleft()
-            self._finish(work, done)
-
-    def _finish(self, work: Callable[[], Any], done: defer.Deferred[Any]) -> None:
         try:
             result = work()
         except BaseException:
@@ -125,32 +107,13 @@ class DatabaseThreads(service.Service):
     def transaction(self, work: Callable[[Session], T], *, urgent: bool = False
                     ) -> defer.Deferred[T]:
         """Run ``work(session)`` inside one committed transaction, in the pool."""
-        return self.run(self._unit, work, urgent=urgent)
 
-    def transactions(self, works: Sequence[Callable[[Session], T]], *, urgent: bool = False
-                     ) -> defer.Deferred[list[T | Failure]]:
-        """Run each of ``works`` in a committed transaction of its own, one after another in
-        one turn of the pool (no trip to the reactor between them), with the urgent work that
-        arrived meanwhile between two of them. Fires with each one's result or Failure: one
-        that fails does not stop those after it."""
+        def unit() -> T:
+            started = time.perf_counter()
+            try:
+                with self.sessions.begin() as session:
+                    return work(session)
+            finally:
+                self.timings.observe(time.perf_counter() - started)
 
-        def units() -> list[T | Failure]:
-            outcomes: list[T | Failure] = []
-            for position, work in enumerate(works):
-                if position:
-                    self._urgent_between()
-                try:
-                    outcomes.append(self._unit(work))
-                except Exception:
-                    outcomes.append(Failure())
-            return outcomes
-
-        return self.run(units, urgent=urgent)
-
-    def _unit(self, work: Callable[[Session], T]) -> T:
-        started = time.perf_counter()
-        try:
-            with self.sessions.begin() as session:
-                return work(session)
-        finally:
-            self.timings.observe(time.perf_counter() - started)
+        return self.run(unit, urgent=urgent)

@@ -78,10 +78,6 @@ class DispatchSettings:
     """Per-carrier values of ``max_ahead`` (the link's window by default)."""
     flush_interval: float = 0.05
     flush_size: int = 1000
-    """Submit results and receipts written together at most (a batch)."""
-    flush_chunk: int = 250
-    """A batch is committed in transactions of this many, so an MO waits for one of them
-    to end, not the whole batch (see ``BatchWriter``)."""
     retry_initial: float = 30.0
     retry_max: float = 600.0
     deadline: timedelta = timedelta(hours=12)
@@ -145,7 +141,7 @@ class DispatchRunner:
         # results go in without a Deferred each: their credits come back a batch at a time.
         self._writes = BatchWriter(database, clock, self._write_batch,
                                    interval=settings.flush_interval, size=settings.flush_size,
-                                   chunk=settings.flush_chunk, on_written=_give_back_credits)
+                                   on_written=_give_back_credits)
 
     # -- public ------------------------------------------------------------------------
 

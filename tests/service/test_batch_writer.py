@@ -15,24 +15,14 @@ class _Database:
     """Runs each transaction at once on a stand-in session; counts them and their lanes."""
 
     def __init__(self) -> None:
-        self.lanes: list[bool] = []
+        self.transactions: list[bool] = []
 
     def transaction(self, work: Any, *, urgent: bool = False) -> defer.Deferred[Any]:
-        self.lanes.append(urgent)
+        self.transactions.append(urgent)
         try:
             return defer.succeed(work(object()))
         except Exception:  # the failure goes to the caller, as the pool does
             return defer.fail(Failure())
-
-    def transactions(self, works: list[Any], *, urgent: bool = False) -> defer.Deferred[Any]:
-        outcomes: list[Any] = []
-        for work in works:
-            self.lanes.append(urgent)
-            try:
-                outcomes.append(work(object()))
-            except Exception:
-                outcomes.append(Failure())
-        return defer.succeed(outcomes)
 
 
 def _results(deferreds: list[defer.Deferred[Any]]) -> list[Any]:
@@ -57,7 +47,7 @@ def test_each_caller_gets_its_own_items_result_from_one_transaction() -> None:
     assert got == [...] * 3  # written in the next reactor turn, not in the caller's
     clock.advance(0)
     assert batches == [[1, 2, 3]] and got == [10, 20, 30]
-    assert database.lanes == [True]
+    assert database.transactions == [True]
 
 
 def test_a_write_without_per_item_results_fires_with_none() -> None:
@@ -66,7 +56,7 @@ def test_a_write_without_per_item_results_fires_with_none() -> None:
                          size=100)
     got = _results([writer.add("a"), writer.add("b")])
     clock.advance(0)
-    assert got == [None, None] and database.lanes == [False]
+    assert got == [None, None] and database.transactions == [False]
 
 
 def test_a_failed_batch_is_retried_alone_so_only_the_bad_item_fails() -> None:
@@ -83,7 +73,7 @@ def test_a_failed_batch_is_retried_alone_so_only_the_bad_item_fails() -> None:
     clock.advance(0)
     assert got[0] == "A" and got[2] == "C"
     assert isinstance(got[1], Failure) and got[1].check(ValueError)
-    assert len(database.lanes) == 4  # the batch, then each item on its own
+    assert len(database.transactions) == 4  # the batch, then each item on its own
 
 
 def test_without_retry_a_failed_batch_fails_every_caller() -> None:
@@ -95,7 +85,7 @@ def test_without_retry_a_failed_batch_fails_every_caller() -> None:
     writer = BatchWriter(database, clock, write, interval=1.0, size=100)  # type: ignore[arg-type]
     got = _results([writer.add("a"), writer.add("b")])
     clock.advance(0)
-    assert all(isinstance(r, Failure) for r in got) and len(database.lanes) == 1
+    assert all(isinstance(r, Failure) for r in got) and len(database.transactions) == 1
 
 
 def test_items_arriving_during_a_write_go_together_right_after_it() -> None:
@@ -277,33 +267,3 @@ def test_a_failed_batch_retried_alone_tells_each_item_with_its_own_outcome() -> 
     database.finish(3)
     assert told == [(["a"], True), (["bad"], False), (["c"], True)]
     assert isinstance(got[0], Failure) and got[1] == "C"  # only the bad item's caller fails
-
-
-def test_a_batch_larger_than_a_chunk_is_written_and_answered_chunk_by_chunk() -> None:
-    database, clock = _Database(), Clock()
-    written: list[tuple[list[str], Failure | None]] = []
-
-    def write(_session: Any, items: list[str]) -> list[str]:
-        if "bad" in items:
-            raise ValueError("bad item")
-        return [item.upper() for item in items]
-
-    writer = BatchWriter(database, clock, write, interval=1.0, size=100,  # type: ignore[arg-type]
-                         chunk=2, on_written=lambda items, failure: written.append(
-                             (list(items), failure)))
-    got = _results([writer.add(item) for item in ["a", "b", "c", "bad", "e"]])
-    clock.advance(0)
-    assert len(database.lanes) == 3
-    assert [items for items, _ in written] == [["a", "b"], ["c", "bad"], ["e"]]
-    assert [failure is None for _, failure in written] == [True, False, True]
-    assert got[:2] == ["A", "B"] and got[4] == "E"
-    assert all(isinstance(g, Failure) and g.check(ValueError) for g in got[2:4])
-
-
-def test_a_batch_no_larger_than_a_chunk_is_one_transaction() -> None:
-    database, clock = _Database(), Clock()
-    writer = BatchWriter(database, clock, lambda _s, items: None, interval=1.0,  # type: ignore[arg-type]
-                         size=100, chunk=3)
-    got = _results([writer.add(n) for n in range(3)])
-    clock.advance(0)
-    assert got == [None] * 3 and database.lanes == [False]
