@@ -172,7 +172,7 @@ class FlowControl:
         lanes = self._lanes
         in_flight = self._in_flight
         room = s.window - control_in_flight
-        bulk_room = 0 if self.bulk_held else room - s.interactive_reserve
+        bulk_room = self._bulk_room(room)
         deadline = now + s.response_timeout
         sent = False
         while len(in_flight) < room:
@@ -194,6 +194,11 @@ class FlowControl:
             self.last_activity = now
         return sent
 
+    def _bulk_room(self, room: int) -> int:
+        """Requests in flight up to which a bulk submit may go: none while bulk is held, else
+        the window's ``room`` less the slots kept for replies."""
+        return 0 if self.bulk_held else room - self.settings.interactive_reserve
+
     def keepalive_due(self, now: float) -> bool:
         return now - self.last_activity >= self.settings.keepalive_interval
 
@@ -203,7 +208,7 @@ class FlowControl:
         s = self.settings
         candidates = [self.last_activity + s.keepalive_interval]
         room = s.window - control_in_flight
-        bulk_room = 0 if self.bulk_held else room - s.interactive_reserve
+        bulk_room = self._bulk_room(room)
         in_flight = len(self._in_flight)
         if ((self._lanes[0] and in_flight < room)
                 or (self._lanes[1] and in_flight < bulk_room)):
